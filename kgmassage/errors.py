@@ -1,0 +1,47 @@
+"""Typed errors raised by kgmassage; the CLI maps them to messages and exit codes."""
+
+from __future__ import annotations
+
+__all__ = [
+    "KgMassageError",
+    "RecordError",
+    "QueryError",
+    "NonConformingRecordError",
+]
+
+
+class KgMassageError(Exception):
+    """Base class of every error kgmassage raises on purpose."""
+
+
+class RecordError(KgMassageError):
+    """A patient record cannot be read: names the source and the line or field.
+
+    Args:
+        source: file name (or ``"<stdin>"``, ``"<dict>"``) the record came from.
+        detail: what is wrong, for a person.
+        line: 1-based line number, when known.
+        field: JSON path of the offending field (``conditions[2].side``), when known.
+    """
+
+    def __init__(
+        self, source: str, detail: str, *, line: int | None = None, field: str | None = None
+    ) -> None:
+        self.source = source
+        self.detail = detail
+        self.line = line
+        self.field = field
+        where = source
+        if line is not None:
+            where += f", line {line}"
+        if field:
+            where += f", field {field}"
+        super().__init__(f"{where}: {detail}")
+
+
+class QueryError(KgMassageError):
+    """A SPARQL query is unknown, unreadable or invalid."""
+
+
+class NonConformingRecordError(KgMassageError):
+    """Strict mode refused to assess a record that has SHACL Violations."""

@@ -1,0 +1,241 @@
+"""The ``km:`` vocabulary as a closed rdflib namespace: a misspelt term raises."""
+
+from __future__ import annotations
+
+from rdflib.namespace import DefinedNamespace, Namespace
+from rdflib.term import URIRef
+
+__all__ = ["KM", "KM_IRI", "SNOMED_SYSTEM", "ICD10CM_SYSTEM", "patient_iri"]
+
+KM_IRI = "https://w3id.org/kgmassage#"
+SNOMED_SYSTEM = URIRef("http://snomed.info/sct")
+ICD10CM_SYSTEM = URIRef("http://hl7.org/fhir/sid/icd-10-cm")
+
+
+class KM(DefinedNamespace):
+    """Terms of https://w3id.org/kgmassage# (see ontology/)."""
+
+    _NS = Namespace(KM_IRI)
+    _fail = True
+
+    # core classes
+    Patient: URIRef
+    Condition: URIRef
+    Finding: URIRef
+    Procedure: URIRef
+    Clearance: URIRef
+    AnatomicalStructure: URIRef
+    Muscle: URIRef
+    Bone: URIRef
+    Joint: URIRef
+    ConnectiveTissue: URIRef
+    BodyRegion: URIRef
+    Technique: URIRef
+    Mechanism: URIRef
+    Intervention: URIRef
+    PlannedIntervention: URIRef
+    Coding: URIRef
+    Assessment: URIRef
+    Decision: URIRef
+    Reason: URIRef
+    Rule: URIRef
+    Side: URIRef
+    Pressure: URIRef
+    ConditionStatus: URIRef
+    DecisionStatus: URIRef
+    CodeSystem: URIRef
+    CodeFamily: URIRef
+    # clinical classes
+    VenousThromboembolism: URIRef
+    DeepVeinThrombosis: URIRef
+    PulmonaryEmbolism: URIRef
+    AcuteInjury: URIRef
+    Fracture: URIRef
+    SevereSprain: URIRef
+    SkinLesion: URIRef
+    OpenWound: URIRef
+    SkinInfection: URIRef
+    Cellulitis: URIRef
+    Rash: URIRef
+    ChronicCondition: URIRef
+    Osteoarthritis: URIRef
+    Osteoporosis: URIRef
+    SevereOsteoporosis: URIRef
+    RheumatoidArthritis: URIRef
+    KneePain: URIRef
+    Fever: URIRef
+    Warmth: URIRef
+    Redness: URIRef
+    JointSwelling: URIRef
+    AcuteInflammation: URIRef
+    KneeSurgery: URIRef
+    KneeReplacement: URIRef
+    TotalKneeReplacement: URIRef
+    # anatomy
+    KneeJoint: URIRef
+    Patella: URIRef
+    IliotibialBand: URIRef
+    TensorFasciaeLatae: URIRef
+    Quadriceps: URIRef
+    RectusFemoris: URIRef
+    VastusMedialis: URIRef
+    VastusLateralis: URIRef
+    VastusIntermedius: URIRef
+    Hamstrings: URIRef
+    Gastrocnemius: URIRef
+    Hip: URIRef
+    Thigh: URIRef
+    Knee: URIRef
+    LowerLeg: URIRef
+    # techniques and mechanisms
+    Effleurage: URIRef
+    Petrissage: URIRef
+    MyofascialRelease: URIRef
+    TriggerPointTherapy: URIRef
+    FoamRolling: URIRef
+    MassageBall: URIRef
+    MuscleTensionReduction: URIRef
+    Vasodilation: URIRef
+    GateControl: URIRef
+    EndorphinRelease: URIRef
+    CortisolReduction: URIRef
+    # enumerations
+    Left: URIRef
+    Right: URIRef
+    Bilateral: URIRef
+    Light: URIRef
+    Deep: URIRef
+    Active: URIRef
+    Suspected: URIRef
+    Resolved: URIRef
+    Refuted: URIRef
+    Permitted: URIRef
+    Caution: URIRef
+    RequiresClearance: URIRef
+    Forbidden: URIRef
+    SNOMEDCT: URIRef
+    ICD10CM: URIRef
+    # knowledge relations
+    partOf: URIRef
+    inRegion: URIRef
+    adjacentTo: URIRef
+    crosses: URIRef
+    attachesTo: URIRef
+    refersPainTo: URIRef
+    pullsOn: URIRef
+    targets: URIRef
+    precedes: URIRef
+    hasMechanism: URIRef
+    pressure: URIRef
+    selfApplied: URIRef
+    alternativeTarget: URIRef
+    coversSide: URIRef
+    countsAsPresent: URIRef
+    severityRank: URIRef
+    systemIRI: URIRef
+    conceptNamespace: URIRef
+    codeSystem: URIRef
+    codePattern: URIRef
+    mapsTo: URIRef
+    impliesSide: URIRef
+    # patient data
+    identifier: URIRef
+    birthDate: URIRef
+    assessedAt: URIRef
+    hasCondition: URIRef
+    hasFinding: URIRef
+    hasProcedure: URIRef
+    hasClearance: URIRef
+    hasPlannedIntervention: URIRef
+    side: URIRef
+    site: URIRef
+    status: URIRef
+    onset: URIRef
+    recordedAt: URIRef
+    performedOn: URIRef
+    incisionClosed: URIRef
+    suturesRemoved: URIRef
+    issuedOn: URIRef
+    issuedBy: URIRef
+    technique: URIRef
+    target: URIRef
+    code: URIRef
+    system: URIRef
+    codeValue: URIRef
+    unrecognizedField: URIRef
+    # assessments
+    patient: URIRef
+    knowledgeVersion: URIRef
+    inputDigest: URIRef
+    hasDecision: URIRef
+    hasReason: URIRef
+    rule: URIRef
+    ruleId: URIRef
+    lifted: URIRef
+    alternative: URIRef
+    # engine vocabulary (ontology/engine.ttl)
+    RuleEffect: URIRef
+    Scope: URIRef
+    Guard: URIRef
+    TimeWindow: URIRef
+    WindowCutoff: URIRef
+    UnrecognizedItem: URIRef
+    UnrecognizedPlan: URIRef
+    SameSide: URIRef
+    OtherSide: URIRef
+    AnySide: URIRef
+    SameRegion: URIRef
+    AdjacentRegion: URIRef
+    OtherRegion: URIRef
+    AnyRegion: URIRef
+    WithinWindow: URIRef
+    BeyondWindow: URIRef
+    WoundNotHealed: URIRef
+    WoundHealed: URIRef
+    effect: URIRef
+    trigger: URIRef
+    triggerExcept: URIRef
+    sideScope: URIRef
+    regionScope: URIRef
+    deepPressureOnly: URIRef
+    onTarget: URIRef
+    guard: URIRef
+    window: URIRef
+    hours: URIRef
+    days: URIRef
+    defaultRegion: URIRef
+    offersAlternatives: URIRef
+    ruleVersion: URIRef
+    validationStatus: URIRef
+    evidence: URIRef
+    failSafeNote: URIRef
+    evaluatedAt: URIRef
+    evaluationDay: URIRef
+    windowCutoff: URIRef
+    cutoff: URIRef
+    instant: URIRef
+    day: URIRef
+    timed: URIRef
+    dateUsable: URIRef
+    hasClass: URIRef
+    onSide: URIRef
+    inScopeRegion: URIRef
+    triggerInstant: URIRef
+    triggerDay: URIRef
+    triggerTimed: URIRef
+    candidate: URIRef
+    fromPlan: URIRef
+    targetRegion: URIRef
+    deepPressure: URIRef
+    matchedItem: URIRef
+    planned: URIRef
+    assessmentTime: URIRef
+    dateFact: URIRef
+    dateProperty: URIRef
+
+
+def patient_iri(identifier: str) -> URIRef:
+    """IRI of the patient node of a JSON record: ``urn:kgmassage:patient:<id>``."""
+    from urllib.parse import quote
+
+    return URIRef("urn:kgmassage:patient:" + quote(identifier, safe=""))

@@ -1,0 +1,98 @@
+"""The only module that reads the packaged artefacts (ontology, shapes, queries).
+
+Each file is parsed once and cached; callers get the cached graph and must not mutate it
+(copy it with :func:`copy_graph` first).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.resources import files
+
+from rdflib import Graph
+
+from .errors import QueryError
+
+__all__ = [
+    "ONTOLOGY_FILES",
+    "SHAPE_FILES",
+    "ontology_graph",
+    "shapes_graph",
+    "rules_graph",
+    "query_text",
+    "query_names",
+    "read_text",
+    "copy_graph",
+]
+
+#: Turtle files that make up the ontology, in load order.
+ONTOLOGY_FILES = ("kgmassage.ttl", "mappings.ttl", "engine.ttl")
+#: Turtle files that make up the SHACL shapes.
+SHAPE_FILES = ("patient.shapes.ttl", "contraindications.shapes.ttl")
+
+
+def read_text(package: str, name: str) -> str:
+    """Text of a packaged file, e.g. ``read_text("ontology", "kgmassage.ttl")``."""
+    return files(f"kgmassage.{package}").joinpath(name).read_text(encoding="utf-8")
+
+
+def _parse(package: str, names: tuple[str, ...]) -> Graph:
+    graph = Graph()
+    for name in names:
+        resource = files(f"kgmassage.{package}").joinpath(name)
+        if resource.is_file():
+            graph.parse(data=resource.read_text(encoding="utf-8"), format="turtle")
+    return graph
+
+
+@cache
+def ontology_graph() -> Graph:
+    """The whole ontology (classes, anatomy, techniques, mappings, engine vocabulary)."""
+    return _parse("ontology", ONTOLOGY_FILES)
+
+
+@cache
+def shape_graph(name: str) -> Graph:
+    """One shapes file, parsed."""
+    return _parse("shapes", (name,))
+
+
+@cache
+def shapes_graph() -> Graph:
+    """All SHACL shapes (record validity and contraindications)."""
+    return _parse("shapes", SHAPE_FILES)
+
+
+@cache
+def rules_graph() -> Graph:
+    """Ontology plus contraindication rules: what the derivation queries read."""
+    graph = copy_graph(ontology_graph())
+    graph += shape_graph("contraindications.shapes.ttl")
+    return graph
+
+
+def copy_graph(graph: Graph) -> Graph:
+    """A mutable copy of a (cached) graph."""
+    copy = Graph()
+    for prefix, ns in graph.namespaces():
+        copy.bind(prefix, ns, override=True)
+    copy += graph
+    return copy
+
+
+def query_names(group: str) -> list[str]:
+    """Names (without ``.rq``) of the queries shipped in ``queries/<group>/``."""
+    folder = files("kgmassage.queries").joinpath(group)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".rq"))
+
+
+@cache
+def query_text(group: str, name: str) -> str:
+    """Text of ``queries/<group>/<name>.rq`` (or ``.ru``)."""
+    for suffix in (".rq", ".ru"):
+        resource = files("kgmassage.queries").joinpath(group, name + suffix)
+        if resource.is_file():
+            return resource.read_text(encoding="utf-8")
+    raise QueryError(f"no query named {group}/{name}")
