@@ -1,0 +1,443 @@
+"""Assessments: decisions for every intervention of a patient, with their reasons.
+
+:func:`assess` validates a record and runs the derivation (:mod:`kgmassage.derivation`); this
+module only aggregates what the queries found, generically: an intervention's status is the most
+severe (``km:severityRank``) of its reasons that no clearance lifted, ``permitted`` when none
+applies. Status names, ranks, rule messages and sources all come from the ontology and the rules.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+from rdflib import Graph, URIRef
+from rdflib.namespace import OWL, RDF, SKOS
+
+from .derivation import PatientInput, derive
+from .errors import NonConformingRecordError, RecordError
+from .namespaces import KM, KM_IRI
+from .records import PatientRecord, iter_records, load_record
+from .resources import ontology_graph
+from .timeline import resolve_at
+from .validation import ValidationReport, ValidationResult, validate
+
+__all__ = [
+    "STATUS_ORDER",
+    "Reason",
+    "Decision",
+    "Assessment",
+    "assess",
+    "assess_many",
+    "decide",
+    "knowledge_version",
+]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One rule that applied to an intervention.
+
+    Attributes:
+        rule: the rule id, e.g. ``"DVT"``.
+        status: what the rule alone says (``"forbidden"``, ``"requires-clearance"``, …).
+        lifted: whether a clearance lifted it (only ``requires-clearance`` can be lifted).
+        message: the explanation for a clinician.
+        source: the section of the source article the rule comes from.
+        item: the record item that triggered the rule (``"conditions[0]"``), if any.
+    """
+
+    rule: str
+    status: str
+    lifted: bool
+    message: str
+    source: str
+    item: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "status": self.status,
+            "lifted": self.lifted,
+            "message": self.message,
+            "source": self.source,
+            "item": self.item,
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The decision for one intervention (technique x target x side)."""
+
+    technique: str
+    target: str
+    side: str
+    status: str
+    reasons: tuple[Reason, ...] = ()
+    alternatives: tuple[str, ...] = ()
+    planned: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "technique": self.technique,
+            "target": self.target,
+            "side": self.side,
+            "status": self.status,
+            "reasons": [r.to_dict() for r in self.reasons],
+            "alternatives": list(self.alternatives),
+            "planned": self.planned,
+        }
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Every decision for one patient at one assessment time, with its audit data."""
+
+    patient: str | None
+    assessed_at: datetime
+    knowledge_version: str
+    input_digest: str
+    conforms: bool
+    validation: tuple[ValidationResult, ...]
+    decisions: tuple[Decision, ...]
+    source: str = ""
+    patient_iri: str = field(default="", repr=False)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        """Number of decisions per status, least severe first."""
+        counts = dict.fromkeys(STATUS_ORDER(), 0)
+        for decision in self.decisions:
+            counts[decision.status] += 1
+        return counts
+
+    def decision(self, technique: str, target: str, side: str) -> Decision:
+        """The decision for one intervention; ``KeyError`` if it was not assessed."""
+        for d in self.decisions:
+            if (d.technique, d.target, d.side) == (technique, target, side):
+                return d
+        raise KeyError((technique, target, side))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The assessment JSON object of the public interface."""
+        return {
+            "patient": self.patient,
+            "assessed_at": self.assessed_at.isoformat(),
+            "knowledge_version": self.knowledge_version,
+            "input_digest": self.input_digest,
+            "conforms": self.conforms,
+            "validation": [_result_dict(r) for r in self.validation],
+            "decisions": [d.to_dict() for d in self.decisions],
+            "summary": self.summary,
+        }
+
+
+def _result_dict(result: ValidationResult) -> dict[str, Any]:
+    return {
+        "severity": result.severity,
+        "focus": result.focus,
+        "path": result.path,
+        "value": result.value,
+        "message": result.message,
+        "shape": result.shape,
+        "field": result.field,
+    }
+
+
+# ------------------------------------------------------------------ vocabulary views
+
+
+@cache
+def _status_table() -> tuple[dict[str, str], dict[str, int]]:
+    """Decision status IRI → JSON name, and name → severity rank (from the ontology)."""
+    graph = ontology_graph()
+    names: dict[str, str] = {}
+    ranks: dict[str, int] = {}
+    for status in graph.subjects(predicate=None, object=KM.DecisionStatus):
+        name = str(graph.value(status, SKOS.notation))
+        names[str(status)] = name
+        ranks[name] = int(graph.value(status, KM.severityRank))
+    return names, ranks
+
+
+def STATUS_ORDER() -> tuple[str, ...]:  # noqa: N802 - reads like the constant it stands for
+    """Decision status names, least severe first (``permitted`` … ``forbidden``)."""
+    _, ranks = _status_table()
+    return tuple(sorted(ranks, key=ranks.__getitem__))
+
+
+@cache
+def _side_names() -> dict[str, str]:
+    graph = ontology_graph()
+    return {str(s): str(graph.value(s, SKOS.notation)) for s in graph.subjects(KM.coversSide, None)}
+
+
+@cache
+def _alternatives() -> dict[str, tuple[str, ...]]:
+    graph = ontology_graph()
+    found: dict[str, list[str]] = defaultdict(list)
+    for target, alternative in graph.subject_objects(KM.alternativeTarget):
+        found[str(target)].append(local_name(str(alternative)))
+    return {k: tuple(sorted(v)) for k, v in found.items()}
+
+
+@cache
+def knowledge_version() -> str:
+    """The knowledge base's version (the ontology's ``owl:versionInfo``)."""
+    graph = ontology_graph()
+    for ontology in graph.subjects(predicate=None, object=OWL.Ontology):
+        info = graph.value(ontology, OWL.versionInfo)
+        if info is not None:
+            return str(info)
+    from . import __version__
+
+    return __version__
+
+
+def local_name(iri: str) -> str:
+    """``km:`` local name of an IRI (percent-decoded); other IRIs are returned whole."""
+    if iri.startswith(KM_IRI):
+        return unquote(iri[len(KM_IRI):])
+    return iri
+
+
+def _item_path(item: str | None, patient: str) -> str | None:
+    """``urn:…:patient:p-1/conditions/0`` → ``conditions[0]``; other nodes as they are."""
+    if item is None:
+        return None
+    prefix = patient + "/"
+    if item.startswith(prefix):
+        parts = item[len(prefix):].split("/")
+        if len(parts) == 2 and parts[1].isdigit():
+            return f"{parts[0]}[{parts[1]}]"
+    return item
+
+
+# ------------------------------------------------------------------ aggregation
+
+
+def _decisions(derivation_rows: Any, patient: str) -> tuple[Decision, ...]:
+    names, ranks = _status_table()
+    sides = _side_names()
+    alternatives = _alternatives()
+    reasons_by: dict[str, list[Reason]] = defaultdict(list)
+    offers: set[str] = set()
+    for row in derivation_rows.reasons:
+        if row.patient != patient:
+            continue
+        reasons_by[row.intervention].append(
+            Reason(row.rule_id, names[row.status], row.lifted, row.message, row.source,
+                   _item_path(row.item, patient))
+        )
+        if row.offers_alternatives:
+            offers.add(row.intervention)
+    planned: dict[str, bool] = {}
+    keys: dict[str, tuple[str, str, str]] = {}
+    for row in derivation_rows.interventions:
+        if row.patient != patient:
+            continue
+        keys[row.intervention] = (row.technique, row.target, row.side)
+        planned[row.intervention] = planned.get(row.intervention, False) or row.plan is not None
+    decisions = []
+    lowest = STATUS_ORDER()[0]
+    for intervention, (technique, target, side) in keys.items():
+        reasons = sorted(
+            set(reasons_by.get(intervention, ())),
+            key=lambda r: (-ranks[r.status], r.lifted, r.rule, r.item or ""),
+        )
+        # duplicates of one rule from distinct items stay (set() only drops exact repeats
+        # produced by several paths to the same fact)
+        standing = [r.status for r in reasons if not r.lifted]
+        status = max(standing, key=ranks.__getitem__) if standing else lowest
+        decisions.append(
+            Decision(
+                technique=local_name(technique),
+                target=local_name(target),
+                side=sides.get(side, local_name(side)),
+                status=status,
+                reasons=tuple(reasons),
+                alternatives=alternatives.get(target, ()) if intervention in offers else (),
+                planned=planned[intervention],
+            )
+        )
+    decisions.sort(key=lambda d: (d.planned and not _in_catalogue(d), d.technique, d.target, d.side))
+    return tuple(decisions)
+
+
+@cache
+def _catalogue() -> frozenset[tuple[str, str]]:
+    graph = ontology_graph()
+    return frozenset(
+        (local_name(str(t)), local_name(str(g))) for t, g in graph.subject_objects(KM.targets)
+    )
+
+
+def _in_catalogue(decision: Decision) -> bool:
+    return (decision.technique, decision.target) in _catalogue()
+
+
+# ------------------------------------------------------------------ public API
+
+
+def _assessments(
+    records: Sequence[PatientRecord],
+    reports: Sequence[ValidationReport],
+    ats: Sequence[datetime],
+    engine: str,
+) -> list[Assessment]:
+    inputs = [PatientInput(URIRef(r.iri), r.graph, at) for r, at in zip(records, ats, strict=True)]
+    rows = derive(inputs, engine=engine)
+    version = knowledge_version()
+    return [
+        Assessment(
+            patient=record.id,
+            assessed_at=at,
+            knowledge_version=version,
+            input_digest=record.digest,
+            conforms=report.conforms,
+            validation=report.results,
+            decisions=_decisions(rows, str(record.iri)),
+            source=record.source,
+            patient_iri=str(record.iri),
+        )
+        for record, report, at in zip(records, reports, ats, strict=True)
+    ]
+
+
+def _prepare(
+    record: PatientRecord, at: datetime | str | None, strict: bool
+) -> tuple[ValidationReport, datetime]:
+    when = resolve_at(at, record.assessed_at)
+    report = validate(record, at=when)
+    if strict and not report.conforms:
+        raise NonConformingRecordError(
+            f"{record.source}: record {record.id or record.position} does not conform "
+            f"({sum(r.severity == 'Violation' for r in report.results)} violation(s)); "
+            "strict mode refuses to assess it"
+        )
+    return report, when
+
+
+def assess(
+    record: Mapping[str, Any] | str | Path | Graph | PatientRecord,
+    *,
+    at: datetime | str | None = None,
+    strict: bool = False,
+    engine: str = "oxigraph",
+) -> Assessment:
+    """Assess one patient record.
+
+    Args:
+        record: a JSON-form dict, a path to a record file (one record), an rdflib Graph, or a
+            :class:`~kgmassage.records.PatientRecord`.
+        at: the assessment time; default the record's ``assessed_at``, else now (UTC).
+        strict: refuse (raise :class:`~kgmassage.errors.NonConformingRecordError`) a record
+            with SHACL Violations instead of assessing it fail-safe.
+        engine: ``"oxigraph"`` (fast) or ``"rdflib"`` (reference); both give the same result.
+
+    Returns:
+        The :class:`Assessment`: every catalogue intervention on both sides plus every planned
+        one, each with its status and reasons.
+
+    >>> a = assess({"id": "p-1", "conditions": [{"type": "DeepVeinThrombosis", "side": "left"}]},
+    ...            at="2026-11-20T10:00:00Z")
+    >>> a.decision("Petrissage", "Quadriceps", "left").status
+    'forbidden'
+    >>> a.summary["requires-clearance"]
+    19
+    """
+    loaded = record if isinstance(record, PatientRecord) else load_record(record)
+    report, when = _prepare(loaded, at, strict)
+    return _assessments([loaded], [report], [when], engine)[0]
+
+
+def assess_many(
+    source: str | Path | Iterable[Mapping[str, Any]],
+    *,
+    at: datetime | str | None = None,
+    strict: bool = False,
+    engine: str = "oxigraph",
+    chunk_size: int = 500,
+) -> Iterator[Assessment | RecordError | NonConformingRecordError]:
+    """Assess every record of a file (JSON array, NDJSON, Turtle) or an iterable of dicts.
+
+    Records are derived in chunks of ``chunk_size`` patients, one query run per chunk. An
+    unreadable record (or, in strict mode, a non-conforming one) is yielded as its error, in
+    place, and the others go on.
+    """
+    if isinstance(source, (str, Path)):
+        items: Iterable[PatientRecord | RecordError] = iter_records(source)
+    else:
+        items = (load_record(obj) for obj in source)
+    batch: list[tuple[PatientRecord, ValidationReport, datetime]] = []
+
+    def flush() -> list[Assessment]:
+        if not batch:
+            return []
+        done = _assessments(
+            [b[0] for b in batch], [b[1] for b in batch], [b[2] for b in batch], engine
+        )
+        batch.clear()
+        return done
+
+    for item in items:
+        if isinstance(item, RecordError):
+            yield from flush()
+            yield item
+            continue
+        try:
+            report, when = _prepare(item, at, strict)
+        except NonConformingRecordError as exc:
+            yield from flush()
+            yield exc
+            continue
+        batch.append((item, report, when))
+        if len(batch) >= chunk_size:
+            yield from flush()
+    yield from flush()
+
+
+def decide(
+    record: Mapping[str, Any] | str | Path | Graph | PatientRecord,
+    technique: str,
+    target: str,
+    side: str,
+    *,
+    at: datetime | str | None = None,
+    engine: str = "oxigraph",
+) -> Decision:
+    """The decision for any one intervention, catalogue or not, by the same rules.
+
+    ``technique`` and ``target`` are local names (``"Petrissage"``, ``"Patella"``); ``side``
+    is ``"left"`` or ``"right"``.
+
+    >>> decide({"id": "p-2"}, "Petrissage", "Patella", "left", at="2026-11-20").status
+    'forbidden'
+    """
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', not {side!r}")
+    loaded = record if isinstance(record, PatientRecord) else load_record(record)
+    asked = _with_plan(loaded, technique, target, side)
+    when = resolve_at(at, loaded.assessed_at)
+    report = validate(loaded, at=when)
+    assessment = _assessments([asked], [report], [when], engine)[0]
+    return assessment.decision(technique, target, side)
+
+
+def _with_plan(record: PatientRecord, technique: str, target: str, side: str) -> PatientRecord:
+    """A copy of ``record`` that also plans the asked intervention."""
+    graph = Graph()
+    graph += record.graph
+    node = URIRef(f"{record.iri}/asked/0")
+    graph.add((URIRef(record.iri), KM.hasPlannedIntervention, node))
+    graph.add((node, RDF.type, KM.PlannedIntervention))
+    graph.add((node, KM.technique, URIRef(KM_IRI + quote(technique, safe=''))))
+    graph.add((node, KM.target, URIRef(KM_IRI + quote(target, safe=''))))
+    graph.add((node, KM.side, KM.Left if side == "left" else KM.Right))
+    return replace(record, graph=graph)

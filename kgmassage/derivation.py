@@ -1,0 +1,186 @@
+"""Runs the derivation queries of ``queries/derive/`` over one or many patient graphs.
+
+The derivation is pure SPARQL 1.1: numbered CONSTRUCT stages materialise intermediate facts
+(code concepts, clinical classes, sides, regions, rule matches, guards, clearances,
+interventions) into the working store, then two SELECTs read the reasons and the decisions.
+Python only loads data, adds the evaluation context (:mod:`kgmassage.timeline`) and runs the
+stages in order; it holds no clinical logic. Two interchangeable back ends run the same files:
+
+* ``"rdflib"`` — the reference engine (an in-memory rdflib graph);
+* ``"oxigraph"`` — pyoxigraph, for cohorts: each stage runs as ``INSERT … WHERE`` over a whole
+  chunk of patients at once, results keyed by patient.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+from rdflib import Graph, URIRef
+
+from .resources import copy_graph, query_names, query_text, rules_graph
+from .rules import time_windows
+from .timeline import add_context
+
+__all__ = ["ENGINES", "stages", "PatientInput", "ReasonRow", "InterventionRow", "Derivation", "derive"]
+
+ENGINES = ("oxigraph", "rdflib")
+_CONSTRUCT = re.compile(r"^CONSTRUCT\b", re.MULTILINE)
+
+
+@cache
+def stages() -> tuple[str, ...]:
+    """Names of the CONSTRUCT stages of ``queries/derive/``, in the order they run."""
+    return tuple(n for n in query_names("derive") if _CONSTRUCT.search(query_text("derive", n)))
+
+
+REASONS_QUERY = "60-reasons"
+DECISIONS_QUERY = "70-decisions"
+
+
+@dataclass(frozen=True)
+class PatientInput:
+    """One patient graph to derive, with its node and assessment time (UTC)."""
+
+    iri: URIRef
+    graph: Graph
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ReasonRow:
+    """One rule effect applying to one intervention (a row of ``60-reasons.rq``)."""
+
+    patient: str
+    intervention: str
+    rule: str
+    rule_id: str
+    status: str
+    message: str
+    source: str
+    item: str | None
+    lifted: bool
+    offers_alternatives: bool
+
+
+@dataclass(frozen=True)
+class InterventionRow:
+    """One intervention to decide (a row of ``70-decisions.rq``)."""
+
+    patient: str
+    intervention: str
+    technique: str
+    target: str
+    side: str
+    plan: str | None
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """Everything the derivation found for a chunk of patients."""
+
+    interventions: tuple[InterventionRow, ...]
+    reasons: tuple[ReasonRow, ...]
+
+
+def _working_data(patients: Sequence[PatientInput]) -> Graph:
+    data = Graph()
+    windows = time_windows()
+    for patient in patients:
+        sub = Graph()
+        sub += patient.graph
+        add_context(sub, patient.iri, patient.at, windows)
+        data += sub
+    return data
+
+
+def _text(term: object) -> str | None:
+    if term is None:
+        return None
+    return str(term)
+
+
+def _truthy(term: object) -> bool:
+    return str(term).lower() in ("true", "1")
+
+
+def _rows(records: Iterable[Sequence[object]], kind: type) -> tuple:
+    out = []
+    for row in records:
+        if kind is ReasonRow:
+            (patient, intervention, rule, rule_id, status, message, source, _match, item,
+             lifted, offers) = row
+            out.append(ReasonRow(str(patient), str(intervention), str(rule), str(rule_id),
+                                 str(status), _text(message) or "", _text(source) or "",
+                                 _text(item), _truthy(lifted), _truthy(offers)))
+        else:
+            patient, intervention, technique, target, side, plan = row
+            out.append(InterventionRow(str(patient), str(intervention), str(technique),
+                                       str(target), str(side), _text(plan)))
+    return tuple(out)
+
+
+# --------------------------------------------------------------------------- rdflib
+
+
+def _derive_rdflib(data: Graph) -> Derivation:
+    graph = copy_graph(rules_graph())
+    graph += data
+    for name in stages():
+        for triple in list(graph.query(query_text("derive", name))):
+            graph.add(triple)  # type: ignore[arg-type]
+    reasons = _rows(graph.query(query_text("derive", REASONS_QUERY)), ReasonRow)
+    interventions = _rows(graph.query(query_text("derive", DECISIONS_QUERY)), InterventionRow)
+    return Derivation(interventions, reasons)
+
+
+# --------------------------------------------------------------------------- oxigraph
+
+
+@cache
+def _rules_ntriples() -> bytes:
+    return rules_graph().serialize(format="nt", encoding="utf-8")
+
+
+@cache
+def _insert_text(name: str) -> str:
+    return _CONSTRUCT.sub("INSERT", query_text("derive", name), count=1)
+
+
+def _ox_value(term: object) -> str | None:
+    if term is None:
+        return None
+    value = getattr(term, "value", None)
+    return str(value) if value is not None else str(term)
+
+
+def _derive_oxigraph(data: Graph) -> Derivation:
+    import pyoxigraph as ox
+
+    store = ox.Store()
+    store.load(_rules_ntriples(), format=ox.RdfFormat.N_TRIPLES)
+    store.load(data.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    for name in stages():
+        store.update(_insert_text(name))
+
+    def select(name: str) -> list[list[str | None]]:
+        solutions = store.query(query_text("derive", name))
+        variables = [v.value for v in solutions.variables]
+        return [[_ox_value(sol[v]) for v in variables] for sol in solutions]
+
+    reasons = _rows(select(REASONS_QUERY), ReasonRow)
+    interventions = _rows(select(DECISIONS_QUERY), InterventionRow)
+    return Derivation(interventions, reasons)
+
+
+def derive(patients: Sequence[PatientInput], *, engine: str = "oxigraph") -> Derivation:
+    """Derive interventions and reasons for ``patients`` (one chunk) with ``engine``."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    data = _working_data(patients)
+    if engine == "rdflib":
+        return _derive_rdflib(data)
+    return _derive_oxigraph(data)
