@@ -51,6 +51,9 @@ class Reason:
         message: the explanation for a clinician.
         source: the section of the source article the rule comes from.
         item: the record item that triggered the rule (``"conditions[0]"``), if any.
+        rule_iri: the rule's IRI (``km:RuleDVT``).
+        item_iri: the triggering item's node in the patient graph.
+        alternatives: targets to work instead, when the rule names them (ITB-DIRECT).
     """
 
     rule: str
@@ -59,6 +62,9 @@ class Reason:
     message: str
     source: str
     item: str | None = None
+    rule_iri: str = field(default="", repr=False)
+    item_iri: str | None = field(default=None, repr=False)
+    alternatives: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -159,7 +165,7 @@ def _status_table() -> tuple[dict[str, str], dict[str, int]]:
     graph = ontology_graph()
     names: dict[str, str] = {}
     ranks: dict[str, int] = {}
-    for status in graph.subjects(predicate=None, object=KM.DecisionStatus):
+    for status in graph.subjects(RDF.type, KM.DecisionStatus):
         name = str(graph.value(status, SKOS.notation))
         names[str(status)] = name
         ranks[name] = int(graph.value(status, KM.severityRank))
@@ -191,7 +197,7 @@ def _alternatives() -> dict[str, tuple[str, ...]]:
 def knowledge_version() -> str:
     """The knowledge base's version (the ontology's ``owl:versionInfo``)."""
     graph = ontology_graph()
-    for ontology in graph.subjects(predicate=None, object=OWL.Ontology):
+    for ontology in graph.subjects(RDF.type, OWL.Ontology):
         info = graph.value(ontology, OWL.versionInfo)
         if info is not None:
             return str(info)
@@ -222,28 +228,41 @@ def _item_path(item: str | None, patient: str) -> str | None:
 # ------------------------------------------------------------------ aggregation
 
 
-def _decisions(derivation_rows: Any, patient: str) -> tuple[Decision, ...]:
+def _decisions(
+    derivation_rows: Any, patient: str, asked: str | None = None
+) -> tuple[Decision, ...]:
     names, ranks = _status_table()
     sides = _side_names()
     alternatives = _alternatives()
     reasons_by: dict[str, list[Reason]] = defaultdict(list)
-    offers: set[str] = set()
+    targets: dict[str, str] = {
+        row.intervention: row.target for row in derivation_rows.interventions
+    }
     for row in derivation_rows.reasons:
         if row.patient != patient:
             continue
+        offered = alternatives.get(targets.get(row.intervention, ""), ())
         reasons_by[row.intervention].append(
-            Reason(row.rule_id, names[row.status], row.lifted, row.message, row.source,
-                   _item_path(row.item, patient))
+            Reason(
+                rule=row.rule_id,
+                status=names[row.status],
+                lifted=row.lifted,
+                message=row.message,
+                source=row.source,
+                item=_item_path(row.item, patient),
+                rule_iri=row.rule,
+                item_iri=row.item,
+                alternatives=offered if row.offers_alternatives else (),
+            )
         )
-        if row.offers_alternatives:
-            offers.add(row.intervention)
     planned: dict[str, bool] = {}
     keys: dict[str, tuple[str, str, str]] = {}
     for row in derivation_rows.interventions:
         if row.patient != patient:
             continue
         keys[row.intervention] = (row.technique, row.target, row.side)
-        planned[row.intervention] = planned.get(row.intervention, False) or row.plan is not None
+        from_plan = row.plan is not None and row.plan != asked
+        planned[row.intervention] = planned.get(row.intervention, False) or from_plan
     decisions = []
     lowest = STATUS_ORDER()[0]
     for intervention, (technique, target, side) in keys.items():
@@ -262,7 +281,7 @@ def _decisions(derivation_rows: Any, patient: str) -> tuple[Decision, ...]:
                 side=sides.get(side, local_name(side)),
                 status=status,
                 reasons=tuple(reasons),
-                alternatives=alternatives.get(target, ()) if intervention in offers else (),
+                alternatives=tuple(sorted({a for r in reasons for a in r.alternatives})),
                 planned=planned[intervention],
             )
         )
@@ -290,6 +309,7 @@ def _assessments(
     reports: Sequence[ValidationReport],
     ats: Sequence[datetime],
     engine: str,
+    asked: str | None = None,
 ) -> list[Assessment]:
     inputs = [PatientInput(URIRef(r.iri), r.graph, at) for r, at in zip(records, ats, strict=True)]
     rows = derive(inputs, engine=engine)
@@ -302,7 +322,7 @@ def _assessments(
             input_digest=record.digest,
             conforms=report.conforms,
             validation=report.results,
-            decisions=_decisions(rows, str(record.iri)),
+            decisions=_decisions(rows, str(record.iri), asked),
             source=record.source,
             patient_iri=str(record.iri),
         )
@@ -423,15 +443,17 @@ def decide(
     if side not in ("left", "right"):
         raise ValueError(f"side must be 'left' or 'right', not {side!r}")
     loaded = record if isinstance(record, PatientRecord) else load_record(record)
-    asked = _with_plan(loaded, technique, target, side)
+    asked, node = _with_plan(loaded, technique, target, side)
     when = resolve_at(at, loaded.assessed_at)
     report = validate(loaded, at=when)
-    assessment = _assessments([asked], [report], [when], engine)[0]
+    assessment = _assessments([asked], [report], [when], engine, asked=node)[0]
     return assessment.decision(technique, target, side)
 
 
-def _with_plan(record: PatientRecord, technique: str, target: str, side: str) -> PatientRecord:
-    """A copy of ``record`` that also plans the asked intervention."""
+def _with_plan(
+    record: PatientRecord, technique: str, target: str, side: str
+) -> tuple[PatientRecord, str]:
+    """A copy of ``record`` that also plans the asked intervention, and the asked node."""
     graph = Graph()
     graph += record.graph
     node = URIRef(f"{record.iri}/asked/0")
@@ -440,4 +462,4 @@ def _with_plan(record: PatientRecord, technique: str, target: str, side: str) ->
     graph.add((node, KM.technique, URIRef(KM_IRI + quote(technique, safe=''))))
     graph.add((node, KM.target, URIRef(KM_IRI + quote(target, safe=''))))
     graph.add((node, KM.side, KM.Left if side == "left" else KM.Right))
-    return replace(record, graph=graph)
+    return replace(record, graph=graph), str(node)

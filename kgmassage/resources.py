@@ -28,7 +28,7 @@ __all__ = [
 #: Turtle files that make up the ontology, in load order.
 ONTOLOGY_FILES = ("kgmassage.ttl", "mappings.ttl", "engine.ttl")
 #: Turtle files that make up the SHACL shapes.
-SHAPE_FILES = ("patient.shapes.ttl", "contraindications.shapes.ttl")
+SHAPE_FILES = ("patient.shapes.ttl", "contraindications.shapes.ttl", "engine.shapes.ttl")
 
 
 def read_text(package: str, name: str) -> str:
@@ -65,7 +65,10 @@ def shapes_graph() -> Graph:
 
 @cache
 def rules_graph() -> Graph:
-    """Ontology plus contraindication rules: what the derivation queries read."""
+    """Ontology plus contraindication rules: what the derivation queries read.
+
+    Pass it as pyshacl's ``ont_graph``: the plan checks of the shapes read the rules as data.
+    """
     graph = copy_graph(ontology_graph())
     graph += shape_graph("contraindications.shapes.ttl")
     return graph

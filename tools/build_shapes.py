@@ -88,8 +88,9 @@ def build() -> str:
         "km:DerivationStagesShape a sh:NodeShape ;",
         '    sh:name "Derivation stages" ;',
         '    sh:description "Materialises what the contraindication rules need (classes, sides, '
-        'regions, matches, guards, clearances, interventions) before the plan checks run." ;',
-        "    sh:targetClass km:Patient ;",
+        'regions, matches, guards, clearances, interventions) before the plan checks run;'
+        ' only for patients who plan interventions." ;',
+        "    sh:targetSubjectsOf km:hasPlannedIntervention ;",
     ]
     rules = []
     for order, name in enumerate(stage_names()):
