@@ -1,0 +1,180 @@
+"""Invariants of the decision engine, on generated records.
+
+* adding a condition never makes any decision less severe;
+* a clearance never lifts forbidden or caution (and never makes anything more severe);
+* unknown data never yields a less severe decision than a known value could;
+* the reference engine (rdflib) and the fast one (pyoxigraph) give identical assessments;
+* the SHACL plan checks and the SPARQL derivation agree: a planned intervention gets a rule's
+  sh:Violation exactly when ``assess`` says that rule forbids it.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kgmassage.assessment import assess
+from kgmassage.validation import validate
+
+AT = "2026-11-20T10:00:00Z"
+RANK = {"permitted": 0, "caution": 1, "requires-clearance": 2, "forbidden": 3}
+
+TYPES = [
+    "DeepVeinThrombosis", "PulmonaryEmbolism", "Fracture", "SevereSprain", "OpenWound",
+    "Cellulitis", "Rash", "Osteoarthritis", "SevereOsteoporosis", "RheumatoidArthritis",
+    "KneePain", "Fever", "Warmth", "Redness", "JointSwelling", "AcuteInflammation",
+    "TotalKneeReplacement", "KneeSurgery", "Gout",
+]
+SIDES = [None, "left", "right", "bilateral", "middle"]
+SITES = [None, "Hip", "Thigh", "Knee", "LowerLeg", "Patella", "VastusLateralis", "Elbow"]
+STATUSES = [None, "active", "suspected", "resolved", "refuted"]
+DATES = [None, "2026-11-20", "2026-11-19T08:00:00Z", "2026-11-17", "2026-11-16",
+         "2026-10-01", "2025-01-01", "2026-12-01", "garbage"]
+TECHNIQUES = ["Effleurage", "Petrissage", "MyofascialRelease", "TriggerPointTherapy",
+              "FoamRolling", "MassageBall", "Cupping"]
+TARGETS = ["Quadriceps", "Hamstrings", "Gastrocnemius", "VastusMedialis", "VastusLateralis",
+           "TensorFasciaeLatae", "Patella", "KneeJoint", "IliotibialBand", "Elbow"]
+
+
+def _clean(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if v is not None}
+
+
+items = st.builds(
+    lambda t, side, site, status, onset, closed, removed: _clean({
+        "type": t, "side": side, "site": site, "status": status,
+        ("date" if "Surgery" in t or "Replacement" in t else "onset"): onset,
+        "incision_closed": closed if "Surgery" in t or "Replacement" in t else None,
+        "sutures_removed": removed if "Surgery" in t or "Replacement" in t else None,
+    }),
+    st.sampled_from(TYPES), st.sampled_from(SIDES), st.sampled_from(SITES),
+    st.sampled_from(STATUSES), st.sampled_from(DATES),
+    st.sampled_from([None, True, False]), st.sampled_from([None, True, False]),
+)
+plans = st.builds(
+    lambda t, g, s: _clean({"technique": t, "target": g, "side": s}),
+    st.sampled_from(TECHNIQUES), st.sampled_from(TARGETS), st.sampled_from(SIDES),
+)
+records = st.builds(
+    lambda conditions, clearances, planned: {
+        "id": "gen", "conditions": conditions,
+        "clearances": [{"date": d} for d in clearances], "planned": planned,
+    },
+    st.lists(items, max_size=3),
+    st.lists(st.sampled_from(DATES[1:]), max_size=1),
+    st.lists(plans, max_size=2),
+)
+
+
+def ranks(record: dict[str, Any], engine: str = "oxigraph") -> dict[tuple, int]:
+    result = assess(record, at=AT, engine=engine)
+    return {(d.technique, d.target, d.side): RANK[d.status] for d in result.decisions}
+
+
+SETTINGS = settings(max_examples=40, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(records, items)
+def test_adding_a_condition_never_lowers_severity(record: dict, extra: dict) -> None:
+    before = ranks(record)
+    after = ranks({**record, "conditions": [*record["conditions"], extra]})
+    for key, rank in before.items():
+        assert after[key] >= rank, key
+
+
+@SETTINGS
+@given(records, st.sampled_from(DATES[1:]))
+def test_a_clearance_never_lifts_forbidden_or_caution(record: dict, date: str) -> None:
+    before = ranks(record)
+    after = ranks({**record, "clearances": [*record["clearances"], {"date": date}]})
+    for key, rank in before.items():
+        assert after[key] <= rank, key
+        if rank in (RANK["forbidden"], RANK["caution"]):
+            assert after[key] == rank, key
+
+
+@SETTINGS
+@given(records, items, st.sampled_from(["side", "site", "status", "onset", "type"]))
+def test_unknown_data_is_never_less_severe_than_known(
+    record: dict, item: dict, key: str
+) -> None:
+    unknown = {**item, key: "???"} if key != "onset" else {**item, "onset": "not-a-date"}
+    known = ranks({**record, "conditions": [*record["conditions"], item]})
+    vague = ranks({**record, "conditions": [*record["conditions"], unknown]})
+    for k, rank in known.items():
+        if key == "type":
+            assert vague[k] >= min(rank, RANK["requires-clearance"]), k
+        else:
+            assert vague[k] >= rank, k
+
+
+def _cohort(n: int, seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    return [_random_record(rng, i) for i in range(n)]
+
+
+def _random_record(rng: random.Random, i: int) -> dict[str, Any]:
+    def item() -> dict[str, Any]:
+        t = rng.choice(TYPES)
+        surgery = "Surgery" in t or "Replacement" in t
+        return _clean({
+            "type": t, "side": rng.choice(SIDES), "site": rng.choice(SITES),
+            "status": rng.choice(STATUSES),
+            ("date" if surgery else "onset"): rng.choice(DATES),
+            "incision_closed": rng.choice([None, True, False]) if surgery else None,
+            "sutures_removed": rng.choice([None, True, False]) if surgery else None,
+        })
+
+    return {
+        "id": f"c-{i}",
+        "conditions": [item() for _ in range(rng.randint(0, 3))],
+        "findings": [item() for _ in range(rng.randint(0, 1))],
+        "clearances": [{"date": rng.choice(DATES[1:])} for _ in range(rng.randint(0, 1))],
+        "planned": [
+            _clean({"technique": rng.choice(TECHNIQUES), "target": rng.choice(TARGETS),
+                    "side": rng.choice(SIDES)})
+            for _ in range(rng.randint(1, 4))
+        ],
+    }
+
+
+def test_rdflib_and_oxigraph_give_identical_assessments() -> None:
+    from kgmassage.assessment import assess_many
+
+    cohort = _cohort(12, seed=7)
+    fast = [a.to_dict() for a in assess_many(cohort, at=AT, engine="oxigraph")]
+    reference = [a.to_dict() for a in assess_many(cohort, at=AT, engine="rdflib")]
+    assert fast == reference
+    assert sum(a["summary"]["forbidden"] for a in fast) > 0
+
+
+def _plan_sides(plan: dict[str, Any]) -> list[str]:
+    return [plan["side"]] if plan.get("side") in ("left", "right") else ["left", "right"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_shacl_plan_checks_agree_with_the_derivation(seed: int) -> None:
+    record = _random_record(random.Random(seed), seed)
+    record["planned"] += [{"technique": "Petrissage", "target": "Patella", "side": "left"}]
+    result = assess(record, at=AT)
+    report = validate(record, at=AT)
+    decisions = {(d.technique, d.target, d.side): d for d in result.decisions}
+    for index, plan in enumerate(record["planned"]):
+        expected = {
+            r.rule_iri
+            for side in _plan_sides(plan)
+            for r in decisions[plan["technique"], plan["target"], side].reasons
+            if r.status == "forbidden"
+        }
+        found = {
+            r.shape for r in report.results
+            if r.severity == "Violation" and r.field == f"planned[{index}]"
+            and r.shape and "#Rule" in r.shape
+        }
+        assert found == expected, (index, plan)
