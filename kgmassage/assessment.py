@@ -24,7 +24,7 @@ from .derivation import PatientInput, derive
 from .errors import NonConformingRecordError, RecordError
 from .namespaces import KM, KM_IRI
 from .records import PatientRecord, iter_records, load_record
-from .resources import ontology_graph
+from .resources import ontology_graph, shape_graph
 from .timeline import resolve_at
 from .validation import ValidationReport, ValidationResult, validate
 
@@ -330,11 +330,17 @@ def _assessments(
     ]
 
 
+def _record_validity(record: PatientRecord, when: datetime) -> ValidationReport:
+    """Validation against the record shapes only: the contraindication checks of planned
+    interventions say what the decisions already say, at a much higher cost."""
+    return validate(record, at=when, shapes=shape_graph("patient.shapes.ttl"))
+
+
 def _prepare(
     record: PatientRecord, at: datetime | str | None, strict: bool
 ) -> tuple[ValidationReport, datetime]:
     when = resolve_at(at, record.assessed_at)
-    report = validate(record, at=when)
+    report = _record_validity(record, when)
     if strict and not report.conforms:
         raise NonConformingRecordError(
             f"{record.source}: record {record.id or record.position} does not conform "
@@ -445,7 +451,7 @@ def decide(
     loaded = record if isinstance(record, PatientRecord) else load_record(record)
     asked, node = _with_plan(loaded, technique, target, side)
     when = resolve_at(at, loaded.assessed_at)
-    report = validate(loaded, at=when)
+    report = _record_validity(loaded, when)
     assessment = _assessments([asked], [report], [when], engine, asked=node)[0]
     return assessment.decision(technique, target, side)
 

@@ -31,9 +31,293 @@ def main() -> None:
 
 # --- query (knowledge base) ---------------------------------------------------------------
 
+
+@main.command("query")
+@click.argument("query", required=False, metavar="QUERY")
+@click.option(
+    "--data", "data", multiple=True, metavar="FILE",
+    help="RDF (.ttl, .nt, .rdf/.owl, ...) or patient records (.json, .ndjson) to query together "
+    "with the knowledge base; repeatable.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+    show_default=True, help="table for people, csv or json (SPARQL 1.1 result formats).",
+)
+@click.option(
+    "--bind", "binds", multiple=True, metavar="VAR=VALUE",
+    help="Bind a query parameter, e.g. --bind technique=Effleurage (a km: local name, an IRI, or "
+    "else a plain literal); repeatable.",
+)
+@click.option(
+    "--engine", type=click.Choice(["rdflib", "oxigraph"]), default="rdflib", show_default=True,
+    help="SPARQL engine; both give the same answers.",
+)
+@click.option("--list", "show_list", is_flag=True, help="List the shipped queries and exit.")
+def query_command(
+    query: str | None,
+    data: tuple[str, ...],
+    fmt: str,
+    binds: tuple[str, ...],
+    engine: str,
+    show_list: bool,
+) -> None:
+    """Run a SPARQL query over the knowledge base (plus any --data).
+
+    QUERY is the name of a shipped query (e.g. muscles-crossing-knee, qc/range-violation; see
+    --list), a .rq file, or SPARQL text. Exit 0 with the answer on standard output; 2 when the
+    query is unknown or invalid or a --data file cannot be read.
+    """
+    from .knowledge import KnowledgeBase, list_queries
+
+    if show_list:
+        entries = list_queries()
+        width = max(len(name) for name, _ in entries)
+        for name, summary in entries:
+            click.echo(f"{name.ljust(width)}  {summary}".rstrip())
+        return
+    if query is None:
+        fail("give a QUERY (a shipped query name, a .rq file or SPARQL text), or --list")
+    bindings: dict[str, str] = {}
+    for item in binds:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip("?$ "):
+            fail(f"--bind {item!r} is not VAR=VALUE")
+        bindings[name.strip()] = value
+    try:
+        result = KnowledgeBase.load().query(
+            query, data=list(data) or None, bindings=bindings or None, engine=engine
+        )
+    except KgMassageError as exc:
+        fail(" ".join(str(exc).split()))
+    text = {"table": result.to_table, "csv": result.to_csv, "json": result.to_json}[fmt]()
+    click.echo(text, nl=not text.endswith("\n"))
+
 # --- validate (patient records) -----------------------------------------------------------
 
+
+def _shown_value(result: object) -> str:
+    """The offending value of a validation result as a clinician would write it in JSON."""
+    from .namespaces import KM_IRI
+    from .validation import ValidationResult
+
+    assert isinstance(result, ValidationResult)
+    value = result.value
+    if value is None or value == result.focus:
+        return ""
+    if result.path == KM_IRI + "unrecognizedField":
+        return value.partition("=")[2]
+    if value.startswith(KM_IRI):
+        return value[len(KM_IRI):]
+    return value if "://" in value or value.startswith("urn:") else f'"{value}"'
+
+
+def _validation_text(report: object) -> str:
+    """A clinician-readable block for one :class:`~kgmassage.validation.ValidationReport`."""
+    from .validation import ValidationReport
+
+    assert isinstance(report, ValidationReport)
+    who = report.record if report.record is not None else "record without id"
+    where = report.source + (f":{report.line}" if report.line is not None else "")
+    counts = [
+        f"{n} {name.lower()}{'s' if n != 1 else ''}"
+        for name in ("Violation", "Warning", "Info")
+        if (n := report.count(name))
+    ]
+    verdict = "CONFORMS" if report.conforms else "DOES NOT CONFORM"
+    lines = [f"{who} — {where} — {verdict}" + (f": {', '.join(counts)}" if counts else "")
+             + f" (dates checked against {report.at})"]
+    if not report.results:
+        lines.append("  No problems found.")
+    for result in report.results:
+        field_name = result.field or result.path or result.focus
+        value = _shown_value(result)
+        shown = f" = {value}" if value else ""
+        lines.append(f"  {result.severity.upper():<9} {field_name}{shown}")
+        lines.append(f"            {result.message}")
+    return "\n".join(lines) + "\n"
+
+
+@main.command("validate")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "turtle"]), default="text",
+    show_default=True, help="text for people, json (a list of reports), or turtle (SHACL reports).",
+)
+@click.option(
+    "--at", "at", metavar="DATETIME",
+    help="Assessment time to check dates against (ISO 8601; default: each record's "
+    "assessed_at, else now; UTC when no offset is given).",
+)
+def validate_command(files: tuple[str, ...], fmt: str, at: str | None) -> None:
+    """SHACL validation of patient records (JSON, NDJSON, Turtle; - for standard input).
+
+    Exit 0 when every record conforms (warnings allowed), 1 when a record has a Violation,
+    2 when an input cannot be read (the other records are still validated and reported).
+    """
+    import json
+
+    from rdflib import Graph
+
+    from .errors import RecordError
+    from .records import iter_records
+    from .timeline import resolve_at
+    from .validation import validate
+
+    when = None
+    if at is not None:
+        try:
+            when = resolve_at(at)
+        except ValueError:
+            fail(f"--at {at!r} is not an ISO 8601 date or date-time (e.g. 2026-11-20T10:00:00Z)")
+    unreadable = nonconforming = False
+    collected: list[dict[str, object]] = []
+    turtle = Graph()
+    for name in files:
+        for item in iter_records(name):
+            try:
+                if isinstance(item, RecordError):
+                    raise item
+                report = validate(item, at=when)
+            except KgMassageError as exc:
+                click.echo(f"kgmassage: {exc}", err=True)
+                unreadable = True
+                continue
+            nonconforming = nonconforming or not report.conforms
+            if fmt == "text":
+                click.echo(_validation_text(report), nl=False)
+            elif fmt == "json":
+                collected.append(report.to_dict())
+            else:
+                turtle += report.graph
+                for prefix, namespace in report.graph.namespaces():
+                    turtle.bind(prefix, namespace, override=False)
+    if fmt == "json":
+        click.echo(json.dumps(collected, indent=2, ensure_ascii=False))
+    elif fmt == "turtle":
+        click.echo(turtle.serialize(format="turtle"), nl=False)
+    sys.exit(EXIT_ERROR if unreadable else EXIT_NONCONFORMING if nonconforming else EXIT_OK)
+
+
 # --- assess (decisions) -------------------------------------------------------------------
+
+
+@main.command("assess")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option(
+    "--at", "at", metavar="DATETIME",
+    help="Assessment time (ISO 8601; default: each record's assessed_at, else now; UTC when "
+    "no offset is given; a bare date means the end of that day).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "ndjson", "text", "turtle"]), default="json",
+    show_default=True,
+    help="json (one object, or an array), ndjson (one line per patient, streamed), text (for "
+    "clinicians) or turtle (decisions as RDF with provenance).",
+)
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--strict", is_flag=True, help="Refuse records that do not conform (exit 1).")
+@click.option(
+    "--engine", type=click.Choice(["oxigraph", "rdflib"]), default="oxigraph", show_default=True,
+    help="SPARQL engine: oxigraph (fast) or rdflib (reference); both give the same decisions.",
+)
+def assess_command(
+    files: tuple[str, ...], at: str | None, fmt: str, out: str | None, strict: bool, engine: str
+) -> None:
+    """Decide, for every intervention (technique x target x side), whether it is permitted,
+    needs caution, needs medical clearance, or is forbidden, with reasons.
+
+    FILE is a JSON record, a JSON array, NDJSON (.ndjson, one record per line) or Turtle (.ttl);
+    - reads standard input. Exit 0 when every record was assessed, 2 when an input (or one
+    line of a cohort) could not be read - the others are still assessed - and 1 when --strict
+    refused a non-conforming record.
+    """
+    from .assessment import assess_many
+    from .errors import NonConformingRecordError, RecordError
+    from .output import to_graph, to_json, to_json_line, to_text
+    from .timeline import resolve_at
+
+    when = None
+    if at is not None:
+        try:
+            when = resolve_at(at)
+        except ValueError:
+            fail(f"--at {at!r} is not an ISO 8601 date or date-time (e.g. 2026-11-20T10:00:00Z)")
+    sink = _Sink(out)
+    unreadable = refused = False
+    done: list = []
+    progress = fmt == "ndjson" and sys.stderr.isatty()
+    try:
+        for name in files:
+            for item in assess_many(name, at=when, strict=strict, engine=engine):
+                if isinstance(item, RecordError):
+                    click.echo(f"kgmassage: {item}", err=True)
+                    unreadable = True
+                elif isinstance(item, NonConformingRecordError):
+                    click.echo(f"kgmassage: {item}", err=True)
+                    refused = True
+                elif fmt == "ndjson":
+                    sink.write(to_json_line(item) + "\n")
+                    if progress:
+                        click.echo(f"\rassessed {sink.count} patient(s)", err=True, nl=False)
+                elif fmt == "text":
+                    sink.write(to_text(item) + "\n")
+                else:
+                    done.append(item)
+        if fmt == "json" and done:
+            sink.write(to_json(done) + "\n")
+        elif fmt == "turtle" and done:
+            sink.write(to_graph(done).serialize(format="turtle"))
+    except BaseException:
+        sink.discard()
+        raise
+    if sink.count:
+        sink.close()
+    else:
+        sink.discard()
+    if progress:
+        click.echo("", err=True)
+    sys.exit(EXIT_ERROR if unreadable else EXIT_NONCONFORMING if refused else EXIT_OK)
+
+
+class _Sink:
+    """Standard output, or a file written whole: a temporary file renamed at the end, so an
+    interrupted run leaves nothing half-written."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.count = 0
+        self._tmp = None
+        if path is not None:
+            import os
+            import tempfile
+
+            folder = os.path.dirname(os.path.abspath(path))
+            try:
+                fd, self._tmp = tempfile.mkstemp(prefix=".kgmassage-", dir=folder)
+            except OSError as exc:
+                fail(f"cannot write {path}: {exc.strerror}")
+            self._file = os.fdopen(fd, "w", encoding="utf-8")
+
+    def write(self, text: str) -> None:
+        self.count += 1
+        if self.path is None:
+            click.echo(text, nl=False)
+        else:
+            self._file.write(text)
+
+    def close(self) -> None:
+        if self.path is not None:
+            import os
+
+            self._file.close()
+            os.replace(self._tmp, self.path)
+
+    def discard(self) -> None:
+        if self.path is not None:
+            import os
+
+            self._file.close()
+            os.unlink(self._tmp)
 
 
 def run() -> None:  # pragma: no cover - console entry point wrapper

@@ -39,7 +39,7 @@ DEEP = {t for t in CATALOGUE if t != "Effleurage"}
 
 @pytest.fixture(autouse=True)
 def _no_validation(monkeypatch: pytest.MonkeyPatch) -> None:
-    def stub(record: Any, *, at: Any = None) -> ValidationReport:
+    def stub(record: Any, *, at: Any = None, shapes: Any = None) -> ValidationReport:
         return ValidationReport(record=None, source="", conforms=True, results=(), graph=None)
 
     monkeypatch.setattr(assessment_module, "validate", stub)

@@ -1,0 +1,150 @@
+"""``kgmassage assess`` through its real entry point and click's runner: formats, exit codes,
+cohorts with bad lines, --out written whole, --strict."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from rdflib import Graph, Literal
+
+from kgmassage.cli import main
+from kgmassage.namespaces import KM
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+AT = "2026-11-20T10:00:00Z"
+
+
+def invoke(*args: str, input: str | None = None):
+    return CliRunner().invoke(main, ["assess", *args], input=input, catch_exceptions=False)
+
+
+def test_json_for_the_interface_example() -> None:
+    result = invoke(str(EXAMPLES / "p-001.json"), "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["patient"] == "p-001"
+    assert data["assessed_at"] == "2026-11-20T10:00:00+00:00"
+    assert data["summary"] == {"permitted": 0, "caution": 0, "requires-clearance": 0,
+                               "forbidden": 39}
+    planned = [d for d in data["decisions"] if d["planned"]]
+    assert [(d["technique"], d["target"], d["side"]) for d in planned] == [
+        ("Petrissage", "VastusLateralis", "left")]
+    rules = [(r["rule"], r["status"], r["lifted"], r["item"]) for r in planned[0]["reasons"]]
+    assert rules == [
+        ("DVT", "forbidden", False, "conditions[0]"),
+        ("DVT", "requires-clearance", False, "conditions[1]"),
+        ("RED-FLAG", "requires-clearance", False, "findings[0]"),
+        ("POST-SURGERY", "requires-clearance", True, "procedures[0]"),
+        ("SKIN-LESION", "caution", False, "conditions[2]"),
+    ]
+
+
+def test_dvt_left_example() -> None:
+    data = json.loads(invoke(str(EXAMPLES / "dvt-left.json")).stdout)
+    assert data["summary"] == {"permitted": 0, "caution": 0, "requires-clearance": 19,
+                               "forbidden": 19}
+    by_side = {d["side"]: d["status"] for d in data["decisions"]}
+    assert by_side == {"left": "forbidden", "right": "requires-clearance"}
+
+
+def test_at_overrides_the_record_time() -> None:
+    record = json.dumps({"id": "s", "conditions": [
+        {"type": "Fracture", "side": "left", "onset": "2026-11-18T10:00:00Z"}]})
+    early = json.loads(invoke("-", "--at", "2026-11-20T10:00:00Z", input=record).stdout)
+    late = json.loads(invoke("-", "--at", "2026-11-22T10:00:00Z", input=record).stdout)
+    assert early["summary"]["forbidden"] == 19
+    assert late["summary"] == {"permitted": 19, "caution": 0, "requires-clearance": 19,
+                               "forbidden": 0}
+
+
+def test_text_groups_by_status_most_severe_first() -> None:
+    result = invoke(str(EXAMPLES / "dvt-left.json"), "--format", "text")
+    assert result.exit_code == 0
+    text = result.stdout
+    assert text.index("FORBIDDEN") < text.index("REQUIRES MEDICAL CLEARANCE")
+    assert "DVT (forbidden)" in text and "Absolute Contraindications" in text
+
+
+def test_turtle_is_queryable_rdf(tmp_path: Path) -> None:
+    result = invoke(str(EXAMPLES / "dvt-left.json"), "--format", "turtle")
+    graph = Graph().parse(data=result.stdout, format="turtle")
+    rows = list(graph.query(
+        """PREFIX km: <https://w3id.org/kgmassage#>
+        SELECT ?status (COUNT(?d) AS ?n) WHERE {
+          ?a a km:Assessment ; km:hasDecision ?d ; km:knowledgeVersion ?v ; km:assessedAt ?t .
+          ?d km:status ?status ; km:hasReason ?r . ?r km:rule/km:ruleId "DVT" .
+        } GROUP BY ?status ORDER BY ?status"""))
+    assert [(str(s), int(n)) for s, n in rows] == [
+        (str(KM.Forbidden), 19), (str(KM.RequiresClearance), 19)]
+    assert (None, KM.inputDigest, None) in graph
+    assert Literal(False) in set(graph.objects(None, KM.lifted))
+
+
+def test_ndjson_cohort_keeps_going_past_a_bad_line(tmp_path: Path) -> None:
+    lines = (EXAMPLES / "cohort.ndjson").read_text().splitlines()
+    cohort = tmp_path / "cohort.ndjson"
+    cohort.write_text("\n".join([lines[0], "{not json", lines[1]]) + "\n")
+    out = tmp_path / "out.ndjson"
+    result = invoke(str(cohort), "--format", "ndjson", "--out", str(out))
+    assert result.exit_code == 2
+    assert "cohort.ndjson, line 2" in result.stderr
+    written = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [a["patient"] for a in written] == [json.loads(lines[0])["id"],
+                                               json.loads(lines[1])["id"]]
+
+
+def test_whole_example_cohort(tmp_path: Path) -> None:
+    result = invoke(str(EXAMPLES / "cohort.ndjson"), "--format", "ndjson")
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(x) for x in result.stdout.splitlines()]
+    assert len(rows) == len((EXAMPLES / "cohort.ndjson").read_text().splitlines())
+    assert all(sum(r["summary"].values()) == len(r["decisions"]) for r in rows)
+
+
+def test_unreadable_input_exits_2_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    result = invoke(str(tmp_path / "missing.json"), "--out", str(out))
+    assert result.exit_code == 2
+    assert "missing.json" in result.stderr
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_bad_at_is_a_usage_error() -> None:
+    result = invoke(str(EXAMPLES / "p-001.json"), "--at", "yesterday")
+    assert result.exit_code == 2
+    assert "--at" in result.stderr
+
+
+def test_strict_refuses_a_non_conforming_record() -> None:
+    bad = str(EXAMPLES / "invalid" / "bad-side.json")
+    assert invoke(bad).exit_code == 0
+    result = invoke(bad, "--strict")
+    assert result.exit_code == 1
+    assert "does not conform" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("engine", ["rdflib", "oxigraph"])
+def test_engines_from_the_command_line(engine: str) -> None:
+    result = invoke(str(EXAMPLES / "red-flags.json"), "--engine", engine)
+    assert result.exit_code == 0
+
+
+def test_real_entry_point() -> None:
+    script = Path(sys.executable).with_name("kgmassage")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "kgmassage"]
+    done = subprocess.run([*command, "assess", str(EXAMPLES / "no-contraindications.json")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["summary"]["permitted"] == 38
+    missing = subprocess.run([*command, "assess", "nope.json"], capture_output=True, text=True,
+                             timeout=120)
+    assert missing.returncode == 2
+    assert "Traceback" not in missing.stderr and "nope.json" in missing.stderr
