@@ -285,7 +285,9 @@ def _decisions(
                 planned=planned[intervention],
             )
         )
-    decisions.sort(key=lambda d: (d.planned and not _in_catalogue(d), d.technique, d.target, d.side))
+    decisions.sort(
+        key=lambda d: (d.planned and not _in_catalogue(d), d.technique, d.target, d.side)
+    )
     return tuple(decisions)
 
 

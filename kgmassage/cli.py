@@ -320,6 +320,22 @@ class _Sink:
             os.unlink(self._tmp)
 
 
+@main.command("rules")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown",
+              show_default=True)
+def rules_command(fmt: str) -> None:
+    """List the contraindication rules, generated from their RDF statement (the shapes)."""
+    import dataclasses
+    import json
+
+    from .rules import rule_infos, rule_table
+
+    if fmt == "json":
+        click.echo(json.dumps([dataclasses.asdict(i) for i in rule_infos()], indent=2))
+    else:
+        click.echo(rule_table(), nl=False)
+
+
 def run() -> None:  # pragma: no cover - console entry point wrapper
     try:
         main(standalone_mode=True)

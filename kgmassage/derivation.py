@@ -25,7 +25,9 @@ from .resources import copy_graph, query_names, query_text, rules_graph
 from .rules import time_windows
 from .timeline import add_context
 
-__all__ = ["ENGINES", "stages", "PatientInput", "ReasonRow", "InterventionRow", "Derivation", "derive"]
+__all__ = [
+    "ENGINES", "stages", "PatientInput", "ReasonRow", "InterventionRow", "Derivation", "derive"
+]
 
 ENGINES = ("oxigraph", "rdflib")
 _CONSTRUCT = re.compile(r"^CONSTRUCT\b", re.MULTILINE)

@@ -115,6 +115,43 @@ class KM(DefinedNamespace):
     Forbidden: URIRef
     SNOMEDCT: URIRef
     ICD10CM: URIRef
+    # ICD-10-CM code families (ontology/mappings.ttl)
+    ICD10CM_I82_4: URIRef
+    ICD10CM_I26: URIRef
+    ICD10CM_S82_0: URIRef
+    ICD10CM_S82_2: URIRef
+    ICD10CM_S82_9: URIRef
+    ICD10CM_S83_9: URIRef
+    ICD10CM_S89_9: URIRef
+    ICD10CM_S81_0: URIRef
+    ICD10CM_L03_11: URIRef
+    ICD10CM_M25_46: URIRef
+    ICD10CM_M25_56: URIRef
+    ICD10CM_M17: URIRef
+    ICD10CM_M81: URIRef
+    ICD10CM_R50: URIRef
+    ICD10CM_I82_4_Right: URIRef
+    ICD10CM_I82_4_Left: URIRef
+    ICD10CM_I82_4_Bilateral: URIRef
+    ICD10CM_L03_11_Right: URIRef
+    ICD10CM_L03_11_Left: URIRef
+    ICD10CM_M25_46_Right: URIRef
+    ICD10CM_M25_46_Left: URIRef
+    ICD10CM_M25_56_Right: URIRef
+    ICD10CM_M25_56_Left: URIRef
+    ICD10CM_S81_0_Right: URIRef
+    ICD10CM_S81_0_Left: URIRef
+    ICD10CM_S82_0_Right: URIRef
+    ICD10CM_S82_0_Left: URIRef
+    ICD10CM_S82_2_Right: URIRef
+    ICD10CM_S82_2_Left: URIRef
+    ICD10CM_S82_9_Right: URIRef
+    ICD10CM_S82_9_Left: URIRef
+    ICD10CM_S83_9_Right: URIRef
+    ICD10CM_S83_9_Left: URIRef
+    ICD10CM_R22_4_Right: URIRef
+    ICD10CM_R22_4_Left: URIRef
+    ICD10CM_R22_4_Bilateral: URIRef
     # knowledge relations
     partOf: URIRef
     inRegion: URIRef
@@ -216,22 +253,31 @@ class KM(DefinedNamespace):
     instant: URIRef
     day: URIRef
     timed: URIRef
-    dateUsable: URIRef
     hasClass: URIRef
     onSide: URIRef
     inScopeRegion: URIRef
     triggerInstant: URIRef
     triggerDay: URIRef
     triggerTimed: URIRef
-    candidate: URIRef
+    triggerFact: URIRef
     fromPlan: URIRef
     targetRegion: URIRef
     deepPressure: URIRef
     matchedItem: URIRef
     planned: URIRef
-    assessmentTime: URIRef
     dateFact: URIRef
     dateProperty: URIRef
+    # declared in ontology/engine.ttl (added so every declared km: term is in KM)
+    Match: URIRef
+    DateFact: URIRef
+    codeConcept: URIRef
+    matchesFamily: URIRef
+    item: URIRef
+    applies: URIRef
+    liftedBy: URIRef
+    message: URIRef
+    plannedOnly: URIRef
+    reportsStatus: URIRef
 
 
 def patient_iri(identifier: str) -> URIRef:

@@ -100,7 +100,8 @@ def to_graph(assessments: Iterable[Assessment]) -> Graph:
     g.bind("dcterms", DCTERMS)
     for a in assessments:
         stamp = a.assessed_at.isoformat().replace("+00:00", "Z")
-        node = URIRef(f"urn:kgmassage:assessment:{quote(a.patient or a.patient_iri, safe='')}:{stamp}")
+        who = quote(a.patient or a.patient_iri, safe="")
+        node = URIRef(f"urn:kgmassage:assessment:{who}:{stamp}")
         patient = URIRef(a.patient_iri)
         g.add((node, RDF.type, KM.Assessment))
         g.add((node, RDF.type, PROV.Activity))

@@ -32,7 +32,9 @@ __all__ = [
 ]
 
 #: Properties whose values are dates or date-times.
-DATE_PROPERTIES = (KM.onset, KM.recordedAt, KM.performedOn, KM.issuedOn, KM.birthDate, KM.assessedAt)
+DATE_PROPERTIES = (
+    KM.onset, KM.recordedAt, KM.performedOn, KM.issuedOn, KM.birthDate, KM.assessedAt
+)
 
 _DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
 _END_OF_DAY = time(23, 59, 59, 999999)

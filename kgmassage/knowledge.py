@@ -1,0 +1,713 @@
+"""The knowledge base: the packaged ontology, its SPARQL queries and a graph view for research.
+
+:class:`KnowledgeBase` wraps the ontology (classes, anatomy, techniques, mechanisms, mappings
+and the rule vocabulary) as the package ships it. It answers SPARQL 1.1 queries - the ones
+shipped in ``queries/research`` and ``queries/qc``, a ``.rq`` file, or query text - over the
+ontology alone or together with patient records and other RDF data, with parameters bound as
+values (never formatted into the query text). Results come back as a small frozen
+:class:`QueryResult` that serialises to a text table, SPARQL 1.1 CSV or SPARQL 1.1 JSON.
+
+>>> kb = KnowledgeBase.load()
+>>> result = kb.query("muscles-crossing-knee")
+>>> [row["muscle"].split("#")[1] for row in result.to_dicts()]
+['Gastrocnemius', 'Hamstrings', 'Quadriceps']
+>>> kb.explain_path("TensorFasciaeLatae", "KneeJoint")
+[('TensorFasciaeLatae', 'attachesTo', 'IliotibialBand'), ('IliotibialBand', 'pullsOn', 'KneeJoint')]
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import re
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from rdflib import BNode, Graph, Literal, URIRef, Variable
+from rdflib.graph import ReadOnlyGraphAggregate
+from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD
+from rdflib.term import Node
+
+from .errors import KgMassageError, QueryError, RecordError
+from .namespaces import KM_IRI
+from .resources import ontology_graph, query_names, query_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx
+
+__all__ = [
+    "ENGINES",
+    "QUERY_GROUPS",
+    "KnowledgeBase",
+    "QueryResult",
+    "UnknownTermError",
+    "DataSource",
+    "list_queries",
+]
+
+logger = logging.getLogger(__name__)
+
+#: SPARQL engines :meth:`KnowledgeBase.query` can run a query on (same answers on both).
+ENGINES = ("rdflib", "oxigraph")
+#: Folders of ``queries/`` whose queries can be named without their folder, in lookup order.
+QUERY_GROUPS = ("research", "qc", "derive")
+
+#: What ``data=`` accepts: a graph, a file path, or a sequence of them.
+DataSource = Union[Graph, str, "os.PathLike[str]", Sequence[Union[Graph, str, "os.PathLike[str]"]]]
+
+#: Prefixes used to shorten IRIs in :meth:`QueryResult.to_table`.
+TABLE_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("km", KM_IRI),
+    ("rdf", str(RDF)),
+    ("rdfs", str(RDFS)),
+    ("owl", str(OWL)),
+    ("xsd", str(XSD)),
+    ("skos", str(SKOS)),
+    ("dcterms", "http://purl.org/dc/terms/"),
+    ("sct", "http://snomed.info/id/"),
+    ("icd10cm", "http://purl.bioontology.org/ontology/ICD10CM/"),
+    ("obo", "http://purl.obolibrary.org/obo/"),
+    ("mesh", "http://id.nlm.nih.gov/mesh/"),
+)
+
+_NAME = re.compile(r"^(?:(?P<group>[a-z]+)/)?(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)$")
+_SPARQL_HINT = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b|\{", re.IGNORECASE)
+_RECORD_SUFFIXES = (".json", ".ndjson", ".jsonl")
+_RDF_FORMATS = {
+    ".ttl": "turtle",
+    ".turtle": "turtle",
+    ".nt": "nt",
+    ".ntriples": "nt",
+    ".n3": "n3",
+    ".nq": "nquads",
+    ".trig": "trig",
+    ".rdf": "xml",
+    ".owl": "xml",
+    ".xml": "xml",
+}
+#: Anatomy, region, technique and mechanism classes: the nodes of :meth:`to_networkx`.
+_NODE_KINDS = (
+    "Muscle", "Bone", "Joint", "ConnectiveTissue", "BodyRegion", "Technique", "Mechanism"
+)
+
+
+class UnknownTermError(QueryError, ValueError):
+    """A name given to the knowledge base is not one of its terms (e.g. in ``explain_path``)."""
+
+
+# ------------------------------------------------------------------------------------ results
+
+
+def _sparql_json_term(term: Node) -> dict[str, str]:
+    if isinstance(term, URIRef):
+        return {"type": "uri", "value": str(term)}
+    if isinstance(term, BNode):
+        return {"type": "bnode", "value": str(term)}
+    assert isinstance(term, Literal)
+    out = {"type": "literal", "value": str(term)}
+    if term.language:
+        out["xml:lang"] = term.language
+    elif term.datatype is not None and term.datatype != XSD.string:
+        out["datatype"] = str(term.datatype)
+    return out
+
+
+def _short(term: Node | None) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, URIRef):
+        text = str(term)
+        for prefix, namespace in TABLE_PREFIXES:
+            if text.startswith(namespace) and len(text) > len(namespace):
+                return f"{prefix}:{text[len(namespace):]}"
+        return f"<{text}>"
+    if isinstance(term, BNode):
+        return f"_:{term}"
+    return str(term)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """The answer to one query.
+
+    Attributes:
+        variables: the projected variable names, in order (``("subject", "predicate",
+            "object")`` for CONSTRUCT and DESCRIBE; empty for ASK).
+        rows: one tuple of rdflib terms per solution, aligned with ``variables``; ``None`` where
+            a variable is unbound.
+        boolean: the answer of an ASK query, else ``None``.
+
+    >>> r = QueryResult(("x",), ((Literal("a"),), (None,)))
+    >>> r.to_dicts()
+    [{'x': rdflib.term.Literal('a')}, {'x': None}]
+    >>> print(QueryResult(("x", "site"), ((Literal("a"), URIRef(KM_IRI + "Knee")),)).to_table())
+    x  site
+    -  -------
+    a  km:Knee
+    <BLANKLINE>
+    (1 row)
+    """
+
+    variables: tuple[str, ...]
+    rows: tuple[tuple[Node | None, ...], ...]
+    boolean: bool | None = None
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.rows)
+
+    def to_dicts(self) -> list[dict[str, Node | None]]:
+        """One ``{variable: term or None}`` dict per row."""
+        return [dict(zip(self.variables, row, strict=True)) for row in self.rows]
+
+    def to_table(self) -> str:
+        """A plain-text table for people: IRIs shortened with common prefixes (``km:Patella``).
+
+        >>> print(QueryResult((), (), boolean=True).to_table())
+        true
+        """
+        if self.boolean is not None:
+            return "true" if self.boolean else "false"
+        cells = [[_short(term) for term in row] for row in self.rows]
+        widths = [
+            max([len(name)] + [len(row[i]) for row in cells])
+            for i, name in enumerate(self.variables)
+        ]
+
+        def line(values: Sequence[str]) -> str:
+            return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
+
+        lines = [line(self.variables), line(["-" * w for w in widths])]
+        lines.extend(line(row) for row in cells)
+        count = len(self.rows)
+        lines.append(f"\n({count} row{'s' if count != 1 else ''})")
+        return "\n".join(lines)
+
+    def to_csv(self) -> str:
+        """SPARQL 1.1 Query Results CSV: header of variable names, lexical values, CRLF lines.
+
+        >>> QueryResult(("a", "b"), ((URIRef("http://x/y"), Literal("z,1")),)).to_csv()
+        'a,b\\r\\nhttp://x/y,"z,1"\\r\\n'
+        """
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\r\n")
+        if self.boolean is not None:
+            writer.writerow(["boolean"])
+            writer.writerow(["true" if self.boolean else "false"])
+            return buffer.getvalue()
+        writer.writerow(self.variables)
+        for row in self.rows:
+            writer.writerow(
+                [
+                    "" if t is None else (f"_:{t}" if isinstance(t, BNode) else str(t))
+                    for t in row
+                ]
+            )
+        return buffer.getvalue()
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """SPARQL 1.1 Query Results JSON (``head``/``results``, or ``boolean`` for ASK).
+
+        >>> r = QueryResult(("x",), ((Literal("a", lang="en"),),))
+        >>> json.loads(r.to_json())["results"]["bindings"]
+        [{'x': {'type': 'literal', 'value': 'a', 'xml:lang': 'en'}}]
+        """
+        if self.boolean is not None:
+            document: dict[str, Any] = {"head": {}, "boolean": self.boolean}
+        else:
+            bindings = [
+                {
+                    v: _sparql_json_term(t)
+                    for v, t in zip(self.variables, row, strict=True)
+                    if t is not None
+                }
+                for row in self.rows
+            ]
+            document = {"head": {"vars": list(self.variables)}, "results": {"bindings": bindings}}
+        return json.dumps(document, indent=indent, ensure_ascii=False)
+
+
+# ------------------------------------------------------------------------------------ queries
+
+
+def _summary(text: str) -> str:
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("#"):
+            summary = line.lstrip("#").strip()
+            if summary:
+                return summary
+        elif line:
+            break
+    return ""
+
+
+def list_queries() -> list[tuple[str, str]]:
+    """Every shipped query as ``(group/name, first line of its header)``.
+
+    >>> ("research/muscles-crossing-knee", "Which muscles cross the knee joint?") in list_queries()
+    True
+    """
+    out = []
+    for group in QUERY_GROUPS:
+        for name in query_names(group):
+            out.append((f"{group}/{name}", _summary(query_text(group, name))))
+    return out
+
+
+def _read_query_file(path: Path) -> tuple[str, str]:
+    try:
+        return str(path), path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise QueryError(f"query file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QueryError(f"query file {path} cannot be read: {exc}") from None
+
+
+def _resolve_query(query: str | os.PathLike[str]) -> tuple[str, str]:
+    """``(label for messages, SPARQL text)`` of a shipped name, a file, or query text."""
+    if not isinstance(query, str):
+        return _read_query_file(Path(query))
+    text = query.strip()
+    match = _NAME.match(text[:-3] if text.endswith(".rq") else text)
+    if match and match["group"] not in (None, *QUERY_GROUPS):
+        match = None
+    if match:
+        for group in (match["group"],) if match["group"] else QUERY_GROUPS:
+            if match["name"] in query_names(group):
+                return f"{group}/{match['name']}", query_text(group, match["name"])
+    if "\n" not in text and Path(text).is_file():
+        return _read_query_file(Path(text))
+    if _SPARQL_HINT.search(text):
+        return "<query text>", query
+    if match:
+        known = ", ".join(name for name, _ in list_queries() if not name.startswith("derive/"))
+        raise QueryError(f"unknown query {text!r}; shipped queries: {known}")
+    raise QueryError(f"{text!r} is neither a shipped query, a query file nor SPARQL text")
+
+
+@cache
+def _prepared(text: str):  # type: ignore[no-untyped-def]
+    from rdflib.plugins.sparql import prepareQuery
+
+    return prepareQuery(text)
+
+
+def _to_term(name: str, value: Any, terms: frozenset[str]) -> Node:
+    """A binding value as an RDF term (see :meth:`KnowledgeBase.query`)."""
+    if isinstance(value, Node):
+        return value
+    if isinstance(value, str):
+        if value.startswith("km:"):
+            return URIRef(KM_IRI + value[3:])
+        if KM_IRI + value in terms:
+            return URIRef(KM_IRI + value)
+        if re.match(r"^(https?|urn|file):\S+$", value):
+            if _IRI_FORBIDDEN.search(value):
+                raise QueryError(f"cannot bind ?{name}: {value!r} is not a valid IRI")
+            return URIRef(value)
+        return Literal(value)
+    if isinstance(value, (bool, int, float, date, datetime)):
+        return Literal(value)
+    raise QueryError(f"cannot bind ?{name} to a {type(value).__name__}: give an rdflib term")
+
+
+# ------------------------------------------------------------------------------------ data
+
+
+def _read_data(path: Path) -> Graph:
+    source = str(path)
+    if not path.is_file():
+        raise RecordError(source, "no such file" if not path.exists() else "is not a file")
+    suffix = path.suffix.lower()
+    if suffix in _RECORD_SUFFIXES:
+        from .records import iter_records
+
+        graph = Graph()
+        for record in iter_records(path):
+            if isinstance(record, RecordError):
+                raise record
+            graph += record.graph
+        return graph
+    if suffix in (".jsonld", ".json-ld"):
+        raise RecordError(source, "JSON-LD is not read (it may fetch remote contexts); use Turtle")
+    fmt = _RDF_FORMATS.get(suffix, "turtle")
+    graph = Graph()
+    try:
+        graph.parse(path, format=fmt)
+    except Exception as exc:  # rdflib raises many parser-specific types
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RecordError(source, f"is not valid {fmt}: {detail}") from None
+    return graph
+
+
+def _data_graph(data: DataSource) -> Graph:
+    items: Iterable[Any] = (
+        [data] if isinstance(data, (Graph, str, os.PathLike)) else data  # type: ignore[list-item]
+    )
+    graph = Graph()
+    for item in items:
+        if isinstance(item, Graph):
+            graph += item
+        elif isinstance(item, (str, os.PathLike)):
+            graph += _read_data(Path(item))
+        else:
+            raise QueryError(f"cannot use a {type(item).__name__} as query data")
+    return graph
+
+
+# ------------------------------------------------------------------------------------ oxigraph
+
+
+def _from_ox(term: Any) -> Node | None:
+    import pyoxigraph as ox
+
+    if term is None:
+        return None
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        if term.datatype.value == str(XSD.string):
+            return Literal(term.value)
+        return Literal(term.value, datatype=URIRef(term.datatype.value))
+    raise QueryError(f"unsupported term in a query answer: {term!r}")
+
+
+_IRI_FORBIDDEN = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+
+
+def _values_clause(bindings: Mapping[Variable, Node]) -> str:
+    """A trailing SPARQL ``VALUES`` clause for ``bindings``: each term serialised with its
+    escaping (N-Triples syntax), so a value can never change the query's structure.
+
+    pyoxigraph's own substitutions only reach projected variables; a trailing ``VALUES``
+    (SPARQL 1.1, 18.2.4.3) joins with the query pattern like rdflib's initial bindings.
+    """
+    terms = []
+    for variable, term in bindings.items():
+        if isinstance(term, BNode):
+            raise QueryError(f"cannot bind ?{variable} to a blank node")
+        if isinstance(term, URIRef) and _IRI_FORBIDDEN.search(str(term)):
+            raise QueryError(f"cannot bind ?{variable}: {str(term)!r} is not a valid IRI")
+        terms.append(term.n3())
+    names = " ".join(f"?{variable}" for variable in bindings)
+    return f"VALUES ({names}) {{ ({' '.join(terms)}) }}"
+
+
+@cache
+def _ontology_ntriples() -> bytes:
+    return ontology_graph().serialize(format="nt", encoding="utf-8")
+
+
+def _run_oxigraph(
+    text: str, label: str, data: Graph | None, bindings: Mapping[Variable, Node]
+) -> QueryResult:
+    import pyoxigraph as ox
+
+    store = ox.Store()
+    store.load(_ontology_ntriples(), format=ox.RdfFormat.N_TRIPLES)
+    if data is not None and len(data):
+        store.load(data.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    if bindings:
+        text = text.rstrip() + "\n" + _values_clause(bindings) + "\n"
+    try:
+        answer = store.query(text)
+    except SyntaxError as exc:
+        raise QueryError(f"{label}: SPARQL syntax error: {exc}") from None
+    except Exception as exc:
+        raise QueryError(f"{label}: query failed: {exc}") from None
+    if isinstance(answer, ox.QueryBoolean):
+        return QueryResult((), (), boolean=bool(answer))
+    if isinstance(answer, ox.QuerySolutions):
+        variables = tuple(v.value for v in answer.variables)
+        rows = tuple(tuple(_from_ox(sol[v]) for v in variables) for sol in answer)
+        return QueryResult(variables, rows)
+    triples = sorted(
+        (tuple(_from_ox(t) for t in (tr.subject, tr.predicate, tr.object)) for tr in answer),
+        key=lambda row: tuple(str(t) for t in row),
+    )
+    return QueryResult(("subject", "predicate", "object"), tuple(triples))
+
+
+def _run_rdflib(
+    text: str, label: str, graph: Graph, bindings: Mapping[Variable, Node]
+) -> QueryResult:
+    try:
+        prepared = _prepared(text)
+    except Exception as exc:  # pyparsing.ParseException and friends
+        detail = " ".join(str(exc).split())
+        raise QueryError(f"{label}: SPARQL syntax error: {detail}") from None
+    try:
+        answer = graph.query(prepared, initBindings=dict(bindings))
+        if answer.type == "ASK":
+            return QueryResult((), (), boolean=bool(answer.askAnswer))
+        if answer.type == "SELECT":
+            variables = tuple(str(v) for v in answer.vars or ())
+            rows = tuple(tuple(row) for row in answer)  # type: ignore[arg-type]
+            return QueryResult(variables, rows)
+        triples = sorted(
+            (tuple(t) for t in answer), key=lambda row: tuple(str(t) for t in row)
+        )
+        return QueryResult(("subject", "predicate", "object"), tuple(triples))  # type: ignore[arg-type]
+    except KgMassageError:
+        raise
+    except Exception as exc:
+        raise QueryError(f"{label}: query failed: {exc}") from None
+
+
+# ------------------------------------------------------------------------------------ the KB
+
+
+def _local(iri: Node) -> str:
+    text = str(iri)
+    return text[len(KM_IRI):] if text.startswith(KM_IRI) else text
+
+
+class KnowledgeBase:
+    """The packaged ontology with its queries; create it with :meth:`load`.
+
+    The ontology graph is parsed once and shared; nothing here mutates it. Query data
+    (``data=``) is combined with a copy, never with the shared graph.
+
+    >>> kb = KnowledgeBase.load()
+    >>> kb.version
+    '0.1.0'
+    >>> KnowledgeBase.load() is kb
+    True
+    """
+
+    __slots__ = ("_ontology", "_terms", "_network")
+
+    def __init__(self, ontology: Graph) -> None:
+        self._ontology = ontology
+        self._terms = frozenset(
+            str(s) for s in ontology.subjects() if str(s).startswith(KM_IRI)
+        )
+        self._network: networkx.MultiDiGraph | None = None
+
+    @classmethod
+    def load(cls) -> KnowledgeBase:
+        """The knowledge base of the installed package (loaded once, then cached)."""
+        return _load()
+
+    @property
+    def graph(self) -> Graph:
+        """A read-only view of the ontology graph (adding or removing triples raises)."""
+        return ReadOnlyGraphAggregate([self._ontology])
+
+    @property
+    def version(self) -> str:
+        """The ontology's ``owl:versionInfo`` (e.g. ``"0.1.0"``)."""
+        for ontology in self._ontology.subjects(RDF.type, OWL.Ontology):
+            info = self._ontology.value(ontology, OWL.versionInfo)
+            if info is not None:
+                return str(info)
+        return ""
+
+    def __repr__(self) -> str:
+        return f"<KnowledgeBase version={self.version!r} triples={len(self._ontology)}>"
+
+    # -------------------------------------------------------------------------------- query
+
+    def query(
+        self,
+        name_or_sparql: str | os.PathLike[str],
+        *,
+        data: DataSource | None = None,
+        bindings: Mapping[str, Any] | None = None,
+        engine: str = "rdflib",
+    ) -> QueryResult:
+        """Run a SPARQL 1.1 query over the ontology (plus ``data``).
+
+        Args:
+            name_or_sparql: the name of a shipped query (``"muscles-crossing-knee"``,
+                ``"research/muscles-crossing-knee"``, ``"qc/missing-label-violation"``), the
+                path of a ``.rq`` file, or SPARQL query text (SELECT, ASK, CONSTRUCT or
+                DESCRIBE; updates are refused).
+            data: extra RDF to query with the ontology: an rdflib ``Graph``, a file path, or a
+                sequence of them. Patient records (``.json``, ``.ndjson``, ``.jsonl``) are read
+                as patient graphs; other files as RDF by extension (``.ttl`` - the default -,
+                ``.nt``, ``.n3``, ``.nq``, ``.trig``, ``.rdf``/``.owl``/``.xml``).
+            bindings: values for query variables (``{"technique": "Effleurage"}``), applied as
+                initial bindings - never formatted into the query text. An rdflib term is used
+                as is; a string is a ``km:`` term when it is a local name of the ontology or
+                starts with ``km:``, an IRI when it is an absolute ``http(s):``/``urn:`` IRI,
+                else a plain literal; ``bool``/``int``/``float``/dates become typed literals.
+            engine: ``"rdflib"`` (the reference) or ``"oxigraph"``; both give the same answers.
+
+        Returns:
+            the :class:`QueryResult`.
+
+        Raises:
+            QueryError: unknown query name, unreadable query file, SPARQL syntax error, a
+                failing query, or a bad binding; the message names the query.
+            RecordError: a ``data`` file cannot be read.
+
+        >>> kb = KnowledgeBase.load()
+        >>> r = kb.query("technique-mechanisms", bindings={"technique": "Effleurage"})
+        >>> sorted({str(p) for p in (row["pressure"] for row in r.to_dicts())})
+        ['light']
+        >>> kb.query("ASK { km:Quadriceps km:crosses km:KneeJoint }").boolean
+        True
+        """
+        if engine not in ENGINES:
+            raise QueryError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        label, text = _resolve_query(name_or_sparql)
+        text = self._with_default_prefixes(text)
+        values = {
+            Variable(name.lstrip("?$")): _to_term(name, value, self._terms)
+            for name, value in (bindings or {}).items()
+        }
+        extra = _data_graph(data) if data is not None else None
+        logger.debug("running %s on %s (%d bindings)", label, engine, len(values))
+        if engine == "oxigraph":
+            return _run_oxigraph(text, label, extra, values)
+        graph = self._ontology
+        if extra is not None:
+            graph = Graph()
+            graph += self._ontology
+            graph += extra
+        return _run_rdflib(text, label, graph, values)
+
+    @staticmethod
+    def _with_default_prefixes(text: str) -> str:
+        """Declare ``km:``, ``rdf:``, ``rdfs:``, ``owl:``, ``xsd:``, ``skos:`` when a query
+        uses them without declaring them (handy for short queries; shipped ones declare all)."""
+        declared = {m.lower() for m in re.findall(r"PREFIX\s+([A-Za-z][\w.-]*)?:", text, re.I)}
+        missing = [
+            (prefix, namespace)
+            for prefix, namespace in TABLE_PREFIXES[:6]
+            if prefix not in declared and re.search(rf"(?<![\w<]){prefix}:", text)
+        ]
+        header = "".join(f"PREFIX {prefix}: <{namespace}>\n" for prefix, namespace in missing)
+        return header + text
+
+    # -------------------------------------------------------------------------------- network
+
+    def to_networkx(self) -> networkx.MultiDiGraph:
+        """The anatomy, regions, techniques and mechanisms as a networkx ``MultiDiGraph``.
+
+        Nodes are keyed by local name (``"VastusMedialis"``) with attributes ``label`` and
+        ``kind`` (``Muscle``, ``Bone``, ``Joint``, ``ConnectiveTissue``, ``BodyRegion``,
+        ``Technique``, ``Mechanism``); techniques also carry ``pressure`` (``"light"``/
+        ``"deep"``) and ``self_applied``. Every ``km:`` relation between two such nodes is an
+        edge whose key and ``relation`` attribute are the relation's local name (``crosses``,
+        ``partOf``, ``targets``, ``adjacentTo`` in both directions, ...). A new graph each call.
+
+        >>> g = KnowledgeBase.load().to_networkx()
+        >>> g.nodes["VastusMedialis"]["kind"]
+        'Muscle'
+        >>> g.has_edge("VastusMedialis", "Quadriceps", key="partOf")
+        True
+        """
+        import networkx as nx
+
+        onto = self._ontology
+        network = nx.MultiDiGraph()
+        nodes: dict[Node, str] = {}
+        for kind in _NODE_KINDS:
+            for node in sorted(onto.subjects(RDF.type, URIRef(KM_IRI + kind)), key=str):
+                if not str(node).startswith(KM_IRI):
+                    continue
+                nodes[node] = _local(node)
+                attributes: dict[str, Any] = {
+                    "label": str(onto.value(node, RDFS.label) or _local(node)),
+                    "kind": kind,
+                }
+                if kind == "Technique":
+                    pressure = onto.value(node, URIRef(KM_IRI + "pressure"))
+                    notation = onto.value(pressure, SKOS.notation) if pressure else None
+                    self_applied = onto.value(node, URIRef(KM_IRI + "selfApplied"))
+                    attributes["pressure"] = str(notation) if notation is not None else None
+                    attributes["self_applied"] = (
+                        bool(self_applied.toPython()) if isinstance(self_applied, Literal) else None
+                    )
+                network.add_node(_local(node), **attributes)
+        edges = sorted(
+            (nodes[s], _local(p), nodes[o])
+            for s, p, o in onto
+            if s in nodes and o in nodes and str(p).startswith(KM_IRI)
+        )
+        for source, relation, target in edges:
+            network.add_edge(source, target, key=relation, relation=relation)
+        return network
+
+    def explain_path(
+        self, source: str, target: str, *, relations: Iterable[str] | None = None
+    ) -> list[tuple[str, str, str]]:
+        """The shortest chain of typed relations from ``source`` to ``target``.
+
+        Args:
+            source: a node of :meth:`to_networkx` (local name, ``km:`` name or full IRI).
+            target: another node.
+            relations: follow only these relations (local names); default every relation.
+
+        Returns:
+            ``[(subject, relation, object), ...]`` along the path, following relations in
+            their direction; ``[]`` when ``source == target`` or no path exists. Among equally
+            short paths the first in alphabetical order of relations and nodes is returned.
+
+        Raises:
+            UnknownTermError: ``source`` or ``target`` is not a node of the knowledge graph.
+
+        >>> KnowledgeBase.load().explain_path("VastusMedialis", "KneeJoint")
+        [('VastusMedialis', 'refersPainTo', 'KneeJoint')]
+        >>> path = KnowledgeBase.load().explain_path("Hip", "LowerLeg", relations=["adjacentTo"])
+        >>> [step[2] for step in path]
+        ['Thigh', 'Knee', 'LowerLeg']
+        """
+        if self._network is None:
+            self._network = self.to_networkx()
+        network = self._network
+        start, goal = (self._node_name(name, network) for name in (source, target))
+        allowed = None if relations is None else {r.removeprefix("km:") for r in relations}
+        previous: dict[str, tuple[str, str] | None] = {start: None}
+        queue = deque([start])
+        while queue and goal not in previous:
+            node = queue.popleft()
+            steps = sorted(
+                (relation, successor)
+                for _, successor, relation in network.out_edges(node, keys=True)
+                if allowed is None or relation in allowed
+            )
+            for relation, successor in steps:
+                if successor not in previous:
+                    previous[successor] = (node, relation)
+                    queue.append(successor)
+        if goal not in previous or start == goal:
+            return []
+        path: list[tuple[str, str, str]] = []
+        node = goal
+        while previous[node] is not None:
+            before, relation = previous[node]  # type: ignore[misc]
+            path.append((before, relation, node))
+            node = before
+        return path[::-1]
+
+    @staticmethod
+    def _node_name(name: str, network: networkx.MultiDiGraph) -> str:
+        local = name.removeprefix("km:").removeprefix(KM_IRI)
+        if local not in network:
+            known = ", ".join(sorted(network.nodes))
+            raise UnknownTermError(f"{name!r} is not a structure, region, technique or "
+                                   f"mechanism of the knowledge base; known: {known}")
+        return local
+
+
+@cache
+def _load() -> KnowledgeBase:
+    return KnowledgeBase(ontology_graph())

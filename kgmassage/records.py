@@ -1,0 +1,788 @@
+"""Patient records (JSON, NDJSON, Turtle) → patient graphs in the ``km:`` vocabulary.
+
+A JSON record maps to RDF as fixed in ``interfaces.md``:
+
+* the patient node is ``urn:kgmassage:patient:<percent-encoded id>`` (``a km:Patient``), or
+  ``urn:kgmassage:record:<n>`` when the record has no usable id;
+* each list item is ``<patient IRI>/<list>/<index>`` (``conditions``, ``findings``,
+  ``procedures``, ``clearances``, ``planned``), its code ``<item IRI>/code``;
+* dates keep their lexical form (``xsd:dateTime`` when the text holds a ``T``, else ``xsd:date``,
+  even when invalid, so that validation reports them); enumerated values that are not one of the
+  vocabulary's are kept as plain literals; unknown keys are kept as ``km:unrecognizedField``.
+
+Nothing is ever fetched from the network: JSON is read as plain JSON (no JSON-LD), RDF only as
+Turtle.
+
+>>> rec = load_record({"id": "p-9", "conditions": [{"type": "KneePain", "side": "left"}]})
+>>> rec.iri
+rdflib.term.URIRef('urn:kgmassage:patient:p-9')
+>>> str(rec.graph.value(URIRef(rec.iri + "/conditions/0"), KM.side))
+'https://w3id.org/kgmassage#Left'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import rdflib
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.compare import to_canonical_graph
+from rdflib.namespace import RDF, RDFS, XSD
+
+from .errors import RecordError
+from .namespaces import KM, KM_IRI, patient_iri
+
+__all__ = [
+    "LISTS",
+    "JSON_KEYS",
+    "ITEM_IRI",
+    "keep_lexical_forms",
+    "PatientRecord",
+    "iter_records",
+    "load_record",
+    "record_to_graph",
+    "graph_to_record",
+    "record_iri",
+]
+
+#: JSON list name → patient property.
+LISTS: dict[str, URIRef] = {
+    "conditions": KM.hasCondition,
+    "findings": KM.hasFinding,
+    "procedures": KM.hasProcedure,
+    "clearances": KM.hasClearance,
+    "planned": KM.hasPlannedIntervention,
+}
+_LIST_CLASS = {"clearances": KM.Clearance, "planned": KM.PlannedIntervention}
+_SIDES = {"left": KM.Left, "right": KM.Right, "bilateral": KM.Bilateral}
+_STATUSES = {
+    "active": KM.Active,
+    "suspected": KM.Suspected,
+    "resolved": KM.Resolved,
+    "refuted": KM.Refuted,
+}
+_RECORD_DATES = {"assessed_at": KM.assessedAt, "birth_date": KM.birthDate}
+#: Item keys whose value is a date (``date`` depends on the list, see :func:`_date_property`).
+_ITEM_DATES = {"onset": KM.onset, "recorded_at": KM.recordedAt}
+_ITEM_FLAGS = {"incision_closed": KM.incisionClosed, "sutures_removed": KM.suturesRemoved}
+_ITEM_NAMES = {"type": RDF.type, "site": KM.site, "technique": KM.technique, "target": KM.target}
+_COMMON_KEYS = frozenset({"side", "site", "status"})
+_CLINICAL_KEYS = _COMMON_KEYS | {
+    "type", "code", "onset", "recorded_at", "date", "incision_closed", "sutures_removed"
+}
+#: Keys each list's items understand; any other key is kept as ``km:unrecognizedField``.
+_KEYS = {
+    "conditions": _CLINICAL_KEYS,
+    "findings": _CLINICAL_KEYS,
+    "procedures": _CLINICAL_KEYS,
+    "clearances": _COMMON_KEYS | {"date", "issued_by"},
+    "planned": _COMMON_KEYS | {"technique", "target"},
+}
+_RECORD_KEYS = frozenset({"id", *_RECORD_DATES, *LISTS})
+_ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
+#: An item node of a JSON record: ``<patient IRI>/<list>/<index>``.
+ITEM_IRI = re.compile(r"^(?P<patient>.+)/(?P<list>" + "|".join(LISTS) + r")/(?P<index>\d+)$")
+
+_lexical_lock = threading.RLock()
+
+
+class _IllTypedFilter(logging.Filter):
+    """Drops rdflib's warning about literals whose lexical form is not of their datatype."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Failed to convert Literal lexical form")
+
+
+_ILL_TYPED_FILTER = _IllTypedFilter()
+
+
+@contextmanager
+def keep_lexical_forms() -> Iterator[None]:
+    """Within the block, rdflib keeps literals' lexical forms and stays quiet about invalid ones.
+
+    Record dates must keep the form they were written in (``Z`` stays ``Z``), and invalid dates
+    are expected (validation reports them), so rdflib's normalisation and its warning are turned
+    off here, and restored afterwards.
+    """
+    term_logger = logging.getLogger("rdflib.term")
+    with _lexical_lock:
+        previous = rdflib.NORMALIZE_LITERALS
+        rdflib.NORMALIZE_LITERALS = False
+        term_logger.addFilter(_ILL_TYPED_FILTER)
+        try:
+            yield
+        finally:
+            term_logger.removeFilter(_ILL_TYPED_FILTER)
+            rdflib.NORMALIZE_LITERALS = previous
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """One patient record, read and mapped to its patient graph.
+
+    Attributes:
+        id: the record's ``id`` (``None`` when it has none).
+        iri: the patient node.
+        graph: the patient graph (do not mutate it; copy it first).
+        source: the file name (``"<stdin>"``, ``"<dict>"``, ``"<graph>"``).
+        position: 1-based position of the record in its source.
+        line: 1-based line where the record starts, when known.
+        digest: ``sha256:<hex>`` of the canonical JSON (Turtle: of the sorted canonical
+            N-Triples of the patient graph).
+        assessed_at: the record's own ``assessed_at`` lexical value, if any.
+    """
+
+    id: str | None
+    iri: URIRef
+    graph: Graph = field(compare=False, repr=False)
+    source: str
+    position: int
+    line: int | None
+    digest: str
+    assessed_at: str | None
+
+
+# --- JSON → graph ---------------------------------------------------------------------------
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _text(value: Any) -> str:
+    """A scalar as text: strings as they are, anything else as its compact JSON."""
+    return value if isinstance(value, str) else _compact(value)
+
+
+def _km(name: str) -> URIRef:
+    return URIRef(KM_IRI + quote(name, safe=""))
+
+
+def _date(value: Any) -> Literal:
+    if not isinstance(value, str):
+        return Literal(_compact(value))
+    datatype = XSD.dateTime if "T" in value else XSD.date
+    with keep_lexical_forms():
+        return Literal(value, datatype=datatype, normalize=False)
+
+
+def _enum(value: Any, table: Mapping[str, URIRef]) -> URIRef | Literal:
+    if isinstance(value, str) and value in table:
+        return table[value]
+    return Literal(_text(value))
+
+
+def _flag(value: Any) -> Literal:
+    if isinstance(value, bool):
+        return Literal(value)
+    return Literal(_text(value))
+
+
+def record_iri(position: int) -> URIRef:
+    """IRI of the patient node of a record without a usable id: ``urn:kgmassage:record:<n>``."""
+    return URIRef(f"urn:kgmassage:record:{position}")
+
+
+def _patient_node(obj: Mapping[str, Any], position: int) -> tuple[URIRef, str | None]:
+    ident = obj.get("id")
+    if isinstance(ident, str) and ident:
+        return patient_iri(ident), ident
+    return record_iri(position), None
+
+
+def _name(value: Any, source: str, where: str) -> URIRef:
+    if isinstance(value, (dict, list)):
+        raise RecordError(source, "expected a name from the vocabulary, got a JSON "
+                          f"{'object' if isinstance(value, dict) else 'array'}", field=where)
+    return _km(_text(value))
+
+
+def _unrecognized(graph: Graph, node: URIRef, key: str, value: Any) -> None:
+    graph.add((node, KM.unrecognizedField, Literal(f"{key}={_compact(value)}")))
+
+
+def _add_coding(graph: Graph, item: URIRef, code: Any, source: str, where: str) -> None:
+    if not isinstance(code, dict):
+        raise RecordError(source, "a code must be a JSON object with \"system\" and \"code\"",
+                          field=where)
+    node = URIRef(f"{item}/code")
+    graph.add((item, KM.code, node))
+    graph.add((node, RDF.type, KM.Coding))
+    for key, value in code.items():
+        if value is None:
+            continue
+        if key == "system":
+            if isinstance(value, str) and _ABSOLUTE_IRI.match(value):
+                graph.add((node, KM.system, URIRef(value)))
+            else:
+                graph.add((node, KM.system, Literal(_text(value))))
+        elif key == "code":
+            graph.add((node, KM.codeValue, Literal(_text(value))))
+        elif key == "display":
+            graph.add((node, RDFS.label, Literal(_text(value))))
+        else:
+            _unrecognized(graph, node, key, value)
+
+
+def _date_property(list_name: str) -> URIRef:
+    if list_name == "procedures":
+        return KM.performedOn
+    if list_name == "clearances":
+        return KM.issuedOn
+    return KM.recordedAt
+
+
+def _add_item(
+    graph: Graph, patient: URIRef, list_name: str, index: int, item: Any, source: str
+) -> None:
+    where = f"{list_name}[{index}]"
+    if not isinstance(item, dict):
+        raise RecordError(source, f"each entry of \"{list_name}\" must be a JSON object",
+                          field=where)
+    node = URIRef(f"{patient}/{list_name}/{index}")
+    graph.add((patient, LISTS[list_name], node))
+    if list_name in _LIST_CLASS:
+        graph.add((node, RDF.type, _LIST_CLASS[list_name]))
+    known = _KEYS[list_name]
+    for key, value in item.items():
+        if key not in known:
+            _unrecognized(graph, node, key, value)
+            continue
+        if value is None:
+            continue
+        if key in _ITEM_NAMES:
+            graph.add((node, _ITEM_NAMES[key], _name(value, source, f"{where}.{key}")))
+        elif key == "code":
+            _add_coding(graph, node, value, source, f"{where}.code")
+        elif key == "side":
+            graph.add((node, KM.side, _enum(value, _SIDES)))
+        elif key == "status":
+            graph.add((node, KM.status, _enum(value, _STATUSES)))
+        elif key in _ITEM_DATES:
+            graph.add((node, _ITEM_DATES[key], _date(value)))
+        elif key == "date":
+            graph.add((node, _date_property(list_name), _date(value)))
+        elif key in _ITEM_FLAGS:
+            graph.add((node, _ITEM_FLAGS[key], _flag(value)))
+        elif key == "issued_by":
+            graph.add((node, KM.issuedBy, Literal(_text(value))))
+
+
+def _bind(graph: Graph) -> Graph:
+    graph.bind("km", KM_IRI)
+    graph.bind("xsd", str(XSD))
+    return graph
+
+
+def record_to_graph(obj: Mapping[str, Any], *, source: str = "<dict>", position: int = 1) -> Graph:
+    """Map one JSON record (a parsed object) to its patient graph.
+
+    Args:
+        obj: the record.
+        source: where it came from, for error messages.
+        position: its 1-based position in the source (names the node of a record without id).
+
+    Raises:
+        RecordError: the record's structure is wrong (not an object, a list that is not a list,
+            an entry or a code that is not an object); names the field.
+    """
+    if not isinstance(obj, Mapping):
+        raise RecordError(source, "a patient record must be a JSON object")
+    graph = _bind(Graph())
+    patient, _ = _patient_node(obj, position)
+    graph.add((patient, RDF.type, KM.Patient))
+    for key, value in obj.items():
+        if key not in _RECORD_KEYS:
+            _unrecognized(graph, patient, key, value)
+        elif value is None:
+            continue
+        elif key == "id":
+            if isinstance(value, (dict, list)):
+                raise RecordError(source, "the record id must be a text", field="id")
+            graph.add((patient, KM.identifier, Literal(value)))
+        elif key in _RECORD_DATES:
+            graph.add((patient, _RECORD_DATES[key], _date(value)))
+        else:
+            if not isinstance(value, list):
+                raise RecordError(source, f"\"{key}\" must be a JSON array of objects", field=key)
+            for index, item in enumerate(value):
+                _add_item(graph, patient, key, index, item, source)
+    return graph
+
+
+# --- graph → JSON ---------------------------------------------------------------------------
+
+#: Patient-graph predicate → the JSON key it comes from (lists, record, item and code keys).
+JSON_KEYS: dict[URIRef, str] = {
+    **{prop: name for name, prop in LISTS.items()},
+    KM.identifier: "id",
+    KM.assessedAt: "assessed_at",
+    KM.birthDate: "birth_date",
+    RDF.type: "type",
+    KM.code: "code",
+    KM.side: "side",
+    KM.status: "status",
+    KM.site: "site",
+    KM.onset: "onset",
+    KM.recordedAt: "recorded_at",
+    KM.performedOn: "date",
+    KM.issuedOn: "date",
+    KM.issuedBy: "issued_by",
+    KM.incisionClosed: "incision_closed",
+    KM.suturesRemoved: "sutures_removed",
+    KM.technique: "technique",
+    KM.target: "target",
+    KM.system: "system",
+    KM.codeValue: "code",
+    RDFS.label: "display",
+}
+#: Item predicates whose value goes back to JSON as a name or a plain value.
+_ITEM_PREDICATES = (
+    KM.onset, KM.recordedAt, KM.performedOn, KM.issuedOn, KM.issuedBy, KM.incisionClosed,
+    KM.suturesRemoved, KM.site, KM.technique, KM.target,
+)
+_SIDE_NAMES = {v: k for k, v in _SIDES.items()}
+_STATUS_NAMES = {v: k for k, v in _STATUSES.items()}
+_LIST_NAMES = {v: k for k, v in LISTS.items()}
+
+
+def _local(node: Any) -> str:
+    text = str(node)
+    return unquote(text[len(KM_IRI):]) if text.startswith(KM_IRI) else text
+
+
+def _literal_value(node: Any) -> Any:
+    if isinstance(node, Literal) and node.datatype == XSD.boolean and not node.ill_typed:
+        return node.toPython()
+    return str(node)
+
+
+def _set(out: dict[str, Any], key: str, value: Any) -> None:
+    if key in out:
+        previous = out[key]
+        out[key] = (previous if isinstance(previous, list) else [previous]) + [value]
+    else:
+        out[key] = value
+
+
+def _unrecognized_to_json(out: dict[str, Any], value: Any) -> None:
+    key, _, text = str(value).partition("=")
+    try:
+        out[key] = json.loads(text)
+    except ValueError:
+        out[key] = text
+
+
+def _coding_to_json(graph: Graph, node: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pred, obj in sorted(graph.predicate_objects(node)):
+        if pred in (KM.system, KM.codeValue, RDFS.label):
+            _set(out, JSON_KEYS[pred], str(obj))
+        elif pred == KM.unrecognizedField:
+            _unrecognized_to_json(out, obj)
+    return out
+
+
+
+
+def _item_to_json(graph: Graph, node: Any, list_name: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pred, obj in sorted(graph.predicate_objects(node)):
+        if pred == RDF.type:
+            if obj != _LIST_CLASS.get(list_name):
+                _set(out, "type", _local(obj))
+        elif pred == KM.code:
+            _set(out, "code", _coding_to_json(graph, obj))
+        elif pred == KM.side:
+            _set(out, "side", _SIDE_NAMES.get(obj, str(obj)))
+        elif pred == KM.status:
+            _set(out, "status", _STATUS_NAMES.get(obj, str(obj)))
+        elif pred == KM.unrecognizedField:
+            _unrecognized_to_json(out, obj)
+        elif pred in _ITEM_PREDICATES:
+            value = _local(obj) if isinstance(obj, URIRef) else _literal_value(obj)
+            _set(out, JSON_KEYS[pred], value)
+    return out
+
+
+def _item_order(node: Any) -> tuple[int, str]:
+    match = ITEM_IRI.match(str(node))
+    return (int(match.group("index")), "") if match else (sys.maxsize, str(node))
+
+
+def graph_to_record(graph: Graph, patient: URIRef) -> dict[str, Any]:
+    """The JSON record of ``patient`` in ``graph`` (the inverse of :func:`record_to_graph`).
+
+    Keys come out normalised: a condition's ``date`` becomes ``recorded_at``; items are ordered
+    by the index in their IRI.
+    """
+    out: dict[str, Any] = {}
+    ident = graph.value(patient, KM.identifier)
+    if ident is not None:
+        out["id"] = ident.toPython() if isinstance(ident, Literal) else str(ident)
+    for prop, key in ((KM.assessedAt, "assessed_at"), (KM.birthDate, "birth_date")):
+        value = graph.value(patient, prop)
+        if value is not None:
+            out[key] = str(value)
+    for value in sorted(graph.objects(patient, KM.unrecognizedField)):
+        _unrecognized_to_json(out, value)
+    for list_name, prop in LISTS.items():
+        items = sorted(graph.objects(patient, prop), key=_item_order)
+        if items:
+            out[list_name] = [_item_to_json(graph, item, list_name) for item in items]
+    return out
+
+
+# --- reading sources ------------------------------------------------------------------------
+
+
+def _digest(data: str) -> str:
+    return "sha256:" + hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def _json_record(obj: Any, source: str, position: int, line: int | None) -> PatientRecord:
+    if not isinstance(obj, Mapping):
+        raise RecordError(source, f"a patient record must be a JSON object, not {_json_kind(obj)}",
+                          line=line)
+    try:
+        graph = record_to_graph(obj, source=source, position=position)
+    except RecordError as exc:
+        if exc.line is not None or line is None:
+            raise
+        raise RecordError(source, exc.detail, line=line, field=exc.field) from None
+    patient, ident = _patient_node(obj, position)
+    assessed = obj.get("assessed_at")
+    return PatientRecord(
+        id=ident,
+        iri=patient,
+        graph=graph,
+        source=source,
+        position=position,
+        line=line,
+        digest=_digest(_compact(dict(obj))),
+        assessed_at=assessed if isinstance(assessed, str) else None,
+    )
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool) or value is None:
+        return _compact(value)
+    return "a number"
+
+
+def _decode(data: bytes, source: str, first_line: int = 1) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = first_line + data.count(b"\n", 0, exc.start)
+        raise RecordError(source, "the file is not UTF-8 text (byte "
+                          f"0x{data[exc.start]:02x} cannot be decoded)", line=line) from None
+
+
+def _json_error(exc: json.JSONDecodeError, source: str, line_offset: int = 0) -> RecordError:
+    return RecordError(source, f"malformed JSON: {exc.msg} (column {exc.colno})",
+                       line=exc.lineno + line_offset)
+
+
+def _skip_ws(text: str, index: int) -> int:
+    while index < len(text) and text[index] in " \t\r\n":
+        index += 1
+    return index
+
+
+def _json_values(text: str, source: str) -> list[tuple[Any, int]]:
+    """The top-level value(s) of a JSON text: an array's elements or one value, with lines."""
+    decoder = json.JSONDecoder()
+    values: list[tuple[Any, int]] = []
+    index = _skip_ws(text, 0)
+
+    def line_of(pos: int) -> int:
+        return text.count("\n", 0, pos) + 1
+
+    try:
+        if index < len(text) and text[index] == "[":
+            index = _skip_ws(text, index + 1)
+            if index < len(text) and text[index] == "]":
+                index += 1
+            else:
+                while True:
+                    value, end = decoder.raw_decode(text, index)
+                    values.append((value, line_of(index)))
+                    index = _skip_ws(text, end)
+                    if index < len(text) and text[index] == ",":
+                        index = _skip_ws(text, index + 1)
+                        continue
+                    if index < len(text) and text[index] == "]":
+                        index += 1
+                        break
+                    raise json.JSONDecodeError("Expecting ',' delimiter or ']'", text, index)
+        else:
+            value, end = decoder.raw_decode(text, index)
+            values.append((value, line_of(index)))
+            index = end
+        index = _skip_ws(text, index)
+        if index != len(text):
+            hint = " (one record per line? then name the file .ndjson)" if values else ""
+            raise json.JSONDecodeError("Extra data" + hint, text, index)
+    except json.JSONDecodeError as exc:
+        raise _json_error(exc, source) from None
+    return values
+
+
+def _iter_json(text: str, source: str) -> Iterator[PatientRecord | RecordError]:
+    values = _json_values(text, source)
+    if not values:
+        raise RecordError(source, "the JSON array holds no records", line=1)
+    for position, (value, line) in enumerate(values, start=1):
+        try:
+            yield _json_record(value, source, position, line)
+        except RecordError as exc:
+            yield exc
+
+
+def _iter_ndjson_lines(
+    lines: Iterator[bytes], source: str
+) -> Iterator[PatientRecord | RecordError]:
+    position = 0
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        position += 1
+        try:
+            text = _decode(raw, source, first_line=number).rstrip("\r\n")
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise _json_error(exc, source, line_offset=number - 1) from None
+            yield _json_record(value, source, position, number)
+        except RecordError as exc:
+            yield exc
+    if position == 0:
+        yield RecordError(source, "the file holds no records (it is empty)")
+
+
+def _turtle_error(exc: Exception, source: str) -> RecordError:
+    lines = getattr(exc, "lines", None)
+    why = getattr(exc, "_why", None) or str(exc).strip().splitlines()[0]
+    return RecordError(source, f"malformed Turtle: {why}",
+                       line=lines + 1 if isinstance(lines, int) else None)
+
+
+def _parse_turtle(text: str, source: str) -> Graph:
+    graph = Graph()
+    try:
+        with keep_lexical_forms():
+            graph.parse(data=text, format="turtle", publicID="urn:kgmassage:source:")
+    except Exception as exc:  # rdflib raises several unrelated types for bad syntax
+        raise _turtle_error(exc, source) from None
+    return graph
+
+
+def _reachable(graph: Graph, start: URIRef) -> Graph:
+    sub = _bind(Graph())
+    seen: set[Any] = {start}
+    stack: list[Any] = [start]
+    while stack:
+        node = stack.pop()
+        for pred, obj in graph.predicate_objects(node):
+            sub.add((node, pred, obj))
+            if isinstance(obj, (URIRef, BNode)) and obj not in seen:
+                seen.add(obj)
+                stack.append(obj)
+    return sub
+
+
+def _line_in(text: str, graph: Graph, node: URIRef) -> int | None:
+    candidates = [f"<{node}>"]
+    for prefix, namespace in graph.namespaces():
+        if str(node).startswith(str(namespace)):
+            local = str(node)[len(str(namespace)):]
+            if local:
+                candidates.append(f"{prefix}:{local}")
+    best: int | None = None
+    for candidate in candidates:
+        match = re.search(re.escape(candidate) + r"(?![\w.:-]*[\w:-])", text)
+        if match and (best is None or match.start() < best):
+            best = match.start()
+    return None if best is None else text.count("\n", 0, best) + 1
+
+
+def _iter_graph(
+    graph: Graph, source: str, text: str | None = None
+) -> Iterator[PatientRecord | RecordError]:
+    patients = [p for p in set(graph.subjects(RDF.type, KM.Patient)) if isinstance(p, URIRef)]
+    if not patients:
+        yield RecordError(source, "no patient found: the data holds no node of type km:Patient")
+        return
+    lines = {p: (_line_in(text, graph, p) if text is not None else None) for p in patients}
+    patients.sort(key=lambda p: (lines[p] if lines[p] is not None else sys.maxsize, str(p)))
+    covered: set[Any] = set()
+    for position, patient in enumerate(patients, start=1):
+        sub = _reachable(graph, patient)
+        covered.update(sub.subjects())
+        idents = sorted(str(v) for v in sub.objects(patient, KM.identifier))
+        assessed = sorted(str(v) for v in sub.objects(patient, KM.assessedAt))
+        canonical = sorted(to_canonical_graph(sub).serialize(format="nt").splitlines())
+        yield PatientRecord(
+            id=idents[0] if idents else None,
+            iri=patient,
+            graph=sub,
+            source=source,
+            position=position,
+            line=lines[patient],
+            digest=_digest("\n".join(line for line in canonical if line) + "\n"),
+            assessed_at=assessed[0] if assessed else None,
+        )
+    orphans = sorted(str(s) for s in set(graph.subjects()) - covered)
+    if orphans:
+        shown = ", ".join(orphans[:3]) + (" …" if len(orphans) > 3 else "")
+        yield RecordError(source, f"{len(orphans)} node(s) are not linked to any patient and "
+                          f"would be ignored: {shown}")
+
+
+def _sniff(text: str) -> str:
+    stripped = text.lstrip("\ufeff \t\r\n")
+    if stripped.startswith("["):
+        return "json"
+    if stripped.startswith("{"):
+        first, _, rest = stripped.partition("\n")
+        if rest.strip() and first.strip().endswith("}"):
+            try:
+                json.loads(first)
+                return "ndjson"
+            except ValueError:
+                pass
+        return "json"
+    return "turtle"
+
+
+def _iter_text(text: str, source: str, kind: str) -> Iterator[PatientRecord | RecordError]:
+    if not text.strip():
+        yield RecordError(source, "the file is empty")
+        return
+    if kind == "json":
+        yield from _iter_json(text, source)
+    elif kind == "ndjson":
+        yield from _iter_ndjson_lines(iter(text.encode("utf-8").split(b"\n")), source)
+    else:
+        yield from _iter_graph(_parse_turtle(text, source), source, text)
+
+
+def _kind_of(path: Path) -> str | None:
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return "json"
+    if suffix in (".ndjson", ".jsonl"):
+        return "ndjson"
+    if suffix == ".ttl":
+        return "turtle"
+    return None
+
+
+def _iter_path(path: Path, source: str) -> Iterator[PatientRecord | RecordError]:
+    try:
+        if path.is_dir():
+            raise RecordError(source, "is a directory, not a record file")
+        kind = _kind_of(path)
+        if kind == "ndjson":
+            with path.open("rb") as handle:
+                yield from _iter_ndjson_lines(iter(handle), source)
+            return
+        data = path.read_bytes()
+    except FileNotFoundError:
+        yield RecordError(source, "no such file")
+        return
+    except RecordError as exc:
+        yield exc
+        return
+    except OSError as exc:
+        yield RecordError(source, f"cannot be read: {exc.strerror or exc}")
+        return
+    yield from _iter_bytes(data, source, kind)
+
+
+def _iter_bytes(
+    data: bytes, source: str, kind: str | None
+) -> Iterator[PatientRecord | RecordError]:
+    try:
+        text = _decode(data, source)
+        yield from _iter_text(text, source, kind or _sniff(text))
+    except RecordError as exc:
+        yield exc
+
+
+def iter_records(
+    source: Mapping[str, Any] | str | os.PathLike[str] | Graph | PatientRecord,
+    *,
+    name: str | None = None,
+) -> Iterator[PatientRecord | RecordError]:
+    """Read every patient record of ``source``, yielding a record or an error for each.
+
+    Args:
+        source: a parsed JSON object; a path (``.json``: one object or an array; ``.ndjson`` /
+            ``.jsonl``: one object per line; ``.ttl``: Turtle, one or more ``km:Patient``; other
+            names are recognised by their content); ``"-"`` for standard input; an rdflib
+            ``Graph``; or an already read :class:`PatientRecord`.
+        name: the source's name in messages (default: the path, ``<stdin>``, ``<dict>``,
+            ``<graph>``).
+
+    Yields:
+        a :class:`PatientRecord` per readable record, a :class:`RecordError` per unreadable one
+        (the rest of the source is still read); a source that cannot be read at all yields one
+        :class:`RecordError`.
+    """
+    if isinstance(source, PatientRecord):
+        yield source
+    elif isinstance(source, Graph):
+        yield from _iter_graph(source, name or "<graph>")
+    elif isinstance(source, Mapping):
+        label = name or "<dict>"
+        try:
+            yield _json_record(source, label, 1, None)
+        except RecordError as exc:
+            yield exc
+    elif isinstance(source, (str, os.PathLike)):
+        if str(source) == "-":
+            yield from _iter_bytes(sys.stdin.buffer.read(), name or "<stdin>", None)
+        else:
+            yield from _iter_path(Path(source), name or str(source))
+    else:
+        yield RecordError(name or "<input>", f"cannot read a record from a {type(source).__name__}")
+
+
+def load_record(
+    record: Mapping[str, Any] | str | os.PathLike[str] | Graph | PatientRecord,
+    *,
+    name: str | None = None,
+) -> PatientRecord:
+    """Read exactly one patient record (see :func:`iter_records` for the accepted sources).
+
+    Raises:
+        RecordError: the source cannot be read, or holds no record or more than one.
+    """
+    found: PatientRecord | None = None
+    for item in iter_records(record, name=name):
+        if isinstance(item, RecordError):
+            raise item
+        if found is not None:
+            raise RecordError(item.source, "holds more than one patient record; expected one")
+        found = item
+    if found is None:  # pragma: no cover - iter_records always yields something
+        raise RecordError(name or str(record), "holds no patient record")
+    return found

@@ -1,0 +1,309 @@
+"""SHACL validation of patient records against every shape the package ships.
+
+The record's patient graph, plus its evaluation context (:func:`kgmassage.timeline.add_context`:
+the assessment time and a normalised reading of each date) and the ontology, is validated with
+pySHACL against :func:`kgmassage.resources.shapes_graph` (record validity and contraindication
+shapes). Only results about the record's own nodes are reported, each with the JSON field it
+concerns (``conditions[0].side``).
+
+>>> report = validate({"id": "p-1", "conditions": [{"type": "KneePain", "side": "lfet"}]})
+>>> report.conforms, report.results[0].field
+(False, 'conditions[0].side')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import pyshacl
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.namespace import RDF, SH
+from rdflib.paths import Path as RdfPath
+
+from . import resources, rules
+from .namespaces import KM
+from .querycache import reuse_parsed_queries
+from .records import ITEM_IRI, JSON_KEYS, LISTS, PatientRecord, keep_lexical_forms, load_record
+from .timeline import add_context, resolve_at
+
+__all__ = ["SEVERITIES", "ValidationResult", "ValidationReport", "validate", "json_field"]
+
+#: Result severities, most severe first.
+SEVERITIES = ("Violation", "Warning", "Info")
+_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """One SHACL result, about one field of the record.
+
+    Attributes:
+        severity: ``"Violation"``, ``"Warning"`` or ``"Info"``.
+        focus: the node the result is about (an IRI, or a blank node id).
+        path: the property concerned (its IRI), if any.
+        value: the offending value (lexical form or IRI), if any.
+        message: what is wrong and what to do, for a clinician.
+        shape: the shape that produced the result (its IRI, or a blank node id).
+        field: the JSON path of the field concerned (``conditions[0].side``), when known.
+    """
+
+    severity: str
+    focus: str
+    path: str | None
+    value: str | None
+    message: str
+    shape: str | None
+    field: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The validation of one patient record.
+
+    Attributes:
+        record: the patient id (``None`` when the record has none).
+        source: the file (or ``<dict>``, ``<stdin>``, ``<graph>``) the record came from.
+        conforms: ``False`` only when there is a result of severity Violation.
+        results: the results, sorted by severity, field and message.
+        graph: the standard SHACL validation report graph (only this record's results).
+        line: the line the record starts on in its source, when known.
+        at: the assessment time the dates were checked against (ISO 8601, UTC).
+    """
+
+    record: str | None
+    source: str
+    conforms: bool
+    results: tuple[ValidationResult, ...]
+    graph: Graph = field(compare=False, repr=False)
+    line: int | None = None
+    at: str | None = None
+
+    def count(self, severity: str) -> int:
+        """How many results have this severity."""
+        return sum(1 for r in self.results if r.severity == severity)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict (without the RDF graph)."""
+        return {
+            "record": self.record,
+            "source": self.source,
+            "line": self.line,
+            "at": self.at,
+            "conforms": self.conforms,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+
+# --- fields ---------------------------------------------------------------------------------
+
+
+def _node_field(graph: Graph, patient: URIRef, node: Any) -> str | None:
+    """The JSON path of a record node: ``""`` for the patient, ``conditions[0]``, ``….code``."""
+    if node == patient:
+        return ""
+    text = str(node)
+    if isinstance(node, URIRef):
+        match = ITEM_IRI.match(text)
+        if match and match.group("patient") == str(patient):
+            return f"{match.group('list')}[{match.group('index')}]"
+        if text.endswith("/code"):
+            match = ITEM_IRI.match(text[: -len("/code")])
+            if match and match.group("patient") == str(patient):
+                return f"{match.group('list')}[{match.group('index')}].code"
+    for name, prop in LISTS.items():
+        if (patient, prop, node) in graph:
+            return f"{name}[?]"
+    for item in graph.subjects(KM.code, node):
+        base = _node_field(graph, patient, item)
+        if base:
+            return f"{base}.code"
+    return None
+
+
+def json_field(
+    graph: Graph, patient: URIRef, focus: Any, path: Any = None, value: Any = None
+) -> str | None:
+    """The JSON path of a result on ``focus`` / ``path``, e.g. ``conditions[0].side``.
+
+    Items of a JSON record (``<patient>/<list>/<i>``) get their index; other items (blank nodes
+    of a Turtle record) get ``[?]``. ``None`` when the node is not part of the record.
+
+    >>> p = URIRef("urn:kgmassage:patient:p-1")
+    >>> json_field(Graph(), p, URIRef(p + "/conditions/0"), KM.side)
+    'conditions[0].side'
+    """
+    base = _node_field(graph, patient, focus)
+    if base is None:
+        return None
+    key: str | None = None
+    if path == KM.unrecognizedField and value is not None:
+        key = str(value).partition("=")[0]
+    elif isinstance(path, URIRef):
+        key = JSON_KEYS.get(path, path.fragment or str(path))
+    if key is None:
+        return base or None
+    return f"{base}.{key}" if base else key
+
+
+# --- pySHACL report → results ---------------------------------------------------------------
+
+
+def _node_text(node: Any) -> str | None:
+    if node is None:
+        return None
+    if isinstance(node, BNode):
+        return f"_:{node}"
+    return str(node)
+
+
+def _path_text(graph: Graph, path: Any) -> str | None:
+    """A result path as text: an IRI, or a SPARQL property path for a complex path."""
+    if path is None:
+        return None
+    if isinstance(path, URIRef):
+        return str(path)
+    if isinstance(path, RdfPath):  # pragma: no cover - pySHACL reports paths as nodes
+        return path.n3()
+    inverse = graph.value(path, SH.inversePath)
+    if inverse is not None:
+        return f"^{_path_text(graph, inverse)}"
+    for prop, mark in ((SH.zeroOrMorePath, "*"), (SH.oneOrMorePath, "+"), (SH.zeroOrOnePath, "?")):
+        inner = graph.value(path, prop)
+        if inner is not None:
+            return f"({_path_text(graph, inner)}){mark}"
+    alternatives = graph.value(path, SH.alternativePath)
+    if alternatives is not None:
+        return "|".join(_path_text(graph, p) or "" for p in graph.items(alternatives))
+    if (path, RDF.first, None) in graph:
+        return "/".join(_path_text(graph, p) or "" for p in graph.items(path))
+    return _node_text(path)
+
+
+def _message(graph: Graph, result: Any) -> str:
+    messages = sorted(graph.objects(result, SH.resultMessage), key=str)
+    for message in messages:
+        if isinstance(message, Literal) and message.language in (None, "en"):
+            return str(message)
+    return str(messages[0]) if messages else ""
+
+
+def _copy_closure(source: Graph, target: Graph, node: Any) -> None:
+    """Copy ``node``'s triples into ``target``, following blank nodes."""
+    stack, seen = [node], {node}
+    while stack:
+        subject = stack.pop()
+        for pred, obj in source.predicate_objects(subject):
+            target.add((subject, pred, obj))
+            if isinstance(obj, BNode) and obj not in seen:
+                seen.add(obj)
+                stack.append(obj)
+
+
+def _sort_key(result: ValidationResult) -> tuple[Any, ...]:
+    return (
+        _RANK.get(result.severity, len(SEVERITIES)),
+        result.field or "",
+        result.message,
+        result.path or "",
+        result.value or "",
+        result.focus,
+    )
+
+
+def _read_report(
+    shacl: Graph, record: PatientRecord
+) -> tuple[tuple[ValidationResult, ...], Graph, bool]:
+    own_nodes = set(record.graph.subjects())
+    report = Graph()
+    for prefix, namespace in shacl.namespaces():
+        report.bind(prefix, namespace, override=False)
+    report_node = BNode()
+    report.add((report_node, RDF.type, SH.ValidationReport))
+    results: list[ValidationResult] = []
+    for node in shacl.subjects(RDF.type, SH.ValidationResult):
+        focus = shacl.value(node, SH.focusNode)
+        if focus not in own_nodes:
+            continue  # evaluation context or knowledge base, not the record
+        severity_node = shacl.value(node, SH.resultSeverity)
+        severity = str(severity_node).rpartition("#")[2] if severity_node is not None else ""
+        path = shacl.value(node, SH.resultPath)
+        value = shacl.value(node, SH.value)
+        shape = shacl.value(node, SH.sourceShape)
+        results.append(
+            ValidationResult(
+                severity=severity,
+                focus=_node_text(focus) or "",
+                path=_path_text(shacl, path),
+                value=_node_text(value),
+                message=_message(shacl, node),
+                shape=_node_text(shape),
+                field=json_field(record.graph, record.iri, focus, path, value),
+            )
+        )
+        report.add((report_node, SH.result, node))
+        _copy_closure(shacl, report, node)
+    conforms = not any(r.severity == "Violation" for r in results)
+    report.add((report_node, SH.conforms, Literal(conforms)))
+    return tuple(sorted(results, key=_sort_key)), report, conforms
+
+
+# --- validate -------------------------------------------------------------------------------
+
+
+def validate(
+    record: Mapping[str, Any] | str | os.PathLike[str] | Graph | PatientRecord,
+    *,
+    at: datetime | str | None = None,
+    shapes: Graph | None = None,
+) -> ValidationReport:
+    """Validate one patient record with every SHACL shape of the package.
+
+    Args:
+        record: a JSON object, a path to a file holding one record, a patient graph, or a
+            :class:`~kgmassage.records.PatientRecord`.
+        at: the assessment time dates are checked against: this, else the record's
+            ``assessed_at``, else now (UTC). A date-time without offset is UTC.
+        shapes: the SHACL shapes to use (default: every shape of the package, see
+            :func:`kgmassage.resources.shapes_graph`); e.g.
+            ``resources.shape_graph("patient.shapes.ttl")`` checks record validity only, without
+            the (much slower) contraindication checks of planned interventions.
+
+    Raises:
+        RecordError: the record cannot be read (or the source holds more than one).
+        ValueError: ``at`` is a string that is not an ISO 8601 date or date-time.
+    """
+    rec = load_record(record)
+    when = resolve_at(at, rec.assessed_at)
+    # The whole ontology, with the contraindication rules (data for the engine's SHACL rules and
+    # constraints), is mixed into a fresh data graph here rather than through pySHACL's
+    # ont_graph, which copies only OWL/RDFS axioms and owl:NamedIndividual nodes.
+    data = resources.copy_graph(resources.rules_graph())
+    data += rec.graph
+    with keep_lexical_forms(), reuse_parsed_queries():
+        add_context(data, rec.iri, when, windows=rules.time_windows(), nodes=rec.graph.subjects())
+        _, shacl, _ = pyshacl.validate(
+            data,
+            shacl_graph=resources.shapes_graph() if shapes is None else shapes,
+            inference="none",
+            advanced=True,
+            allow_warnings=True,
+            inplace=True,
+        )
+    results, report, conforms = _read_report(shacl, rec)
+    return ValidationReport(
+        record=rec.id,
+        source=rec.source,
+        conforms=conforms,
+        results=results,
+        graph=report,
+        line=rec.line,
+        at=when.isoformat().replace("+00:00", "Z"),
+    )

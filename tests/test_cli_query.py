@@ -1,0 +1,127 @@
+"""``kgmassage query``: through click's runner and through the real entry point."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kgmassage.cli import main
+from kgmassage.namespaces import KM_IRI
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["query", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_list() -> None:
+    code, out, err = run("--list")
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert any(
+        line.startswith("research/muscles-crossing-knee")
+        and line.endswith("Which muscles cross the knee joint?")
+        for line in lines
+    )
+    assert any(line.startswith("qc/missing-label-violation ") for line in lines)
+    assert len(lines) >= 20
+
+
+def test_table_is_the_default() -> None:
+    code, out, err = run("muscles-crossing-knee")
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].split() == ["muscle", "label", "region"]
+    assert [line.split()[0] for line in lines[2:5]] == [
+        "km:Gastrocnemius", "km:Hamstrings", "km:Quadriceps"
+    ]
+    assert lines[-1] == "(3 rows)"
+
+
+def test_csv_and_json() -> None:
+    code, out, _ = run("self-massage-options", "--format", "csv")
+    assert code == 0
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0] == ["technique", "target", "region"]
+    assert len(rows) == 8
+    assert rows[1] == [KM_IRI + "FoamRolling", KM_IRI + "Hamstrings", KM_IRI + "Thigh"]
+    code, out, _ = run("therapy-sequence", "--format", "json")
+    document = json.loads(out)
+    assert document["head"]["vars"] == ["first", "firstPressure", "then", "thenPressure"]
+    assert document["results"]["bindings"][0]["then"]["value"] == KM_IRI + "Petrissage"
+
+
+def test_ask_query_text() -> None:
+    code, out, _ = run("ASK { km:IliotibialBand km:pullsOn km:KneeJoint }", "--format", "json")
+    assert code == 0 and json.loads(out) == {"head": {}, "boolean": True}
+
+
+@pytest.mark.parametrize("engine", ["rdflib", "oxigraph"])
+def test_bind_and_engine(engine: str) -> None:
+    code, out, _ = run(
+        "technique-mechanisms", "--bind", "technique=Effleurage", "--format", "csv",
+        "--engine", engine,
+    )
+    assert code == 0
+    rows = list(csv.reader(io.StringIO(out)))[1:]
+    assert {row[0] for row in rows} == {KM_IRI + "Effleurage"} and len(rows) == 4
+
+
+def test_query_file_and_data(tmp_path: Path) -> None:
+    query = tmp_path / "lesions.rq"
+    query.write_text(
+        "PREFIX km: <https://w3id.org/kgmassage#>\n"
+        "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+        "SELECT ?item ?class WHERE { ?p km:hasCondition ?item . ?item a ?class .\n"
+        "  ?class rdfs:subClassOf* km:SkinLesion } ORDER BY ?item\n",
+        encoding="utf-8",
+    )
+    record = tmp_path / "p.json"
+    record.write_text(json.dumps({"id": "p", "conditions": [{"type": "Cellulitis"}]}))
+    code, out, err = run(str(query), "--data", str(record), "--format", "csv")
+    assert code == 0, err
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[1] == ["urn:kgmassage:patient:p/conditions/0", KM_IRI + "Cellulitis"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("no-such-query",), "unknown query 'no-such-query'"),
+        (("SELECT ?x WHERE { ?x km:crosses }",), "SPARQL syntax error"),
+        (("muscles-crossing-knee", "--data", "/no/such.ttl"), "/no/such.ttl: no such file"),
+        (("muscles-crossing-knee", "--bind", "technique"), "is not VAR=VALUE"),
+        ((), "give a QUERY"),
+    ],
+)
+def test_errors_exit_2_with_one_line(args: tuple[str, ...], message: str) -> None:
+    code, out, err = run(*args)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kgmassage: ") and message in lines[0]
+    assert "Traceback" not in err
+
+
+def test_real_entry_point(kgmassage_command: list[str], tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*kgmassage_command, "query", "tension-paths", "--format", "json"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    bindings = json.loads(done.stdout)["results"]["bindings"]
+    assert [b["path"]["value"] for b in bindings][-1] == (
+        "TensorFasciaeLatae attachesTo IliotibialBand pullsOn KneeJoint"
+    )
+    failed = subprocess.run(
+        [*kgmassage_command, "query", "no-such-query"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert failed.returncode == 2 and failed.stdout == ""
+    assert failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr
