@@ -15,10 +15,28 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
+from .assessment import Assessment, Decision, Reason, assess, assess_many, decide
 from .errors import KgMassageError, NonConformingRecordError, QueryError, RecordError
+from .knowledge import KnowledgeBase, QueryResult
+from .records import PatientRecord, iter_records, load_record
+from .validation import ValidationReport, ValidationResult, validate
 
 __all__ = [
     "__version__",
+    "assess",
+    "assess_many",
+    "decide",
+    "validate",
+    "load_record",
+    "iter_records",
+    "KnowledgeBase",
+    "QueryResult",
+    "Assessment",
+    "Decision",
+    "Reason",
+    "PatientRecord",
+    "ValidationReport",
+    "ValidationResult",
     "KgMassageError",
     "RecordError",
     "QueryError",
