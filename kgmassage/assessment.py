@@ -217,6 +217,8 @@ def _item_path(item: str | None, patient: str) -> str | None:
     """``urn:…:patient:p-1/conditions/0`` → ``conditions[0]``; other nodes as they are."""
     if item is None:
         return None
+    if item == patient:
+        return "record"
     prefix = patient + "/"
     if item.startswith(prefix):
         parts = item[len(prefix):].split("/")

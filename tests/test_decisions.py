@@ -540,3 +540,16 @@ def test_decide_matches_assess_for_catalogue_items() -> None:
             "MassageBall", "VastusMedialis", side)
     with pytest.raises(ValueError):
         decide(record, "MassageBall", "VastusMedialis", "both", at=AT)
+
+
+def test_unknown_list_may_hide_items_and_requires_clearance() -> None:
+    d = run(condtions=[{"type": "DeepVeinThrombosis", "side": "left"}])
+    for decision in d.values():
+        assert decision.status == "requires-clearance"
+        assert [(r.rule, r.item) for r in decision.reasons] == [("UNRECOGNIZED", "record")]
+
+
+@pytest.mark.parametrize("extra", [{"notes": "walks daily"}, {"tags": []}, {"meta": {}}])
+def test_unknown_keys_without_content_change_nothing(extra: dict) -> None:
+    d = run(**extra)
+    assert {x.status for x in d.values()} == {"permitted"}
