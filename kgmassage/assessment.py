@@ -138,22 +138,10 @@ class Assessment:
             "knowledge_version": self.knowledge_version,
             "input_digest": self.input_digest,
             "conforms": self.conforms,
-            "validation": [_result_dict(r) for r in self.validation],
+            "validation": [r.to_dict() for r in self.validation],
             "decisions": [d.to_dict() for d in self.decisions],
             "summary": self.summary,
         }
-
-
-def _result_dict(result: ValidationResult) -> dict[str, Any]:
-    return {
-        "severity": result.severity,
-        "focus": result.focus,
-        "path": result.path,
-        "value": result.value,
-        "message": result.message,
-        "shape": result.shape,
-        "field": result.field,
-    }
 
 
 # ------------------------------------------------------------------ vocabulary views

@@ -7,6 +7,7 @@ does not conform), 2 unreadable input or usage error. Errors are one line on std
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 
 import click
 
@@ -20,6 +21,19 @@ def fail(message: str) -> None:
     """Print ``message`` on stderr and exit 2."""
     click.echo(f"kgmassage: {message}", err=True)
     sys.exit(EXIT_ERROR)
+
+
+def _parse_at(at: str | None) -> datetime | None:
+    """The ``--at`` option as a UTC datetime; a usage error (exit 2) when it does not parse."""
+    from .timeline import resolve_at
+
+    if at is None:
+        return None
+    try:
+        return resolve_at(at)
+    except ValueError:
+        fail(f"--at {at!r} is not an ISO 8601 date or date-time (e.g. 2026-11-20T10:00:00Z)")
+        raise  # unreachable: fail() exits
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -160,15 +174,9 @@ def validate_command(files: tuple[str, ...], fmt: str, at: str | None) -> None:
 
     from .errors import RecordError
     from .records import iter_records
-    from .timeline import resolve_at
     from .validation import validate
 
-    when = None
-    if at is not None:
-        try:
-            when = resolve_at(at)
-        except ValueError:
-            fail(f"--at {at!r} is not an ISO 8601 date or date-time (e.g. 2026-11-20T10:00:00Z)")
+    when = _parse_at(at)
     unreadable = nonconforming = False
     collected: list[dict[str, object]] = []
     turtle = Graph()
@@ -234,14 +242,8 @@ def assess_command(
     from .assessment import assess_many
     from .errors import NonConformingRecordError, RecordError
     from .output import to_graph, to_json, to_json_line, to_text
-    from .timeline import resolve_at
 
-    when = None
-    if at is not None:
-        try:
-            when = resolve_at(at)
-        except ValueError:
-            fail(f"--at {at!r} is not an ISO 8601 date or date-time (e.g. 2026-11-20T10:00:00Z)")
+    when = _parse_at(at)
     sink = _Sink(out)
     unreadable = refused = False
     done: list = []
