@@ -214,7 +214,7 @@ def validate_command(files: tuple[str, ...], fmt: str, at: str | None) -> None:
 @click.option(
     "--at", "at", metavar="DATETIME",
     help="Assessment time (ISO 8601; default: each record's assessed_at, else now; UTC when "
-    "no offset is given; a bare date means the end of that day).",
+    "no offset is given; a bare date means the start of that day).",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(["json", "ndjson", "text", "turtle"]), default="json",

@@ -75,21 +75,29 @@ def parse_instant(text: str) -> tuple[datetime, bool] | None:
 def resolve_at(at: datetime | str | None, record_at: str | None = None) -> datetime:
     """The assessment time: the caller's, else the record's ``assessed_at``, else now (UTC).
 
-    A caller's date-time without offset is UTC; a caller's bare date means the end of that day.
-    Raises ``ValueError`` for a caller's value that does not parse. A record value that does not
-    parse is ignored (validation reports it).
+    A date-time without offset is UTC. A bare date means the *start* of that day: the earliest
+    instant it can mean, so that every record date looks as recent as it can (time windows err
+    on the safe side, as record dates do by standing for the end of their day). Raises
+    ``ValueError`` for a caller's value that does not parse. A record value that does not parse
+    is ignored (validation reports it) and the current time is used.
+
+    >>> resolve_at("2026-11-20").isoformat()
+    '2026-11-20T00:00:00+00:00'
     """
     if isinstance(at, datetime):
         return (at if at.tzinfo else at.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-    if isinstance(at, str):
-        parsed = parse_instant(at)
+    for text in (at, record_at):
+        if text is None:
+            continue
+        parsed = parse_instant(str(text))
         if parsed is None:
-            raise ValueError(f"not an ISO 8601 date or date-time: {at!r}")
-        return parsed[0]
-    if record_at is not None:
-        parsed = parse_instant(str(record_at))
-        if parsed is not None:
-            return parsed[0]
+            if text is at:
+                raise ValueError(f"not an ISO 8601 date or date-time: {at!r}")
+            continue
+        instant, timed = parsed
+        if timed:
+            return instant
+        return datetime.combine(instant.date(), time(0, 0), timezone.utc)
     return utc_now()
 
 

@@ -553,3 +553,10 @@ def test_unknown_list_may_hide_items_and_requires_clearance() -> None:
 def test_unknown_keys_without_content_change_nothing(extra: dict) -> None:
     d = run(**extra)
     assert {x.status for x in d.values()} == {"permitted"}
+
+
+def test_assessment_time_given_as_a_date_is_the_start_of_that_day() -> None:
+    item = {"type": "Fracture", "side": "left", "onset": "2026-11-17T10:00:00Z"}
+    assert statuses(run(conditions=[item], at="2026-11-20"), "left") == {"forbidden"}
+    result = assess({"id": "d", "assessed_at": "2026-11-20", "conditions": [item]})
+    assert result.assessed_at.isoformat() == "2026-11-20T00:00:00+00:00"

@@ -87,8 +87,8 @@ def test_assessment_time_caller_then_record_then_now() -> None:
     assert later.conforms and later.at == "2026-11-21T00:00:00Z"
     naive = validate(path, at=datetime(2026, 11, 22, 9, 0), shapes=shapes)
     assert naive.conforms and naive.at == "2026-11-22T09:00:00Z"
-    day = validate(path, at="2026-11-20", shapes=shapes)  # a bare date: the end of that day
-    assert day.at == "2026-11-20T23:59:59.999999Z" and not day.conforms
+    day = validate(path, at="2026-11-20", shapes=shapes)  # a bare date: the start of that day
+    assert day.at == "2026-11-20T00:00:00Z" and not day.conforms
     undated = validate({"id": "x"}, shapes=shapes)
     stamp = datetime.fromisoformat(undated.at.replace("Z", "+00:00"))
     assert abs((stamp - datetime.now(timezone.utc)).total_seconds()) < 120
