@@ -20,8 +20,8 @@ from urllib.parse import quote, unquote
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, SKOS
 
-from .derivation import PatientInput, derive
-from .errors import NonConformingRecordError, RecordError
+from .derivation import Derivation, PatientInput, derive
+from .errors import KgMassageError, NonConformingRecordError, RecordError
 from .namespaces import KM, KM_IRI
 from .records import PatientRecord, iter_records, load_record
 from .resources import ontology_graph, shape_graph
@@ -219,8 +219,9 @@ def _item_path(item: str | None, patient: str) -> str | None:
 
 
 def _decisions(
-    derivation_rows: Any, patient: str, asked: str | None = None
+    derivation_rows: Derivation, patient: str, asked: str | None = None
 ) -> tuple[Decision, ...]:
+    """The decisions of one patient from the rows the derivation found for that patient."""
     names, ranks = _status_table()
     sides = _side_names()
     alternatives = _alternatives()
@@ -229,8 +230,6 @@ def _decisions(
         row.intervention: row.target for row in derivation_rows.interventions
     }
     for row in derivation_rows.reasons:
-        if row.patient != patient:
-            continue
         offered = alternatives.get(targets.get(row.intervention, ""), ())
         reasons_by[row.intervention].append(
             Reason(
@@ -248,8 +247,6 @@ def _decisions(
     planned: dict[str, bool] = {}
     keys: dict[str, tuple[str, str, str]] = {}
     for row in derivation_rows.interventions:
-        if row.patient != patient:
-            continue
         keys[row.intervention] = (row.technique, row.target, row.side)
         from_plan = row.plan is not None and row.plan != asked
         planned[row.intervention] = planned.get(row.intervention, False) or from_plan
@@ -304,22 +301,28 @@ def _assessments(
     asked: str | None = None,
 ) -> list[Assessment]:
     inputs = [PatientInput(URIRef(r.iri), r.graph, at) for r, at in zip(records, ats, strict=True)]
-    rows = derive(inputs, engine=engine)
+    rows = derive(inputs, engine=engine).by_patient()
     version = knowledge_version()
-    return [
-        Assessment(
+    done = []
+    for record, report, at in zip(records, reports, ats, strict=True):
+        found = rows.get(str(record.iri))
+        if found is None:  # never expected: refuse rather than report an empty, "safe" list
+            raise KgMassageError(
+                f"{record.source}: no intervention could be derived for patient "
+                f"{record.id or record.iri}; the record was not assessed"
+            )
+        done.append(Assessment(
             patient=record.id,
             assessed_at=at,
             knowledge_version=version,
             input_digest=record.digest,
             conforms=report.conforms,
             validation=report.results,
-            decisions=_decisions(rows, str(record.iri), asked),
+            decisions=_decisions(found, str(record.iri), asked),
             source=record.source,
             patient_iri=str(record.iri),
-        )
-        for record, report, at in zip(records, reports, ats, strict=True)
-    ]
+        ))
+    return done
 
 
 def _record_validity(record: PatientRecord, when: datetime) -> ValidationReport:

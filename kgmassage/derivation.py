@@ -14,6 +14,7 @@ stages in order; it holds no clinical logic. Two interchangeable back ends run t
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,6 +87,19 @@ class Derivation:
 
     interventions: tuple[InterventionRow, ...]
     reasons: tuple[ReasonRow, ...]
+
+    def by_patient(self) -> dict[str, Derivation]:
+        """The rows of each patient (keyed by the patient node's IRI)."""
+        interventions: dict[str, list[InterventionRow]] = defaultdict(list)
+        reasons: dict[str, list[ReasonRow]] = defaultdict(list)
+        for row in self.interventions:
+            interventions[row.patient].append(row)
+        for reason in self.reasons:
+            reasons[reason.patient].append(reason)
+        return {
+            patient: Derivation(tuple(rows), tuple(reasons.get(patient, ())))
+            for patient, rows in interventions.items()
+        }
 
 
 def _working_data(patients: Sequence[PatientInput]) -> Graph:

@@ -626,7 +626,7 @@ def _line_in(text: str, graph: Graph, node: URIRef) -> int | None:
 def _iter_graph(
     graph: Graph, source: str, text: str | None = None
 ) -> Iterator[PatientRecord | RecordError]:
-    patients = [p for p in set(graph.subjects(RDF.type, KM.Patient)) if isinstance(p, URIRef)]
+    patients = list(set(graph.subjects(RDF.type, KM.Patient)))
     if not patients:
         yield RecordError(source, "no patient found: the data holds no node of type km:Patient")
         return
@@ -637,6 +637,11 @@ def _iter_graph(
         sub = _reachable(graph, patient)
         covered.update(sub.subjects())
         idents = sorted(str(v) for v in sub.objects(patient, KM.identifier))
+        line = lines[patient]
+        if not isinstance(patient, URIRef):  # a blank-node patient gets the IRI a JSON record would
+            named = patient_iri(idents[0]) if idents else record_iri(position)
+            sub = _renamed(sub, patient, named)
+            patient = named
         assessed = sorted(str(v) for v in sub.objects(patient, KM.assessedAt))
         canonical = sorted(to_canonical_graph(sub).serialize(format="nt").splitlines())
         yield PatientRecord(
@@ -645,7 +650,7 @@ def _iter_graph(
             graph=sub,
             source=source,
             position=position,
-            line=lines[patient],
+            line=line,
             digest=_digest("\n".join(line for line in canonical if line) + "\n"),
             assessed_at=assessed[0] if assessed else None,
         )
@@ -654,6 +659,14 @@ def _iter_graph(
         shown = ", ".join(orphans[:3]) + (" …" if len(orphans) > 3 else "")
         yield RecordError(source, f"{len(orphans)} node(s) are not linked to any patient and "
                           f"would be ignored: {shown}")
+
+
+def _renamed(graph: Graph, old: Any, new: URIRef) -> Graph:
+    """A copy of ``graph`` with node ``old`` renamed ``new``."""
+    out = _bind(Graph())
+    for s, p, o in graph:
+        out.add((new if s == old else s, p, new if o == old else o))
+    return out
 
 
 def _sniff(text: str) -> str:

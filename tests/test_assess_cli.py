@@ -148,3 +148,16 @@ def test_real_entry_point() -> None:
                              timeout=120)
     assert missing.returncode == 2
     assert "Traceback" not in missing.stderr and "nope.json" in missing.stderr
+
+
+def test_turtle_patient_as_blank_node(tmp_path: Path) -> None:
+    record = tmp_path / "bn.ttl"
+    record.write_text(
+        "@prefix km: <https://w3id.org/kgmassage#> .\n"
+        '[] a km:Patient ; km:identifier "bn-1" ;\n'
+        "   km:hasCondition [ a km:DeepVeinThrombosis ; km:side km:Left ] .\n"
+    )
+    data = json.loads(invoke(str(record), "--at", AT).stdout)
+    assert data["patient"] == "bn-1"
+    assert data["summary"] == {"permitted": 0, "caution": 0, "requires-clearance": 19,
+                               "forbidden": 19}
