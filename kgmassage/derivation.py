@@ -123,20 +123,24 @@ def _truthy(term: object) -> bool:
     return str(term).lower() in ("true", "1")
 
 
-def _rows(records: Iterable[Sequence[object]], kind: type) -> tuple:
-    out = []
-    for row in records:
-        if kind is ReasonRow:
-            (patient, intervention, rule, rule_id, status, message, source, _match, item,
-             lifted, offers) = row
-            out.append(ReasonRow(str(patient), str(intervention), str(rule), str(rule_id),
-                                 str(status), _text(message) or "", _text(source) or "",
-                                 _text(item), _truthy(lifted), _truthy(offers)))
-        else:
-            patient, intervention, technique, target, side, plan = row
-            out.append(InterventionRow(str(patient), str(intervention), str(technique),
-                                       str(target), str(side), _text(plan)))
-    return tuple(out)
+def _reason_rows(rows: Iterable[Sequence[object]]) -> tuple[ReasonRow, ...]:
+    """Rows of ``60-reasons.rq`` (in its column order) as :class:`ReasonRow`."""
+    return tuple(
+        ReasonRow(str(patient), str(intervention), str(rule), str(rule_id), str(status),
+                  _text(message) or "", _text(source) or "", _text(item), _truthy(lifted),
+                  _truthy(offers))
+        for (patient, intervention, rule, rule_id, status, message, source, _match, item,
+             lifted, offers) in rows
+    )
+
+
+def _intervention_rows(rows: Iterable[Sequence[object]]) -> tuple[InterventionRow, ...]:
+    """Rows of ``70-decisions.rq`` (in its column order) as :class:`InterventionRow`."""
+    return tuple(
+        InterventionRow(str(patient), str(intervention), str(technique), str(target), str(side),
+                        _text(plan))
+        for patient, intervention, technique, target, side, plan in rows
+    )
 
 
 # --------------------------------------------------------------------------- rdflib
@@ -148,8 +152,8 @@ def _derive_rdflib(data: Graph) -> Derivation:
     for name in stages():
         for triple in list(graph.query(query_text("derive", name))):
             graph.add(triple)  # type: ignore[arg-type]
-    reasons = _rows(graph.query(query_text("derive", REASONS_QUERY)), ReasonRow)
-    interventions = _rows(graph.query(query_text("derive", DECISIONS_QUERY)), InterventionRow)
+    reasons = _reason_rows(graph.query(query_text("derive", REASONS_QUERY)))
+    interventions = _intervention_rows(graph.query(query_text("derive", DECISIONS_QUERY)))
     return Derivation(interventions, reasons)
 
 
@@ -187,8 +191,8 @@ def _derive_oxigraph(data: Graph) -> Derivation:
         variables = [v.value for v in solutions.variables]
         return [[_ox_value(sol[v]) for v in variables] for sol in solutions]
 
-    reasons = _rows(select(REASONS_QUERY), ReasonRow)
-    interventions = _rows(select(DECISIONS_QUERY), InterventionRow)
+    reasons = _reason_rows(select(REASONS_QUERY))
+    interventions = _intervention_rows(select(DECISIONS_QUERY))
     return Derivation(interventions, reasons)
 
 
