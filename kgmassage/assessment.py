@@ -29,7 +29,7 @@ from .timeline import resolve_at
 from .validation import ValidationReport, ValidationResult, validate
 
 __all__ = [
-    "STATUS_ORDER",
+    "status_order",
     "Reason",
     "Decision",
     "Assessment",
@@ -118,7 +118,7 @@ class Assessment:
     @property
     def summary(self) -> dict[str, int]:
         """Number of decisions per status, least severe first."""
-        counts = dict.fromkeys(STATUS_ORDER(), 0)
+        counts = dict.fromkeys(status_order(), 0)
         for decision in self.decisions:
             counts[decision.status] += 1
         return counts
@@ -160,7 +160,7 @@ def _status_table() -> tuple[dict[str, str], dict[str, int]]:
     return names, ranks
 
 
-def STATUS_ORDER() -> tuple[str, ...]:  # noqa: N802 - reads like the constant it stands for
+def status_order() -> tuple[str, ...]:
     """Decision status names, least severe first (``permitted`` … ``forbidden``)."""
     _, ranks = _status_table()
     return tuple(sorted(ranks, key=ranks.__getitem__))
@@ -251,7 +251,7 @@ def _decisions(
         from_plan = row.plan is not None and row.plan != asked
         planned[row.intervention] = planned.get(row.intervention, False) or from_plan
     decisions = []
-    lowest = STATUS_ORDER()[0]
+    lowest = status_order()[0]
     for intervention, (technique, target, side) in keys.items():
         reasons = sorted(
             set(reasons_by.get(intervention, ())),

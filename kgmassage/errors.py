@@ -6,6 +6,7 @@ __all__ = [
     "KgMassageError",
     "RecordError",
     "QueryError",
+    "UnknownTermError",
     "NonConformingRecordError",
 ]
 
@@ -41,6 +42,10 @@ class RecordError(KgMassageError):
 
 class QueryError(KgMassageError):
     """A SPARQL query is unknown, unreadable or invalid."""
+
+
+class UnknownTermError(QueryError, ValueError):
+    """A name given to the knowledge base is not one of its terms (e.g. in ``explain_path``)."""
 
 
 class NonConformingRecordError(KgMassageError):

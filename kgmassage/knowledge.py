@@ -36,7 +36,7 @@ from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
 
-from .errors import KgMassageError, QueryError, RecordError
+from .errors import KgMassageError, QueryError, RecordError, UnknownTermError
 from .namespaces import KM_IRI
 from .resources import ontology_graph, query_names, query_text
 
@@ -97,10 +97,6 @@ _RDF_FORMATS = {
 _NODE_KINDS = (
     "Muscle", "Bone", "Joint", "ConnectiveTissue", "BodyRegion", "Technique", "Mechanism"
 )
-
-
-class UnknownTermError(QueryError, ValueError):
-    """A name given to the knowledge base is not one of its terms (e.g. in ``explain_path``)."""
 
 
 # ------------------------------------------------------------------------------------ results

@@ -9,7 +9,7 @@ from urllib.parse import quote
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, XSD
 
-from .assessment import STATUS_ORDER, Assessment, Decision
+from .assessment import Assessment, Decision, status_order
 from .namespaces import KM, KM_IRI
 
 __all__ = ["to_json", "to_json_line", "to_text", "to_graph"]
@@ -59,7 +59,7 @@ def to_text(assessment: Assessment) -> str:
             lines.append("  Decisions below treat the unclear data fail-safe.")
     else:
         lines.append("Record conforms.")
-    for status in reversed(STATUS_ORDER()):
+    for status in reversed(status_order()):
         group = [d for d in a.decisions if d.status == status]
         if not group:
             continue
