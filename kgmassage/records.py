@@ -456,6 +456,13 @@ def _json_record(obj: Any, source: str, position: int, line: int | None) -> Pati
     if not isinstance(obj, Mapping):
         raise RecordError(source, f"a patient record must be a JSON object, not {_json_kind(obj)}",
                           line=line)
+    if "resourceType" in obj:
+        raise RecordError(
+            source,
+            f"this is a FHIR {obj['resourceType']!s:.40} resource; FHIR input is not supported "
+            "yet: give the record in kgmassage's JSON form (see examples/)",
+            line=line, field="resourceType",
+        )
     try:
         graph = record_to_graph(obj, source=source, position=position)
     except RecordError as exc:

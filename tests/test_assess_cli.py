@@ -161,3 +161,11 @@ def test_turtle_patient_as_blank_node(tmp_path: Path) -> None:
     assert data["patient"] == "bn-1"
     assert data["summary"] == {"permitted": 0, "caution": 0, "requires-clearance": 19,
                                "forbidden": 19}
+
+
+def test_fhir_bundle_is_refused_clearly(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": []}))
+    result = invoke(str(bundle))
+    assert result.exit_code == 2
+    assert "FHIR Bundle resource; FHIR input is not supported yet" in result.stderr
