@@ -560,3 +560,11 @@ def test_assessment_time_given_as_a_date_is_the_start_of_that_day() -> None:
     assert statuses(run(conditions=[item], at="2026-11-20"), "left") == {"forbidden"}
     result = assess({"id": "d", "assessed_at": "2026-11-20", "conditions": [item]})
     assert result.assessed_at.isoformat() == "2026-11-20T00:00:00+00:00"
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_codes_are_compared_trimmed_and_upper_cased(engine: str) -> None:
+    code = {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": " i82.402 "}
+    result = assess({"id": "c", "conditions": [{"code": code}]}, at=AT, engine=engine)
+    assert {d.status for d in result.decisions if d.side == "left"} == {"forbidden"}
+    assert {d.status for d in result.decisions if d.side == "right"} == {"requires-clearance"}
