@@ -66,6 +66,18 @@ EXPECTED: dict[str, list[set[tuple[str, str | None, str]]]] = {
     # injuries and surgery
     "injury-no-onset.json": [{(W, "conditions[0].onset", "AcuteInjuryOnset")}],
     "surgery-no-date.json": [{(V, "procedures[0].date", "KneeSurgeryDate")}],
+    # ... given only by a code (SNOMED CT / ICD-10-CM, exact, narrow or code family)
+    "coded-fracture-no-onset.json": [{(W, "conditions[0].onset", "AcuteInjuryOnset")}],
+    "coded-fracture-onset.json": [set()],
+    "coded-tkr-no-date.json": [{(V, "procedures[0].date", "KneeSurgeryDate")}],
+    "coded-tkr-dated.json": [set()],
+    "coded-surgery-no-date.ttl": [{(V, "procedures[?].date", "KneeSurgeryDate")}],
+    "coded-mixed.json": [
+        {(V, "findings[0].date", "KneeSurgeryDate"), (V, "procedures[1].date", "KneeSurgeryDate"),
+         (W, "conditions[0].onset", "AcuteInjuryOnset"),
+         (W, "conditions[1].onset", "AcuteInjuryOnset"),
+         (W, "conditions[3].onset", "AcuteInjuryOnset")}
+    ],
     "wound-flags-bad.json": [
         {(V, "procedures[0].incision_closed", "IncisionClosed"),
          (V, "procedures[0].sutures_removed", "SuturesRemoved")}
