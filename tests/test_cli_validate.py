@@ -17,6 +17,7 @@ from kgmassage.cli import main
 GOOD = RECORDS / "valid-same-day.json"  # conforms, no planned intervention (fast)
 WARN = EXAMPLES / "warnings" / "injury-without-onset.json"
 BAD = EXAMPLES / "invalid" / "bad-side.json"
+BACKSLASH = RECORDS / "code-backslash.json"  # a code "123\\" (once a crash: re.error)
 
 
 def run(*args: str, stdin: bytes | None = None) -> Result:
@@ -129,3 +130,28 @@ def test_real_entry_point(tmp_path: Path, kgmassage_command: list[str]) -> None:
     assert done.returncode == 2
     assert "nope.ttl: no such file" in done.stderr and "Traceback" not in done.stderr
     assert [r["record"] for r in json.loads(done.stdout)] == ["valid-same-day"]
+
+
+def test_a_backslash_in_a_code_is_a_warning_not_a_traceback() -> None:
+    result = run(str(BACKSLASH))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == 0, result.output  # warnings only
+    assert "Traceback" not in result.output
+    assert result.stderr == ""  # nor any "... does not look like a valid URI" log line
+    assert "code-backslash — " in result.stdout and "CONFORMS: 2 warnings" in result.stdout
+    assert 'WARNING   conditions[0].code.code = "123\\"' in result.stdout
+    assert "not in the knowledge base's mapping table" in result.stdout
+
+
+def test_real_entry_point_with_a_backslash_in_a_code(kgmassage_command: list[str]) -> None:
+    done = subprocess.run(
+        [*kgmassage_command, "validate", "--format", "json", str(BACKSLASH)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert "Traceback" not in done.stderr
+    assert "does not look like a valid URI" not in done.stderr
+    (report,) = json.loads(done.stdout)
+    assert done.returncode == 0 and report["conforms"] is True
+    assert [(r["field"], r["value"]) for r in report["results"]
+            if r["shape"].endswith("#CodeRecognised")] == [("conditions[0].code.code", "123\\")]
