@@ -155,3 +155,12 @@ def test_real_entry_point_with_a_backslash_in_a_code(kgmassage_command: list[str
     assert done.returncode == 0 and report["conforms"] is True
     assert [(r["field"], r["value"]) for r in report["results"]
             if r["shape"].endswith("#CodeRecognised")] == [("conditions[0].code.code", "123\\")]
+
+
+def test_unknown_field_named_with_a_backslash_is_reported_not_crashed_on(tmp_path: Path) -> None:
+    record = tmp_path / "odd.json"
+    record.write_text(json.dumps({"id": "odd", "a\\q": 1}))
+    result = CliRunner().invoke(main, ["validate", str(record), "--at", "2026-11-20"])
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.exit_code == 0
+    assert 'The field "a\\q" is not part of the record format' in result.stdout
