@@ -194,3 +194,29 @@ def test_shacl_plan_checks_agree_with_the_derivation(seed: int) -> None:
             and r.shape and "#Rule" in r.shape
         }
         assert found == expected, (index, plan)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.sampled_from(
+        ["left", "Knee", "DeepVeinThrombosis", "2026-11-19", "\\q", "{?x}", "$1", "é\n", ""]),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(
+        st.sampled_from(["type", "code", "side", "site", "status", "onset", "date", "x\\y",
+                         "technique", "target", "system"]), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(
+    st.sampled_from(["conditions", "findings", "procedures", "clearances", "planned",
+                     "assessed_at", "condtions"]),
+    json_values, max_size=4))
+def test_malformed_records_are_assessed_or_refused_never_crash(fields: dict) -> None:
+    from kgmassage.errors import RecordError
+
+    try:
+        result = assess({"id": "fuzz", **fields}, at=AT)
+    except RecordError:
+        return
+    assert len(result.decisions) >= 38
+    assert sum(result.summary.values()) == len(result.decisions)
