@@ -86,7 +86,8 @@ def ranks(record: dict[str, Any], engine: str = "oxigraph") -> dict[tuple, int]:
     return {(d.technique, d.target, d.side): RANK[d.status] for d in result.decisions}
 
 
-SETTINGS = settings(max_examples=40, deadline=None,
+# Derandomised: CI must be reproducible; widen max_examples locally to explore more.
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture])
 
@@ -120,6 +121,10 @@ def test_a_clearance_never_lifts_forbidden_or_caution(
 def test_unknown_data_is_never_less_severe_than_known(
     no_validation: None, record: dict, item: dict, key: str
 ) -> None:
+    # Without clearances: a clearance legitimately lifts requires-clearance, UNRECOGNIZED's
+    # included (clinical-rules.md: a clearance applies to every rule), so an unknown type with
+    # a clearance of the same day may end permitted where the known type is forbidden.
+    record = {**record, "clearances": []}
     unknown = {**item, key: "???"} if key != "onset" else {**item, "onset": "not-a-date"}
     known = ranks({**record, "conditions": [*record["conditions"], item]})
     vague = ranks({**record, "conditions": [*record["conditions"], unknown]})
@@ -206,7 +211,8 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(
     st.sampled_from(["conditions", "findings", "procedures", "clearances", "planned",
                      "assessed_at", "condtions"]),
