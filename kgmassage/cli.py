@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from . import __version__
 from .errors import KgMassageError
+
+if TYPE_CHECKING:
+    from .validation import ValidationReport, ValidationResult
 
 EXIT_OK, EXIT_NONCONFORMING, EXIT_ERROR = 0, 1, 2
 
@@ -106,15 +110,14 @@ def query_command(
     text = {"table": result.to_table, "csv": result.to_csv, "json": result.to_json}[fmt]()
     click.echo(text, nl=not text.endswith("\n"))
 
+
 # --- validate (patient records) -----------------------------------------------------------
 
 
-def _shown_value(result: object) -> str:
+def _shown_value(result: ValidationResult) -> str:
     """The offending value of a validation result as a clinician would write it in JSON."""
     from .namespaces import KM_IRI
-    from .validation import ValidationResult
 
-    assert isinstance(result, ValidationResult)
     value = result.value
     if value is None or value == result.focus:
         return ""
@@ -125,11 +128,8 @@ def _shown_value(result: object) -> str:
     return value if "://" in value or value.startswith("urn:") else f'"{value}"'
 
 
-def _validation_text(report: object) -> str:
+def _validation_text(report: ValidationReport) -> str:
     """A clinician-readable block for one :class:`~kgmassage.validation.ValidationReport`."""
-    from .validation import ValidationReport
-
-    assert isinstance(report, ValidationReport)
     who = report.record if report.record is not None else "record without id"
     where = report.source + (f":{report.line}" if report.line is not None else "")
     counts = [
