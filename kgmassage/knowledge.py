@@ -38,7 +38,7 @@ from rdflib.term import Node
 
 from .errors import KgMassageError, QueryError, RecordError, UnknownTermError
 from .namespaces import KM_IRI
-from .resources import ontology_graph, query_names, query_text
+from .resources import query_names, query_text, rules_graph
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx
@@ -405,8 +405,8 @@ def _values_clause(bindings: Mapping[Variable, Node]) -> str:
 
 
 @cache
-def _ontology_ntriples() -> bytes:
-    return ontology_graph().serialize(format="nt", encoding="utf-8")
+def _knowledge_ntriples() -> bytes:
+    return rules_graph().serialize(format="nt", encoding="utf-8")
 
 
 def _run_oxigraph(
@@ -415,7 +415,7 @@ def _run_oxigraph(
     import pyoxigraph as ox
 
     store = ox.Store()
-    store.load(_ontology_ntriples(), format=ox.RdfFormat.N_TRIPLES)
+    store.load(_knowledge_ntriples(), format=ox.RdfFormat.N_TRIPLES)
     if data is not None and len(data):
         store.load(data.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)
     if bindings:
@@ -474,9 +474,11 @@ def _local(iri: Node) -> str:
 
 
 class KnowledgeBase:
-    """The packaged ontology with its queries; create it with :meth:`load`.
+    """The packaged ontology and contraindication rules, with their queries; create it with
+    :meth:`load`.
 
-    The ontology graph is parsed once and shared; nothing here mutates it. Query data
+    The graph (ontology/*.ttl and shapes/contraindications.shapes.ttl) is parsed once and
+    shared; nothing here mutates it. Query data
     (``data=``) is combined with a copy, never with the shared graph.
 
     >>> kb = KnowledgeBase.load()
@@ -502,7 +504,8 @@ class KnowledgeBase:
 
     @property
     def graph(self) -> Graph:
-        """A read-only view of the ontology graph (adding or removing triples raises)."""
+        """A read-only view of the ontology and the contraindication rules (adding or removing
+        triples raises)."""
         return ReadOnlyGraphAggregate([self._ontology])
 
     @property
@@ -706,4 +709,4 @@ class KnowledgeBase:
 
 @cache
 def _load() -> KnowledgeBase:
-    return KnowledgeBase(ontology_graph())
+    return KnowledgeBase(rules_graph())

@@ -18,6 +18,7 @@ import kgmassage.knowledge as knowledge
 from kgmassage.errors import KgMassageError, QueryError, RecordError
 from kgmassage.knowledge import KnowledgeBase, QueryResult, UnknownTermError, list_queries
 from kgmassage.namespaces import KM, KM_IRI
+from kgmassage.resources import rules_graph
 
 # (rdflib's XSD namespace object warns when pytest inspects module globals)
 XSD_INTEGER = URIRef("http://www.w3.org/2001/XMLSchema#integer")
@@ -38,7 +39,8 @@ def test_load_is_cached_and_versioned(kb: KnowledgeBase) -> None:
 
 def test_graph_is_a_read_only_view(kb: KnowledgeBase, ontology: Graph) -> None:
     view = kb.graph
-    assert len(view) == len(ontology)
+    assert len(view) == len(rules_graph())  # the ontology and the contraindication rules
+    assert (URIRef(KM_IRI + "RuleDVT"), KM.ruleId, Literal("DVT")) in view
     assert (KM.Quadriceps, KM.crosses, KM.KneeJoint) in view
     with pytest.raises(ModificationException):
         view.add((KM.Patella, KM.crosses, KM.KneeJoint))
