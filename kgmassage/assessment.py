@@ -25,7 +25,7 @@ from .errors import KgMassageError, NonConformingRecordError, RecordError
 from .namespaces import KM, KM_IRI
 from .records import PatientRecord, iter_records, load_record
 from .resources import ontology_graph, shape_graph
-from .timeline import resolve_at
+from .timeline import parse_instant, resolve_at
 from .validation import ValidationReport, ValidationResult, validate
 
 __all__ = [
@@ -51,6 +51,9 @@ class Reason:
         message: the explanation for a clinician.
         source: the section of the source article the rule comes from.
         item: the record item that triggered the rule (``"conditions[0]"``), if any.
+        since: the time the rule counts from (the item's onset, recorded time or procedure
+            date, UTC; a date alone stands for the end of its day; else the assessment time).
+        lifted_by: the clearances that lifted it (``"clearances[0]"``).
         rule_iri: the rule's IRI (``km:RuleDVT``).
         item_iri: the triggering item's node in the patient graph.
         alternatives: targets to work instead, when the rule names them (ITB-DIRECT).
@@ -62,6 +65,8 @@ class Reason:
     message: str
     source: str
     item: str | None = None
+    since: str | None = None
+    lifted_by: tuple[str, ...] = ()
     rule_iri: str = field(default="", repr=False)
     item_iri: str | None = field(default=None, repr=False)
     alternatives: tuple[str, ...] = ()
@@ -74,6 +79,8 @@ class Reason:
             "message": self.message,
             "source": self.source,
             "item": self.item,
+            "since": self.since,
+            "lifted_by": list(self.lifted_by),
         }
 
 
@@ -201,6 +208,12 @@ def local_name(iri: str) -> str:
     return iri
 
 
+def _instant_text(value: str | None) -> str | None:
+    """An ``xsd:dateTime`` lexical form as ISO 8601 in UTC (``2026-11-19T10:00:00+00:00``)."""
+    parsed = parse_instant(value) if value else None
+    return parsed[0].isoformat() if parsed else value
+
+
 def _item_path(item: str | None, patient: str) -> str | None:
     """``urn:…:patient:p-1/conditions/0`` → ``conditions[0]``; other nodes as they are."""
     if item is None:
@@ -239,6 +252,10 @@ def _decisions(
                 message=row.message,
                 source=row.source,
                 item=_item_path(row.item, patient),
+                since=_instant_text(row.since) if row.item is not None else None,
+                lifted_by=tuple(
+                    _item_path(c, patient) or c for c in derivation_rows.lifts.get(row.match, ())
+                ) if row.lifted else (),
                 rule_iri=row.rule,
                 item_iri=row.item,
                 alternatives=offered if row.offers_alternatives else (),

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 
@@ -41,6 +41,7 @@ def stages() -> tuple[str, ...]:
 
 
 REASONS_QUERY = "60-reasons"
+LIFTS_QUERY = "65-lifts"
 DECISIONS_QUERY = "70-decisions"
 
 
@@ -67,6 +68,8 @@ class ReasonRow:
     item: str | None
     lifted: bool
     offers_alternatives: bool
+    match: str = ""
+    since: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class Derivation:
 
     interventions: tuple[InterventionRow, ...]
     reasons: tuple[ReasonRow, ...]
+    #: rule match → the clearances that lifted it (nodes of the patient graph)
+    lifts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def by_patient(self) -> dict[str, Derivation]:
         """The rows of each patient (keyed by the patient node's IRI)."""
@@ -97,7 +102,7 @@ class Derivation:
         for reason in self.reasons:
             reasons[reason.patient].append(reason)
         return {
-            patient: Derivation(tuple(rows), tuple(reasons.get(patient, ())))
+            patient: Derivation(tuple(rows), tuple(reasons.get(patient, ())), self.lifts)
             for patient, rows in interventions.items()
         }
 
@@ -128,10 +133,18 @@ def _reason_rows(rows: Iterable[Sequence[object]]) -> tuple[ReasonRow, ...]:
     return tuple(
         ReasonRow(str(patient), str(intervention), str(rule), str(rule_id), str(status),
                   _text(message) or "", _text(source) or "", _text(item), _truthy(lifted),
-                  _truthy(offers))
-        for (patient, intervention, rule, rule_id, status, message, source, _match, item,
-             lifted, offers) in rows
+                  _truthy(offers), str(match), _text(since))
+        for (patient, intervention, rule, rule_id, status, message, source, match, item,
+             lifted, offers, since) in rows
     )
+
+
+def _lifts(rows: Iterable[Sequence[object]]) -> dict[str, tuple[str, ...]]:
+    """Rows of ``65-lifts.rq`` as match → clearances."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for match, clearance in rows:
+        found[str(match)].append(str(clearance))
+    return {match: tuple(sorted(clearances)) for match, clearances in found.items()}
 
 
 def _intervention_rows(rows: Iterable[Sequence[object]]) -> tuple[InterventionRow, ...]:
@@ -154,7 +167,8 @@ def _derive_rdflib(data: Graph) -> Derivation:
             graph.add(triple)  # type: ignore[arg-type]
     reasons = _reason_rows(graph.query(query_text("derive", REASONS_QUERY)))
     interventions = _intervention_rows(graph.query(query_text("derive", DECISIONS_QUERY)))
-    return Derivation(interventions, reasons)
+    lifts = _lifts(graph.query(query_text("derive", LIFTS_QUERY)))
+    return Derivation(interventions, reasons, lifts)
 
 
 # --------------------------------------------------------------------------- oxigraph
@@ -193,7 +207,7 @@ def _derive_oxigraph(data: Graph) -> Derivation:
 
     reasons = _reason_rows(select(REASONS_QUERY))
     interventions = _intervention_rows(select(DECISIONS_QUERY))
-    return Derivation(interventions, reasons)
+    return Derivation(interventions, reasons, _lifts(select(LIFTS_QUERY)))
 
 
 def derive(patients: Sequence[PatientInput], *, engine: str = "oxigraph") -> Derivation:

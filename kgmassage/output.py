@@ -68,7 +68,8 @@ def to_text(assessment: Assessment) -> str:
         for d in group:
             lines.append(f"  - {_intervention(d)}")
             for r in d.reasons:
-                lifted = " - lifted by a clearance" if r.lifted else ""
+                lifted = (f" - lifted by {', '.join(r.lifted_by) or 'a clearance'}"
+                          if r.lifted else "")
                 item = f" [{r.item}]" if r.item else ""
                 lines.append(f"      {r.rule} ({r.status}{lifted}): {r.message}"
                              f"{item}  (source: {r.source})")
