@@ -570,3 +570,10 @@ def test_codes_are_compared_trimmed_and_upper_cased(engine: str) -> None:
     result = assess({"id": "c", "conditions": [{"code": code}]}, at=AT, engine=engine)
     assert {d.status for d in result.decisions if d.side == "left"} == {"forbidden"}
     assert {d.status for d in result.decisions if d.side == "right"} == {"requires-clearance"}
+
+
+def test_unknown_list_inside_an_item_requires_clearance_too() -> None:
+    d = run(conditions=[{"type": "KneePain", "complications": [{"type": "DeepVeinThrombosis"}]}])
+    for decision in d.values():
+        assert [(r.rule, r.status, r.item) for r in decision.reasons] == [
+            ("UNRECOGNIZED", "requires-clearance", "conditions[0]")]
