@@ -405,14 +405,12 @@ def assess_many(
 ) -> Iterator[Assessment | RecordError | NonConformingRecordError]:
     """Assess every record of a file (JSON array, NDJSON, Turtle) or an iterable of dicts.
 
-    Records are derived in chunks of ``chunk_size`` patients, one query run per chunk. An
+    Records are derived in chunks of ``chunk_size`` patients, one query run per chunk (two
+    records of the same patient never share a chunk: each is assessed on its own data). An
     unreadable record (or, in strict mode, a non-conforming one) is yielded as its error, in
     place, and the others go on.
     """
-    if isinstance(source, (str, Path)):
-        items: Iterable[PatientRecord | RecordError] = iter_records(source)
-    else:
-        items = (load_record(obj) for obj in source)
+    items = iter_records(source) if isinstance(source, (str, Path)) else _loaded(source)
     batch: list[tuple[PatientRecord, ValidationReport, datetime]] = []
 
     def flush() -> list[Assessment]:
@@ -435,10 +433,20 @@ def assess_many(
             yield from flush()
             yield exc
             continue
+        if any(b[0].iri == item.iri for b in batch):
+            yield from flush()
         batch.append((item, report, when))
         if len(batch) >= chunk_size:
             yield from flush()
     yield from flush()
+
+
+def _loaded(objects: Iterable[Mapping[str, Any]]) -> Iterator[PatientRecord | RecordError]:
+    for position, obj in enumerate(objects, start=1):
+        try:
+            yield load_record(obj, name=f"<record {position}>")
+        except RecordError as exc:
+            yield exc
 
 
 def decide(

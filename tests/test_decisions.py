@@ -577,3 +577,23 @@ def test_unknown_list_inside_an_item_requires_clearance_too() -> None:
     for decision in d.values():
         assert [(r.rule, r.status, r.item) for r in decision.reasons] == [
             ("UNRECOGNIZED", "requires-clearance", "conditions[0]")]
+
+
+def test_two_records_of_one_patient_in_a_cohort_are_assessed_apart() -> None:
+    from kgmassage.assessment import assess_many
+
+    first = {"id": "same", "conditions": [{"type": "DeepVeinThrombosis", "side": "left"}]}
+    second = {"id": "same", "conditions": []}
+    results = list(assess_many([first, second, {"id": "other"}], at=AT))
+    assert [r.summary["forbidden"] for r in results] == [19, 0, 0]
+    assert [r.patient for r in results] == ["same", "same", "other"]
+
+
+def test_a_bad_record_in_an_iterable_is_yielded_in_place() -> None:
+    from kgmassage.assessment import assess_many
+    from kgmassage.errors import RecordError
+
+    results = list(assess_many([{"id": "a"}, {"id": "b", "conditions": "oops"}, {"id": "c"}],
+                               at=AT))
+    assert [type(r).__name__ for r in results] == ["Assessment", "RecordError", "Assessment"]
+    assert isinstance(results[1], RecordError) and results[1].field == "conditions"
