@@ -123,7 +123,8 @@ def to_graph(assessments: Iterable[Assessment]) -> Graph:
     for a in assessments:
         stamp = a.assessed_at.isoformat().replace("+00:00", "Z")
         who = quote(a.patient or a.patient_iri, safe="")
-        node = URIRef(f"urn:kgmassage:assessment:{who}:{stamp}")
+        digest = a.input_digest.rpartition(":")[2][:16]
+        node = URIRef(f"urn:kgmassage:assessment:{who}:{stamp}:{digest}")
         patient = URIRef(a.patient_iri)
         g.add((node, RDF.type, KM.Assessment))
         g.add((node, RDF.type, PROV.Activity))
