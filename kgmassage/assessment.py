@@ -15,14 +15,13 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
 
 from rdflib import Graph, URIRef
 from rdflib.namespace import OWL, RDF, SKOS
 
 from .derivation import Derivation, PatientInput, derive
 from .errors import KgMassageError, NonConformingRecordError, RecordError
-from .namespaces import KM, KM_IRI
+from .namespaces import KM, km_term, local_name
 from .records import PatientRecord, iter_records, load_record
 from .resources import ontology_graph, shape_graph
 from .timeline import parse_instant, resolve_at
@@ -199,13 +198,6 @@ def knowledge_version() -> str:
     from . import __version__
 
     return __version__
-
-
-def local_name(iri: str) -> str:
-    """``km:`` local name of an IRI (percent-decoded); other IRIs are returned whole."""
-    if iri.startswith(KM_IRI):
-        return unquote(iri[len(KM_IRI):])
-    return iri
 
 
 def _instant_text(value: str | None) -> str | None:
@@ -485,7 +477,7 @@ def _with_plan(
     node = URIRef(f"{record.iri}/asked/0")
     graph.add((URIRef(record.iri), KM.hasPlannedIntervention, node))
     graph.add((node, RDF.type, KM.PlannedIntervention))
-    graph.add((node, KM.technique, URIRef(KM_IRI + quote(technique, safe=''))))
-    graph.add((node, KM.target, URIRef(KM_IRI + quote(target, safe=''))))
+    graph.add((node, KM.technique, km_term(technique)))
+    graph.add((node, KM.target, km_term(target)))
     graph.add((node, KM.side, KM.Left if side == "left" else KM.Right))
     return replace(record, graph=graph), str(node)

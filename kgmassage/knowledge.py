@@ -37,7 +37,7 @@ from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
 
 from .errors import KgMassageError, QueryError, RecordError, UnknownTermError
-from .namespaces import KM_IRI
+from .namespaces import KM_IRI, local_name
 from .resources import query_names, query_text, rules_graph
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -468,11 +468,6 @@ def _run_rdflib(
 # ------------------------------------------------------------------------------------ the KB
 
 
-def _local(iri: Node) -> str:
-    text = str(iri)
-    return text[len(KM_IRI):] if text.startswith(KM_IRI) else text
-
-
 class KnowledgeBase:
     """The packaged ontology and contraindication rules, with their queries; create it with
     :meth:`load`.
@@ -622,9 +617,9 @@ class KnowledgeBase:
             for node in sorted(onto.subjects(RDF.type, URIRef(KM_IRI + kind)), key=str):
                 if not str(node).startswith(KM_IRI):
                     continue
-                nodes[node] = _local(node)
+                nodes[node] = local_name(node)
                 attributes: dict[str, Any] = {
-                    "label": str(onto.value(node, RDFS.label) or _local(node)),
+                    "label": str(onto.value(node, RDFS.label) or local_name(node)),
                     "kind": kind,
                 }
                 if kind == "Technique":
@@ -635,9 +630,9 @@ class KnowledgeBase:
                     attributes["self_applied"] = (
                         bool(self_applied.toPython()) if isinstance(self_applied, Literal) else None
                     )
-                network.add_node(_local(node), **attributes)
+                network.add_node(local_name(node), **attributes)
         edges = sorted(
-            (nodes[s], _local(p), nodes[o])
+            (nodes[s], local_name(p), nodes[o])
             for s, p, o in onto
             if s in nodes and o in nodes and str(p).startswith(KM_IRI)
         )

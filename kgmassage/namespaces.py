@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, unquote
+
 from rdflib.namespace import DefinedNamespace, Namespace
 from rdflib.term import URIRef
 
-__all__ = ["KM", "KM_IRI", "SNOMED_SYSTEM", "ICD10CM_SYSTEM", "patient_iri"]
+__all__ = ["KM", "KM_IRI", "SNOMED_SYSTEM", "ICD10CM_SYSTEM", "patient_iri", "km_term",
+           "local_name"]
 
 KM_IRI = "https://w3id.org/kgmassage#"
 SNOMED_SYSTEM = URIRef("http://snomed.info/sct")
@@ -282,6 +285,23 @@ class KM(DefinedNamespace):
 
 def patient_iri(identifier: str) -> URIRef:
     """IRI of the patient node of a JSON record: ``urn:kgmassage:patient:<id>``."""
-    from urllib.parse import quote
-
     return URIRef("urn:kgmassage:patient:" + quote(identifier, safe=""))
+
+
+def km_term(name: str) -> URIRef:
+    """The ``km:`` IRI of a local name (percent-encoded), known to the ontology or not.
+
+    >>> km_term("Deep Vein")
+    rdflib.term.URIRef('https://w3id.org/kgmassage#Deep%20Vein')
+    """
+    return URIRef(KM_IRI + quote(name, safe=""))
+
+
+def local_name(iri: object) -> str:
+    """The local name of a ``km:`` IRI (percent-decoded); any other node as its text.
+
+    >>> local_name(km_term("Deep Vein")), local_name("http://snomed.info/sct")
+    ('Deep Vein', 'http://snomed.info/sct')
+    """
+    text = str(iri)
+    return unquote(text[len(KM_IRI):]) if text.startswith(KM_IRI) else text

@@ -11,7 +11,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, XSD
 
 from .assessment import Assessment, Decision, Reason, status_order
-from .namespaces import KM, KM_IRI
+from .namespaces import KM, KM_IRI, km_term
 
 __all__ = ["to_json", "to_json_line", "to_text", "to_graph"]
 
@@ -102,7 +102,7 @@ def to_text(assessment: Assessment) -> str:
 
 
 def _term(name: str) -> URIRef:
-    return URIRef(name if ":" in name else KM_IRI + quote(name, safe=""))
+    return URIRef(name) if ":" in name else km_term(name)
 
 
 _SIDE = {"left": KM.Left, "right": KM.Right}

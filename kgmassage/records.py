@@ -34,7 +34,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
 
 import rdflib
 from rdflib import BNode, Graph, Literal, URIRef
@@ -42,7 +41,7 @@ from rdflib.compare import to_canonical_graph
 from rdflib.namespace import RDF, RDFS, XSD
 
 from .errors import RecordError
-from .namespaces import KM, KM_IRI, patient_iri
+from .namespaces import KM, KM_IRI, km_term, local_name, patient_iri
 
 __all__ = [
     "LISTS",
@@ -166,10 +165,6 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else _compact(value)
 
 
-def _km(name: str) -> URIRef:
-    return URIRef(KM_IRI + quote(name, safe=""))
-
-
 def _date(value: Any) -> Literal:
     if not isinstance(value, str):
         return Literal(_compact(value))
@@ -206,7 +201,7 @@ def _name(value: Any, source: str, where: str) -> URIRef:
     if isinstance(value, (dict, list)):
         raise RecordError(source, "expected a name from the vocabulary, got a JSON "
                           f"{'object' if isinstance(value, dict) else 'array'}", field=where)
-    return _km(_text(value))
+    return km_term(_text(value))
 
 
 def _unrecognized(graph: Graph, node: URIRef, key: str, value: Any) -> None:
@@ -358,11 +353,6 @@ _STATUS_NAMES = {v: k for k, v in _STATUSES.items()}
 _LIST_NAMES = {v: k for k, v in LISTS.items()}
 
 
-def _local(node: Any) -> str:
-    text = str(node)
-    return unquote(text[len(KM_IRI):]) if text.startswith(KM_IRI) else text
-
-
 def _literal_value(node: Any) -> Any:
     if isinstance(node, Literal) and node.datatype == XSD.boolean and not node.ill_typed:
         return node.toPython()
@@ -402,7 +392,7 @@ def _item_to_json(graph: Graph, node: Any, list_name: str) -> dict[str, Any]:
     for pred, obj in sorted(graph.predicate_objects(node)):
         if pred == RDF.type:
             if obj != _LIST_CLASS.get(list_name):
-                _set(out, "type", _local(obj))
+                _set(out, "type", local_name(obj))
         elif pred == KM.code:
             _set(out, "code", _coding_to_json(graph, obj))
         elif pred == KM.side:
@@ -412,7 +402,7 @@ def _item_to_json(graph: Graph, node: Any, list_name: str) -> dict[str, Any]:
         elif pred == KM.unrecognizedField:
             _unrecognized_to_json(out, obj)
         elif pred in _ITEM_PREDICATES:
-            value = _local(obj) if isinstance(obj, URIRef) else _literal_value(obj)
+            value = local_name(obj) if isinstance(obj, URIRef) else _literal_value(obj)
             _set(out, JSON_KEYS[pred], value)
     return out
 
