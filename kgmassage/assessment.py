@@ -28,6 +28,8 @@ from .timeline import parse_instant, resolve_at
 from .validation import ValidationReport, ValidationResult, validate
 
 __all__ = [
+    "side_names",
+    "status_names",
     "status_order",
     "Reason",
     "Decision",
@@ -166,6 +168,11 @@ def _status_table() -> tuple[dict[str, str], dict[str, int]]:
     return names, ranks
 
 
+def status_names() -> dict[str, str]:
+    """Decision status IRI → its JSON name (``km:Forbidden`` → ``"forbidden"``)."""
+    return _status_table()[0]
+
+
 def status_order() -> tuple[str, ...]:
     """Decision status names, least severe first (``permitted`` … ``forbidden``)."""
     _, ranks = _status_table()
@@ -173,7 +180,8 @@ def status_order() -> tuple[str, ...]:
 
 
 @cache
-def _side_names() -> dict[str, str]:
+def side_names() -> dict[str, str]:
+    """Side IRI → its JSON name (``km:Left`` → ``"left"``), from the ontology."""
     graph = ontology_graph()
     return {str(s): str(graph.value(s, SKOS.notation)) for s in graph.subjects(KM.coversSide, None)}
 
@@ -228,7 +236,7 @@ def _decisions(
 ) -> tuple[Decision, ...]:
     """The decisions of one patient from the rows the derivation found for that patient."""
     names, ranks = _status_table()
-    sides = _side_names()
+    sides = side_names()
     alternatives = _alternatives()
     reasons_by: dict[str, list[Reason]] = defaultdict(list)
     targets: dict[str, str] = {

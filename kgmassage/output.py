@@ -10,7 +10,7 @@ from urllib.parse import quote
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, PROV, RDF, XSD
 
-from .assessment import Assessment, Decision, Reason, status_order
+from .assessment import Assessment, Decision, Reason, side_names, status_names, status_order
 from .namespaces import KM, KM_IRI, km_term
 
 __all__ = ["to_json", "to_json_line", "to_text", "to_graph"]
@@ -105,17 +105,14 @@ def _term(name: str) -> URIRef:
     return URIRef(name) if ":" in name else km_term(name)
 
 
-_SIDE = {"left": KM.Left, "right": KM.Right}
-_STATUS = {
-    "permitted": KM.Permitted,
-    "caution": KM.Caution,
-    "requires-clearance": KM.RequiresClearance,
-    "forbidden": KM.Forbidden,
-}
+def _by_notation(names: dict[str, str]) -> dict[str, URIRef]:
+    """IRI → JSON name (from the ontology's skos:notation) turned round."""
+    return {name: URIRef(iri) for iri, name in names.items()}
 
 
 def to_graph(assessments: Iterable[Assessment]) -> Graph:
     """Assessments as RDF in the ``km:`` vocabulary, with provenance (rule, time, version)."""
+    sides, statuses = _by_notation(side_names()), _by_notation(status_names())
     g = Graph()
     g.bind("km", KM_IRI)
     g.bind("prov", PROV)
@@ -142,8 +139,8 @@ def to_graph(assessments: Iterable[Assessment]) -> Graph:
             g.add((dn, PROV.wasGeneratedBy, node))
             g.add((dn, KM.technique, _term(d.technique)))
             g.add((dn, KM.target, _term(d.target)))
-            g.add((dn, KM.side, _SIDE[d.side]))
-            g.add((dn, KM.status, _STATUS[d.status]))
+            g.add((dn, KM.side, sides[d.side]))
+            g.add((dn, KM.status, statuses[d.status]))
             g.add((dn, KM.planned, Literal(d.planned)))
             for r in d.reasons:
                 rn = BNode()
@@ -153,7 +150,7 @@ def to_graph(assessments: Iterable[Assessment]) -> Graph:
                 g.add((rn, KM.rule, rule))
                 g.add((rule, RDF.type, KM.Rule))
                 g.add((rule, KM.ruleId, Literal(r.rule)))
-                g.add((rn, KM.status, _STATUS[r.status]))
+                g.add((rn, KM.status, statuses[r.status]))
                 g.add((rn, KM.lifted, Literal(r.lifted)))
                 g.add((rn, KM.message, Literal(r.message)))
                 g.add((rn, DCTERMS.source, Literal(r.source)))
