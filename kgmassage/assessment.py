@@ -16,16 +16,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from rdflib import Graph, URIRef
+from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import OWL, RDF, SKOS
 
 from .derivation import Derivation, PatientInput, derive
-from .errors import KgMassageError, NonConformingRecordError, RecordError
-from .namespaces import KM, km_term, local_name
+from .errors import KgMassageError, NonConformingRecordError, ParameterError, RecordError, cut
+from .namespaces import KM, KM_IRI, local_name
 from .records import PatientRecord, iter_records, load_record
-from .resources import ontology_graph, shape_graph
+from .resources import ontology_graph, record_shapes_graph
 from .timeline import parse_instant, resolve_at
 from .validation import ValidationReport, ValidationResult, validate
+from .vocabulary import target_named, technique_named
 
 __all__ = [
     "side_names",
@@ -87,15 +88,21 @@ class Reason:
 
 @dataclass(frozen=True)
 class Decision:
-    """The decision for one intervention (technique x target x side)."""
+    """The decision for one intervention (technique x target x side).
 
-    technique: str
-    target: str
+    ``technique`` and ``target`` are local names; a planned intervention's unknown name is the
+    text given, a missing one ``None``.
+    """
+
+    technique: str | None
+    target: str | None
     side: str
     status: str
     reasons: tuple[Reason, ...] = ()
     alternatives: tuple[str, ...] = ()
     planned: bool = False
+    technique_iri: str | None = field(default=None, repr=False, compare=False)
+    target_iri: str | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -131,7 +138,7 @@ class Assessment:
             counts[decision.status] += 1
         return counts
 
-    def decision(self, technique: str, target: str, side: str) -> Decision:
+    def decision(self, technique: str | None, target: str | None, side: str) -> Decision:
         """The decision for one intervention; ``KeyError`` if it was not assessed."""
         for d in self.decisions:
             if (d.technique, d.target, d.side) == (technique, target, side):
@@ -280,8 +287,10 @@ def _decisions(
         status = max(standing, key=ranks.__getitem__) if standing else lowest
         decisions.append(
             Decision(
-                technique=local_name(technique),
-                target=local_name(target),
+                technique=local_name(technique) or None,
+                target=local_name(target) or None,
+                technique_iri=technique if technique.startswith(KM_IRI) else None,
+                target_iri=target if target.startswith(KM_IRI) else None,
                 side=sides.get(side, local_name(side)),
                 status=status,
                 reasons=tuple(reasons),
@@ -290,7 +299,8 @@ def _decisions(
             )
         )
     decisions.sort(
-        key=lambda d: (d.planned and not _in_catalogue(d), d.technique, d.target, d.side)
+        key=lambda d: (d.planned and not _in_catalogue(d), d.technique or "", d.target or "",
+                       d.side)
     )
     return tuple(decisions)
 
@@ -345,7 +355,7 @@ def _assessments(
 def _record_validity(record: PatientRecord, when: datetime) -> ValidationReport:
     """Validation against the record shapes only: the contraindication checks of planned
     interventions say what the decisions already say, at a much higher cost."""
-    return validate(record, at=when, shapes=shape_graph("patient.shapes.ttl"))
+    return validate(record, at=when, shapes=record_shapes_graph())
 
 
 def _prepare(
@@ -460,24 +470,28 @@ def decide(
 ) -> Decision:
     """The decision for any one intervention, catalogue or not, by the same rules.
 
-    ``technique`` and ``target`` are local names (``"Petrissage"``, ``"Patella"``); ``side``
-    is ``"left"`` or ``"right"``.
+    ``technique`` and ``target`` are names of the ontology's terms: local name, label or
+    synonym, in any case (``"Petrissage"``, ``"knee cap"``); a name the ontology does not know
+    is decided as an unknown technique or target (UNRECOGNIZED). ``side`` is ``"left"`` or
+    ``"right"``.
 
     >>> decide({"id": "p-2"}, "Petrissage", "Patella", "left", at="2026-11-20").status
     'forbidden'
     """
     if side not in ("left", "right"):
-        raise ValueError(f"side must be 'left' or 'right', not {side!r}")
+        raise ParameterError(f"side must be 'left' or 'right', not {cut(str(side))!r}")
     loaded = record if isinstance(record, PatientRecord) else load_record(record)
-    asked, node = _with_plan(loaded, technique, target, side)
+    technique_term = technique_named(technique) or Literal(technique)
+    target_term = target_named(target) or Literal(target)
+    asked, node = _with_plan(loaded, technique_term, target_term, side)
     when = resolve_at(at, loaded.assessed_at)
     report = _record_validity(loaded, when)
     assessment = _assessments([asked], [report], [when], engine, asked=node)[0]
-    return assessment.decision(technique, target, side)
+    return assessment.decision(local_name(technique_term), local_name(target_term), side)
 
 
 def _with_plan(
-    record: PatientRecord, technique: str, target: str, side: str
+    record: PatientRecord, technique: URIRef | Literal, target: URIRef | Literal, side: str
 ) -> tuple[PatientRecord, str]:
     """A copy of ``record`` that also plans the asked intervention, and the asked node."""
     graph = Graph()
@@ -485,7 +499,7 @@ def _with_plan(
     node = URIRef(f"{record.iri}/asked/0")
     graph.add((URIRef(record.iri), KM.hasPlannedIntervention, node))
     graph.add((node, RDF.type, KM.PlannedIntervention))
-    graph.add((node, KM.technique, km_term(technique)))
-    graph.add((node, KM.target, km_term(target)))
+    graph.add((node, KM.technique, technique))
+    graph.add((node, KM.target, target))
     graph.add((node, KM.side, KM.Left if side == "left" else KM.Right))
     return replace(record, graph=graph), str(node)

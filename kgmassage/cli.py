@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from . import __version__
-from .errors import KgMassageError
+from .errors import KgMassageError, cut
 
 if TYPE_CHECKING:
     from .validation import ValidationReport, ValidationResult
@@ -130,7 +130,7 @@ def _shown_value(result: ValidationResult) -> str:
 
 def _validation_text(report: ValidationReport) -> str:
     """A clinician-readable block for one :class:`~kgmassage.validation.ValidationReport`."""
-    who = report.record if report.record is not None else "record without id"
+    who = cut(report.record) if report.record is not None else "record without id"
     where = report.source + (f":{report.line}" if report.line is not None else "")
     counts = [
         f"{n} {name.lower()}{'s' if n != 1 else ''}"

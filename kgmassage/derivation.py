@@ -22,22 +22,57 @@ from functools import cache
 
 from rdflib import Graph, URIRef
 
-from .resources import copy_graph, query_names, query_text, rules_graph
+from .errors import ParameterError, cut
+from .resources import copy_graph, query_text, rules_graph
 from .rules import time_windows
 from .timeline import add_context
 
 __all__ = [
-    "ENGINES", "stages", "PatientInput", "ReasonRow", "InterventionRow", "Derivation", "derive"
+    "ENGINES", "stages", "PatientInput", "ReasonRow", "InterventionRow", "Derivation", "derive",
+    "classification_facts", "CLASSIFICATION_STAGES", "DECISION_STAGES",
 ]
 
 ENGINES = ("oxigraph", "rdflib")
 _CONSTRUCT = re.compile(r"^CONSTRUCT\b", re.MULTILINE)
 
 
-@cache
+#: The CONSTRUCT stages of ``queries/derive/``, in the order they run. The first ones classify
+#: the record (what its codes, items and content are); validation adds their facts too.
+CLASSIFICATION_STAGES = (
+    "01-record-vocabulary",
+    "02-unrecognized-content",
+    "05-canonical-codes",
+    "10-codes",
+    "20-classes",
+    "21-unrecognized",
+)
+DECISION_STAGES = (
+    "30-sides",
+    "31-regions",
+    "40-matches",
+    "41-match-regions",
+    "41-match-sides",
+    "42-match-facts",
+    "43-match-times",
+    "44-match-guards",
+    "45-clearances",
+    "50-interventions",
+    "51-intervention-facts",
+)
+#: Predicates of the classification facts (what validation adds to a record).
+CLASSIFICATION_QUERY = """
+PREFIX km: <https://w3id.org/kgmassage#>
+CONSTRUCT { ?s ?p ?o } WHERE {
+  VALUES ?p { km:unrecognizedAt km:hasClass km:recognized km:canonicalCode km:inCodeSystem
+              km:codeConcept km:matchesFamily }
+  ?s ?p ?o .
+}
+"""
+
+
 def stages() -> tuple[str, ...]:
     """Names of the CONSTRUCT stages of ``queries/derive/``, in the order they run."""
-    return tuple(n for n in query_names("derive") if _CONSTRUCT.search(query_text("derive", n)))
+    return CLASSIFICATION_STAGES + DECISION_STAGES
 
 
 REASONS_QUERY = "60-reasons"
@@ -191,14 +226,30 @@ def _ox_value(term: object) -> str | None:
     return str(value) if value is not None else str(term)
 
 
-def _derive_oxigraph(data: Graph) -> Derivation:
+def _oxigraph_store(data: Graph, names: Sequence[str]) -> object:
     import pyoxigraph as ox
 
     store = ox.Store()
     store.load(_rules_ntriples(), format=ox.RdfFormat.N_TRIPLES)
     store.load(data.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)
-    for name in stages():
+    for name in names:
         store.update(_insert_text(name))
+    return store
+
+
+def classification_facts(patients: Sequence[PatientInput]) -> Graph:
+    """The facts the classification stages derive for ``patients`` (their codes' concepts,
+    their items' classes, unrecognized content), as a graph to validate with the record."""
+    import pyoxigraph as ox
+
+    skolemized = [PatientInput(p.iri, p.graph.skolemize(), p.at) for p in patients]
+    store = _oxigraph_store(_working_data(skolemized), CLASSIFICATION_STAGES)
+    data = store.query(CLASSIFICATION_QUERY).serialize(format=ox.RdfFormat.N_TRIPLES)
+    return Graph().parse(data=data, format="nt").de_skolemize()
+
+
+def _derive_oxigraph(data: Graph) -> Derivation:
+    store = _oxigraph_store(data, stages())
 
     def select(name: str) -> list[list[str | None]]:
         solutions = store.query(query_text("derive", name))
@@ -213,7 +264,8 @@ def _derive_oxigraph(data: Graph) -> Derivation:
 def derive(patients: Sequence[PatientInput], *, engine: str = "oxigraph") -> Derivation:
     """Derive interventions and reasons for ``patients`` (one chunk) with ``engine``."""
     if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+        raise ParameterError(f"unknown engine {cut(str(engine))!r}; choose one of "
+                             f"{', '.join(ENGINES)}")
     data = _working_data(patients)
     if engine == "rdflib":
         return _derive_rdflib(data)

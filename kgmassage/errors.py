@@ -8,7 +8,23 @@ __all__ = [
     "QueryError",
     "UnknownTermError",
     "NonConformingRecordError",
+    "ParameterError",
+    "cut",
 ]
+
+#: Longest quoted value shown in a message; longer ones are cut (a record may hold megabytes).
+QUOTE_LIMIT = 80
+
+
+def cut(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis and the full length when cut.
+
+    >>> cut("x" * 100)
+    'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx… (100 characters)'
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 8]}… ({len(text)} characters)"
 
 
 class KgMassageError(Exception):
@@ -50,3 +66,7 @@ class UnknownTermError(QueryError, ValueError):
 
 class NonConformingRecordError(KgMassageError):
     """Strict mode refused to assess a record that has SHACL Violations."""
+
+
+class ParameterError(KgMassageError, ValueError):
+    """An argument of the API is not acceptable (an assessment time, an engine, a side)."""

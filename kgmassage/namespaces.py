@@ -112,6 +112,7 @@ class KM(DefinedNamespace):
     Suspected: URIRef
     Resolved: URIRef
     Refuted: URIRef
+    EnteredInError: URIRef
     Permitted: URIRef
     Caution: URIRef
     RequiresClearance: URIRef
@@ -120,6 +121,10 @@ class KM(DefinedNamespace):
     ICD10CM: URIRef
     # ICD-10-CM code families (ontology/mappings.ttl)
     ICD10CM_I82_4: URIRef
+    ICD10CM_I82_5: URIRef
+    ICD10CM_I82_5_Right: URIRef
+    ICD10CM_I82_5_Left: URIRef
+    ICD10CM_I82_5_Bilateral: URIRef
     ICD10CM_I26: URIRef
     ICD10CM_S82_0: URIRef
     ICD10CM_S82_2: URIRef
@@ -203,6 +208,8 @@ class KM(DefinedNamespace):
     system: URIRef
     codeValue: URIRef
     unrecognizedField: URIRef
+    unrecognizedContent: URIRef
+    unrecognizedEntry: URIRef
     # assessments
     patient: URIRef
     knowledgeVersion: URIRef
@@ -281,6 +288,15 @@ class KM(DefinedNamespace):
     message: URIRef
     plannedOnly: URIRef
     reportsStatus: URIRef
+    UnrecognizedContent: URIRef
+    clearable: URIRef
+    voidsClearance: URIRef
+    codeDotPosition: URIRef
+    canonicalCode: URIRef
+    inCodeSystem: URIRef
+    unrecognizedAt: URIRef
+    recognized: URIRef
+    dateValue: URIRef
 
 
 def patient_iri(identifier: str) -> URIRef:

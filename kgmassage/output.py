@@ -101,10 +101,6 @@ def to_text(assessment: Assessment) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _term(name: str) -> URIRef:
-    return URIRef(name) if ":" in name else km_term(name)
-
-
 def _by_notation(names: dict[str, str]) -> dict[str, URIRef]:
     """IRI → JSON name (from the ontology's skos:notation) turned round."""
     return {name: URIRef(iri) for iri, name in names.items()}
@@ -137,8 +133,12 @@ def to_graph(assessments: Iterable[Assessment]) -> Graph:
             g.add((node, KM.hasDecision, dn))
             g.add((dn, RDF.type, KM.Decision))
             g.add((dn, PROV.wasGeneratedBy, node))
-            g.add((dn, KM.technique, _term(d.technique)))
-            g.add((dn, KM.target, _term(d.target)))
+            for prop, iri, name in ((KM.technique, d.technique_iri, d.technique),
+                                    (KM.target, d.target_iri, d.target)):
+                if iri is not None:
+                    g.add((dn, prop, URIRef(iri)))
+                elif name is not None:  # a name the ontology does not know, as given
+                    g.add((dn, prop, Literal(name)))
             g.add((dn, KM.side, sides[d.side]))
             g.add((dn, KM.status, statuses[d.status]))
             g.add((dn, KM.planned, Literal(d.planned)))
@@ -157,6 +157,6 @@ def to_graph(assessments: Iterable[Assessment]) -> Graph:
                 if r.item_iri and ":" in r.item_iri:
                     g.add((rn, KM.matchedItem, URIRef(r.item_iri)))
                 for alt in r.alternatives:
-                    g.add((rn, KM.alternative, _term(alt)))
+                    g.add((rn, KM.alternative, km_term(alt)))
     return g
 

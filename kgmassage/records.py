@@ -8,7 +8,16 @@ A JSON record maps to RDF as fixed in ``interfaces.md``:
   ``procedures``, ``clearances``, ``planned``), its code ``<item IRI>/code``;
 * dates keep their lexical form (``xsd:dateTime`` when the text holds a ``T``, else ``xsd:date``,
   even when invalid, so that validation reports them); enumerated values that are not one of the
-  vocabulary's are kept as plain literals; unknown keys are kept as ``km:unrecognizedField``.
+  vocabulary's are kept as plain literals; technique and target names are resolved by local name,
+  label or synonym (:mod:`kgmassage.vocabulary`), unknown ones kept as plain literals;
+* nothing is dropped: an unknown key is kept as ``km:unrecognizedField`` (a scalar, an empty array
+  or object) or ``km:unrecognizedContent`` (a non-empty array or object, which may hide items);
+  a list entry that is not an object as ``km:unrecognizedEntry``. A record with a duplicate key
+  is refused (:class:`~kgmassage.errors.RecordError` naming the key): JSON parsers keep only one
+  of the values.
+
+A Turtle record is the patient node, its items (the objects of the list properties) and their
+codes; any other subject in the file is refused, so a record cannot add to the knowledge base.
 
 Nothing is ever fetched from the network: JSON is read as plain JSON (no JSON-LD), RDF only as
 Turtle.
@@ -32,6 +41,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +50,9 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.compare import to_canonical_graph
 from rdflib.namespace import RDF, RDFS, XSD
 
-from .errors import RecordError
+from .errors import RecordError, cut
 from .namespaces import KM, KM_IRI, km_term, local_name, patient_iri
+from .vocabulary import side_named, status_named, target_named, technique_named
 
 __all__ = [
     "LISTS",
@@ -71,21 +82,25 @@ _STATUSES = {
     "suspected": KM.Suspected,
     "resolved": KM.Resolved,
     "refuted": KM.Refuted,
+    "entered-in-error": KM.EnteredInError,
 }
 _RECORD_DATES = {"assessed_at": KM.assessedAt, "birth_date": KM.birthDate}
 #: Item keys whose value is a date (``date`` depends on the list, see :func:`_date_property`).
 _ITEM_DATES = {"onset": KM.onset, "recorded_at": KM.recordedAt}
 _ITEM_FLAGS = {"incision_closed": KM.incisionClosed, "sutures_removed": KM.suturesRemoved}
-_ITEM_NAMES = {"type": RDF.type, "site": KM.site, "technique": KM.technique, "target": KM.target}
+_ITEM_NAMES = {"type": RDF.type, "site": KM.site}
+_PLAN_NAMES = {"technique": (KM.technique, technique_named), "target": (KM.target, target_named)}
 _COMMON_KEYS = frozenset({"side", "site", "status"})
-_CLINICAL_KEYS = _COMMON_KEYS | {
-    "type", "code", "onset", "recorded_at", "date", "incision_closed", "sutures_removed"
-}
-#: Keys each list's items understand; any other key is kept as ``km:unrecognizedField``.
+_FINDING_KEYS = _COMMON_KEYS | {"type", "code", "onset", "recorded_at"}
+#: Keys each list's items understand; any other key is kept as ``km:unrecognizedField`` (or
+#: ``km:unrecognizedContent``). A key that is not the item's own (``date`` on a condition,
+#: ``onset`` on a procedure) is unknown: it is not used.
 _KEYS = {
-    "conditions": _CLINICAL_KEYS,
-    "findings": _CLINICAL_KEYS,
-    "procedures": _CLINICAL_KEYS,
+    "conditions": _FINDING_KEYS,
+    "findings": _FINDING_KEYS,
+    "procedures": _COMMON_KEYS | {
+        "type", "code", "date", "recorded_at", "incision_closed", "sutures_removed"
+    },
     "clearances": _COMMON_KEYS | {"date", "issued_by"},
     "planned": _COMMON_KEYS | {"technique", "target"},
 }
@@ -173,10 +188,14 @@ def _date(value: Any) -> Literal:
         return Literal(value, datatype=datatype, normalize=False)
 
 
-def _enum(value: Any, table: Mapping[str, URIRef]) -> URIRef | Literal:
-    if isinstance(value, str) and value in table:
-        return table[value]
-    return Literal(_text(value))
+def _side(value: Any) -> URIRef | Literal:
+    known = side_named(value) if isinstance(value, str) else None
+    return known if known is not None else Literal(_text(value))
+
+
+def _status(value: Any) -> URIRef | Literal:
+    known = status_named(value) if isinstance(value, str) else None
+    return known if known is not None else Literal(_text(value))
 
 
 def _flag(value: Any) -> Literal:
@@ -197,22 +216,25 @@ def _patient_node(obj: Mapping[str, Any], position: int) -> tuple[URIRef, str | 
     return record_iri(position), None
 
 
-def _name(value: Any, source: str, where: str) -> URIRef:
-    if isinstance(value, (dict, list)):
-        raise RecordError(source, "expected a name from the vocabulary, got a JSON "
-                          f"{'object' if isinstance(value, dict) else 'array'}", field=where)
-    return km_term(_text(value))
-
-
 def _unrecognized(graph: Graph, node: URIRef, key: str, value: Any) -> None:
-    graph.add((node, KM.unrecognizedField, Literal(f"{key}={_compact(value)}")))
+    hides = isinstance(value, (dict, list)) and len(value) > 0
+    prop = KM.unrecognizedContent if hides else KM.unrecognizedField
+    graph.add((node, prop, Literal(f"{key}={_compact(value)}")))
 
 
-def _add_coding(graph: Graph, item: URIRef, code: Any, source: str, where: str) -> None:
-    if not isinstance(code, dict):
-        raise RecordError(source, "a code must be a JSON object with \"system\" and \"code\"",
-                          field=where)
-    node = URIRef(f"{item}/code")
+def _add_codes(graph: Graph, item: URIRef, code: Any, source: str, where: str) -> None:
+    """An item's ``code``: one code object, or an array of them (every coding counts)."""
+    if isinstance(code, list) and code and all(isinstance(c, dict) for c in code):
+        for index, one in enumerate(code):
+            _add_coding(graph, item, URIRef(f"{item}/code/{index}"), one)
+    elif isinstance(code, dict):
+        _add_coding(graph, item, URIRef(f"{item}/code"), code)
+    else:
+        raise RecordError(source, "a code must be a JSON object with \"system\" and \"code\" "
+                          "(or an array of such objects)", field=where)
+
+
+def _add_coding(graph: Graph, item: URIRef, node: URIRef, code: Mapping[str, Any]) -> None:
     graph.add((item, KM.code, node))
     graph.add((node, RDF.type, KM.Coding))
     for key, value in code.items():
@@ -232,24 +254,21 @@ def _add_coding(graph: Graph, item: URIRef, code: Any, source: str, where: str) 
 
 
 def _date_property(list_name: str) -> URIRef:
-    if list_name == "procedures":
-        return KM.performedOn
-    if list_name == "clearances":
-        return KM.issuedOn
-    return KM.recordedAt
+    """What ``date`` means in a list (only procedures and clearances have one)."""
+    return KM.performedOn if list_name == "procedures" else KM.issuedOn
 
 
 def _add_item(
     graph: Graph, patient: URIRef, list_name: str, index: int, item: Any, source: str
 ) -> None:
     where = f"{list_name}[{index}]"
-    if not isinstance(item, dict):
-        raise RecordError(source, f"each entry of \"{list_name}\" must be a JSON object",
-                          field=where)
     node = URIRef(f"{patient}/{list_name}/{index}")
     graph.add((patient, LISTS[list_name], node))
     if list_name in _LIST_CLASS:
         graph.add((node, RDF.type, _LIST_CLASS[list_name]))
+    if not isinstance(item, dict):
+        graph.add((node, KM.unrecognizedEntry, Literal(_compact(item))))
+        return
     known = _KEYS[list_name]
     for key, value in item.items():
         if key not in known:
@@ -258,13 +277,17 @@ def _add_item(
         if value is None:
             continue
         if key in _ITEM_NAMES:
-            graph.add((node, _ITEM_NAMES[key], _name(value, source, f"{where}.{key}")))
+            graph.add((node, _ITEM_NAMES[key], km_term(_text(value))))
+        elif key in _PLAN_NAMES:
+            prop, resolve = _PLAN_NAMES[key]
+            term = resolve(value) if isinstance(value, str) else None
+            graph.add((node, prop, term if term is not None else Literal(_text(value))))
         elif key == "code":
-            _add_coding(graph, node, value, source, f"{where}.code")
+            _add_codes(graph, node, value, source, f"{where}.code")
         elif key == "side":
-            graph.add((node, KM.side, _enum(value, _SIDES)))
+            graph.add((node, KM.side, _side(value)))
         elif key == "status":
-            graph.add((node, KM.status, _enum(value, _STATUSES)))
+            graph.add((node, KM.status, _status(value)))
         elif key in _ITEM_DATES:
             graph.add((node, _ITEM_DATES[key], _date(value)))
         elif key == "date":
@@ -311,7 +334,8 @@ def record_to_graph(obj: Mapping[str, Any], *, source: str = "<dict>", position:
             graph.add((patient, _RECORD_DATES[key], _date(value)))
         else:
             if not isinstance(value, list):
-                raise RecordError(source, f"\"{key}\" must be a JSON array of objects", field=key)
+                raise RecordError(source, f"\"{key}\" must be a JSON array (of objects), "
+                                  f"not {_json_kind(value)}", field=key)
             for index, item in enumerate(value):
                 _add_item(graph, patient, key, index, item, source)
     return graph
@@ -380,26 +404,34 @@ def _coding_to_json(graph: Graph, node: Any) -> dict[str, Any]:
     for pred, obj in sorted(graph.predicate_objects(node)):
         if pred in (KM.system, KM.codeValue, RDFS.label):
             _set(out, JSON_KEYS[pred], str(obj))
-        elif pred == KM.unrecognizedField:
+        elif pred in (KM.unrecognizedField, KM.unrecognizedContent):
             _unrecognized_to_json(out, obj)
     return out
 
 
 
 
-def _item_to_json(graph: Graph, node: Any, list_name: str) -> dict[str, Any]:
+def _item_to_json(graph: Graph, node: Any, list_name: str) -> Any:
+    entry = graph.value(node, KM.unrecognizedEntry)
+    if entry is not None:
+        return json.loads(str(entry))
     out: dict[str, Any] = {}
+    codes = sorted(graph.objects(node, KM.code))
+    if codes:
+        listed = len(codes) > 1 or str(codes[0]).rsplit("/", 1)[-1].isdigit()
+        coded = [_coding_to_json(graph, c) for c in codes]
+        out["code"] = coded if listed else coded[0]
     for pred, obj in sorted(graph.predicate_objects(node)):
         if pred == RDF.type:
             if obj != _LIST_CLASS.get(list_name):
                 _set(out, "type", local_name(obj))
         elif pred == KM.code:
-            _set(out, "code", _coding_to_json(graph, obj))
+            continue
         elif pred == KM.side:
             _set(out, "side", _SIDE_NAMES.get(obj, str(obj)))
         elif pred == KM.status:
             _set(out, "status", _STATUS_NAMES.get(obj, str(obj)))
-        elif pred == KM.unrecognizedField:
+        elif pred in (KM.unrecognizedField, KM.unrecognizedContent):
             _unrecognized_to_json(out, obj)
         elif pred in _ITEM_PREDICATES:
             value = local_name(obj) if isinstance(obj, URIRef) else _literal_value(obj)
@@ -426,8 +458,9 @@ def graph_to_record(graph: Graph, patient: URIRef) -> dict[str, Any]:
         value = graph.value(patient, prop)
         if value is not None:
             out[key] = str(value)
-    for value in sorted(graph.objects(patient, KM.unrecognizedField)):
-        _unrecognized_to_json(out, value)
+    for prop in (KM.unrecognizedField, KM.unrecognizedContent):
+        for value in sorted(graph.objects(patient, prop)):
+            _unrecognized_to_json(out, value)
     for list_name, prop in LISTS.items():
         items = sorted(graph.objects(patient, prop), key=_item_order)
         if items:
@@ -446,6 +479,8 @@ def _json_record(obj: Any, source: str, position: int, line: int | None) -> Pati
     if not isinstance(obj, Mapping):
         raise RecordError(source, f"a patient record must be a JSON object, not {_json_kind(obj)}",
                           line=line)
+    if _too_deep(obj):
+        raise RecordError(source, f"JSON nested more than {MAX_DEPTH} levels deep", line=line)
     if "resourceType" in obj:
         raise RecordError(
             source,
@@ -497,20 +532,78 @@ def _json_error(exc: json.JSONDecodeError, source: str, line_offset: int = 0) ->
                        line=exc.lineno + line_offset)
 
 
+#: Deepest nesting of arrays and objects accepted in a record (a real record needs 4).
+MAX_DEPTH = 100
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: a JSON object as a dict, refusing a key given twice."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _too_deep(value: Any) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _loads(decode: Any, source: str, line: int | None) -> Any:
+    """Run ``decode()`` (a JSON decoding step), turning what can go wrong into RecordErrors."""
+    try:
+        return decode()
+    except _DuplicateKey as exc:
+        raise RecordError(
+            source, f"the key {json.dumps(cut(exc.key))} is given twice in one object; a JSON "
+            "reader keeps only one of its values, so the record is refused: give each key once",
+            line=line) from None
+    except RecursionError:
+        raise RecordError(source, f"JSON nested more than {MAX_DEPTH} levels deep",
+                          line=line) from None
+
+
 def _skip_ws(text: str, index: int) -> int:
     while index < len(text) and text[index] in " \t\r\n":
         index += 1
     return index
 
 
+_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
+_PLAIN_DECODER = json.JSONDecoder()
+
+
 def _json_values(text: str, source: str) -> list[tuple[Any, int]]:
-    """The top-level value(s) of a JSON text: an array's elements or one value, with lines."""
-    decoder = json.JSONDecoder()
+    """The top-level value(s) of a JSON text: an array's elements or one value, with lines.
+
+    An element that repeats a key is returned as its :class:`RecordError` (the others are
+    still read)."""
     values: list[tuple[Any, int]] = []
     index = _skip_ws(text, 0)
 
     def line_of(pos: int) -> int:
         return text.count("\n", 0, pos) + 1
+
+    def element(start: int) -> tuple[Any, int]:
+        try:
+            return _loads(lambda: _STRICT_DECODER.raw_decode(text, start), source, line_of(start))
+        except RecordError as exc:
+            _, end = _loads(lambda: _PLAIN_DECODER.raw_decode(text, start), source, line_of(start))
+            return exc, end
 
     try:
         if index < len(text) and text[index] == "[":
@@ -519,7 +612,7 @@ def _json_values(text: str, source: str) -> list[tuple[Any, int]]:
                 index += 1
             else:
                 while True:
-                    value, end = decoder.raw_decode(text, index)
+                    value, end = element(index)
                     values.append((value, line_of(index)))
                     index = _skip_ws(text, end)
                     if index < len(text) and text[index] == ",":
@@ -530,7 +623,9 @@ def _json_values(text: str, source: str) -> list[tuple[Any, int]]:
                         break
                     raise json.JSONDecodeError("Expecting ',' delimiter or ']'", text, index)
         else:
-            value, end = decoder.raw_decode(text, index)
+            value, end = element(index)
+            if isinstance(value, RecordError):
+                raise value
             values.append((value, line_of(index)))
             index = end
         index = _skip_ws(text, index)
@@ -547,6 +642,9 @@ def _iter_json(text: str, source: str) -> Iterator[PatientRecord | RecordError]:
     if not values:
         raise RecordError(source, "the JSON array holds no records", line=1)
     for position, (value, line) in enumerate(values, start=1):
+        if isinstance(value, RecordError):
+            yield value
+            continue
         try:
             yield _json_record(value, source, position, line)
         except RecordError as exc:
@@ -564,7 +662,8 @@ def _iter_ndjson_lines(
         try:
             text = _decode(raw, source, first_line=number).rstrip("\r\n")
             try:
-                value = json.loads(text)
+                value = _loads(partial(json.loads, text, object_pairs_hook=_unique_keys),
+                               source, number)
             except json.JSONDecodeError as exc:
                 raise _json_error(exc, source, line_offset=number - 1) from None
             yield _json_record(value, source, position, number)
@@ -591,17 +690,25 @@ def _parse_turtle(text: str, source: str) -> Graph:
     return graph
 
 
+def _described(graph: Graph, node: Any) -> bool:
+    """Whether ``node`` is a record node the file describes (not a term of the vocabulary)."""
+    return (
+        isinstance(node, (URIRef, BNode))
+        and not str(node).startswith(KM_IRI)
+        and (node, None, None) in graph
+    )
+
+
 def _reachable(graph: Graph, start: URIRef) -> Graph:
+    """The record of patient ``start``: its own triples, those of the nodes it links to (its
+    items, whatever the link: a misspelt list property still leads to its items) and those of
+    the nodes they link to (codes)."""
     sub = _bind(Graph())
-    seen: set[Any] = {start}
-    stack: list[Any] = [start]
-    while stack:
-        node = stack.pop()
+    items = {o for o in graph.objects(start, None) if _described(graph, o)}
+    parts = {o for item in items for o in graph.objects(item, None) if _described(graph, o)}
+    for node in {start, *items, *parts}:
         for pred, obj in graph.predicate_objects(node):
             sub.add((node, pred, obj))
-            if isinstance(obj, (URIRef, BNode)) and obj not in seen:
-                seen.add(obj)
-                stack.append(obj)
     return sub
 
 
@@ -653,9 +760,10 @@ def _iter_graph(
         )
     orphans = sorted(str(s) for s in set(graph.subjects()) - covered)
     if orphans:
-        shown = ", ".join(orphans[:3]) + (" …" if len(orphans) > 3 else "")
-        yield RecordError(source, f"{len(orphans)} node(s) are not linked to any patient and "
-                          f"would be ignored: {shown}")
+        shown = ", ".join(cut(o) for o in orphans[:3]) + (" …" if len(orphans) > 3 else "")
+        yield RecordError(source, f"{len(orphans)} node(s) are described that are not a "
+                          "patient, an item of a patient's lists or an item's code (a record "
+                          f"cannot add to the knowledge base): {shown}")
 
 
 def _renamed(graph: Graph, old: Any, new: URIRef) -> Graph:

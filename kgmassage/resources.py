@@ -18,6 +18,7 @@ __all__ = [
     "SHAPE_FILES",
     "ontology_graph",
     "shapes_graph",
+    "record_shapes_graph",
     "rules_graph",
     "query_text",
     "query_names",
@@ -28,7 +29,12 @@ __all__ = [
 #: Turtle files that make up the ontology, in load order.
 ONTOLOGY_FILES = ("kgmassage.ttl", "mappings.ttl", "engine.ttl")
 #: Turtle files that make up the SHACL shapes.
-SHAPE_FILES = ("patient.shapes.ttl", "contraindications.shapes.ttl", "engine.shapes.ttl")
+SHAPE_FILES = (
+    "patient.shapes.ttl", "record-vocabulary.shapes.ttl", "contraindications.shapes.ttl",
+    "engine.shapes.ttl",
+)
+#: The shapes of record validity: values, and the record vocabulary (closed shapes).
+RECORD_SHAPE_FILES = ("patient.shapes.ttl", "record-vocabulary.shapes.ttl")
 
 
 def read_text(package: str, name: str) -> str:
@@ -58,6 +64,12 @@ def shape_graph(name: str) -> Graph:
 
 
 @cache
+def record_shapes_graph() -> Graph:
+    """The shapes of record validity (values and vocabulary), without the plan checks."""
+    return _parse("shapes", RECORD_SHAPE_FILES)
+
+
+@cache
 def shapes_graph() -> Graph:
     """All SHACL shapes (record validity and contraindications)."""
     return _parse("shapes", SHAPE_FILES)
@@ -65,12 +77,10 @@ def shapes_graph() -> Graph:
 
 @cache
 def rules_graph() -> Graph:
-    """Ontology plus contraindication rules: what the derivation queries read.
-
-    Pass it as pyshacl's ``ont_graph``: the plan checks of the shapes read the rules as data.
-    """
+    """Ontology, contraindication rules and record vocabulary: what the derivation reads."""
     graph = copy_graph(ontology_graph())
     graph += shape_graph("contraindications.shapes.ttl")
+    graph += shape_graph("record-vocabulary.shapes.ttl")
     return graph
 
 

@@ -1,4 +1,9 @@
-"""Time semantics shared by validation and decisions.
+"""Time semantics shared by validation and decisions: one strict reading of dates.
+
+:func:`parse_date` is the only date parser of the package. It accepts exactly the lexical forms
+of ``xsd:date`` and ``xsd:dateTime`` (four-digit year, real calendar days, seconds required,
+optional fraction and offset ``Z`` / ``±hh:mm`` up to ±14:00, ``24:00:00`` as the end of a day);
+anything else is unparseable, for validation and decisions alike.
 
 A record's dates keep their lexical form in the patient graph. Before validating or
 deciding, :func:`add_context` adds, for one patient, the evaluation time and a normalised
@@ -6,9 +11,10 @@ form of every date it holds, so that SHACL and SPARQL only compare values of one
 
 * ``?patient km:evaluatedAt ?at`` (UTC ``xsd:dateTime``) and ``km:evaluationDay`` (its UTC day);
 * ``?patient km:windowCutoff [ km:window ?w ; km:cutoff ?at_minus_w ]`` for each time window;
-* ``?node km:dateFact [ km:dateProperty ?p ; km:instant ?i ; km:day ?d ; km:timed ?t ]`` for each
-  date value ``?node ?p ?value``: a date-time without offset is UTC; a date without a time stands
-  for the **end** of that day (its latest instant, so windows err on the safe side). A value that
+* ``?node km:dateFact [ km:dateProperty ?p ; km:dateValue ?value ; km:instant ?i ; km:day ?d ;
+  km:timed ?t ]`` for each date value ``?node ?p ?value``: a date-time without offset is UTC;
+  a date without a time stands for the **end** of that day in its own offset (its latest
+  instant, so windows err on the safe side), and its day is the day it names. A value that
   does not parse gets a fact with no instant or day (it is then "unusable").
 """
 
@@ -16,16 +22,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 
+from .errors import ParameterError, cut
 from .namespaces import KM
 
 __all__ = [
     "DATE_PROPERTIES",
+    "DateValue",
+    "parse_date",
     "parse_instant",
+    "literal_date",
     "resolve_at",
     "add_context",
     "utc_now",
@@ -36,8 +47,106 @@ DATE_PROPERTIES = (
     KM.onset, KM.recordedAt, KM.performedOn, KM.issuedOn, KM.birthDate, KM.assessedAt
 )
 
-_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?$")
+_OFFSET = r"(?P<tz>Z|[+-](?P<oh>\d{2}):(?P<om>\d{2}))?"
+_DATE_RE = re.compile(r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})" + _OFFSET)
+_DATETIME_RE = re.compile(
+    r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})"
+    r"T(?P<H>\d{2}):(?P<M>\d{2}):(?P<S>\d{2})(?:\.(?P<f>\d+))?" + _OFFSET
+)
 _END_OF_DAY = time(23, 59, 59, 999999)
+
+
+@dataclass(frozen=True)
+class DateValue:
+    """A parsed date or date-time.
+
+    Attributes:
+        instant: the UTC instant it stands for; a date stands for the end of its day (in its
+            own offset when it carries one, else UTC).
+        day: the calendar day: the day a date names; a date-time's UTC day.
+        timed: whether it carried a time of day.
+    """
+
+    instant: datetime
+    day: date
+    timed: bool
+
+
+def _offset(match: re.Match[str]) -> timezone | None:
+    if match.group("tz") is None:
+        return timezone.utc
+    if match.group("tz") == "Z":
+        return timezone.utc
+    hours, minutes = int(match.group("oh")), int(match.group("om"))
+    if minutes > 59 or hours > 14 or (hours == 14 and minutes):
+        return None
+    delta = timedelta(hours=hours, minutes=minutes)
+    return timezone(-delta if match.group("tz")[0] == "-" else delta)
+
+
+def _day(match: re.Match[str]) -> date | None:
+    year = int(match.group("y"))
+    if year < 1:
+        return None
+    try:
+        return date(year, int(match.group("m")), int(match.group("d")))
+    except ValueError:
+        return None
+
+
+def parse_date(text: str) -> DateValue | None:
+    """Read an ``xsd:date`` or ``xsd:dateTime`` lexical form; ``None`` for anything else.
+
+    >>> parse_date("2026-11-19").instant.isoformat()
+    '2026-11-19T23:59:59.999999+00:00'
+    >>> parse_date("2026-11-19-12:00").instant.isoformat(), str(parse_date("2026-11-19-12:00").day)
+    ('2026-11-20T11:59:59.999999+00:00', '2026-11-19')
+    >>> parse_date("2026-11-20T10:00:00+01:00").instant.isoformat()
+    '2026-11-20T09:00:00+00:00'
+    >>> [parse_date(t) for t in ("2026-11-20T10:00Z", "2026-11-20 10:00:00", "20261120T100000Z",
+    ...                          "2027-02-29", " 2026-11-20")]
+    [None, None, None, None, None]
+    """
+    if not isinstance(text, str):
+        return None
+    match = _DATE_RE.fullmatch(text)
+    if match:
+        day, zone = _day(match), _offset(match)
+        if day is None or zone is None:
+            return None
+        try:
+            end = datetime.combine(day, _END_OF_DAY, zone).astimezone(timezone.utc)
+        except (ValueError, OverflowError):
+            return None
+        return DateValue(end, day, False)
+    match = _DATETIME_RE.fullmatch(text)
+    if not match:
+        return None
+    day, zone = _day(match), _offset(match)
+    hour, minute, second = int(match.group("H")), int(match.group("M")), int(match.group("S"))
+    fraction = match.group("f") or ""
+    if day is None or zone is None or minute > 59 or second > 59:
+        return None
+    extra = timedelta()
+    if hour == 24:  # 24:00:00 is the end of the day: the next day's midnight
+        if minute or second or fraction.strip("0"):
+            return None
+        hour, extra = 0, timedelta(days=1)
+    elif hour > 23:
+        return None
+    micro = int((fraction + "000000")[:6])
+    try:
+        local = datetime(day.year, day.month, day.day, hour, minute, second, micro, zone) + extra
+        instant = local.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None
+    return DateValue(instant, instant.date(), True)
+
+
+def parse_instant(text: str) -> tuple[datetime, bool] | None:
+    """``(utc_instant, timed)`` of a date or date-time (see :func:`parse_date`), else ``None``."""
+    value = parse_date(text)
+    return None if value is None else (value.instant, value.timed)
 
 
 def utc_now() -> datetime:
@@ -45,41 +154,15 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
-def parse_instant(text: str) -> tuple[datetime, bool] | None:
-    """Parse an ``xsd:date`` or ``xsd:dateTime`` lexical form.
-
-    Returns ``(utc_instant, timed)``; a date gives the end of its day (UTC) and ``timed=False``.
-    ``None`` when the text is neither.
-
-    >>> parse_instant("2026-11-19")
-    (datetime.datetime(2026, 11, 19, 23, 59, 59, 999999, tzinfo=datetime.timezone.utc), False)
-    >>> parse_instant("2026-11-20T10:00:00+01:00")[0].isoformat()
-    '2026-11-20T09:00:00+00:00'
-    """
-    text = text.strip()
-    try:
-        match = _DATE.match(text)
-        if match:
-            day = date.fromisoformat(match.group(1))
-            return datetime.combine(day, _END_OF_DAY, timezone.utc), False
-        if "T" not in text:
-            return None
-        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc), True
-
-
 def resolve_at(at: datetime | str | None, record_at: str | None = None) -> datetime:
     """The assessment time: the caller's, else the record's ``assessed_at``, else now (UTC).
 
-    A date-time without offset is UTC. A bare date means the *start* of that day: the earliest
-    instant it can mean, so that every record date looks as recent as it can (time windows err
-    on the safe side, as record dates do by standing for the end of their day). Raises
-    ``ValueError`` for a caller's value that does not parse. A record value that does not parse
-    is ignored (validation reports it) and the current time is used.
+    A date-time without offset is UTC. A date alone means the *start* of that day (in its own
+    offset, else UTC): the earliest instant it can mean, so that every record date looks as
+    recent as it can (time windows err on the safe side, as record dates do by standing for the
+    end of their day). Raises :class:`~kgmassage.errors.ParameterError` for a caller's value that
+    does not parse. A record value that does not parse is ignored (validation reports it) and
+    the current time is used.
 
     >>> resolve_at("2026-11-20").isoformat()
     '2026-11-20T00:00:00+00:00'
@@ -89,15 +172,18 @@ def resolve_at(at: datetime | str | None, record_at: str | None = None) -> datet
     for text in (at, record_at):
         if text is None:
             continue
-        parsed = parse_instant(str(text))
+        parsed = parse_date(str(text))
         if parsed is None:
             if text is at:
-                raise ValueError(f"not an ISO 8601 date or date-time: {at!r}")
+                raise ParameterError(
+                    f"not an xsd:date or xsd:dateTime (e.g. 2026-11-20 or "
+                    f"2026-11-20T10:00:00Z): {cut(str(at))!r}"
+                )
             continue
-        instant, timed = parsed
-        if timed:
-            return instant
-        return datetime.combine(instant.date(), time(0, 0), timezone.utc)
+        if parsed.timed:
+            return parsed.instant
+        start = parsed.instant - timedelta(hours=23, minutes=59, seconds=59, microseconds=999999)
+        return start.astimezone(timezone.utc)
     return utc_now()
 
 
@@ -134,10 +220,22 @@ def add_context(
         fact = BNode()
         graph.add((node, KM.dateFact, fact))
         graph.add((fact, KM.dateProperty, prop))
-        parsed = parse_instant(str(value)) if isinstance(value, Literal) else None
+        graph.add((fact, KM.dateValue, value))
+        parsed = literal_date(value)
         if parsed is None:
             continue
-        instant, timed = parsed
-        graph.add((fact, KM.instant, _dt_literal(instant)))
-        graph.add((fact, KM.day, Literal(instant.date().isoformat(), datatype=XSD.date)))
-        graph.add((fact, KM.timed, Literal(timed)))
+        graph.add((fact, KM.instant, _dt_literal(parsed.instant)))
+        graph.add((fact, KM.day, Literal(parsed.day.isoformat(), datatype=XSD.date)))
+        graph.add((fact, KM.timed, Literal(parsed.timed)))
+
+
+def literal_date(value: object) -> DateValue | None:
+    """The date a graph value holds: an ``xsd:date`` or ``xsd:dateTime`` literal whose lexical
+    form parses as that datatype (:func:`parse_date`); ``None`` for anything else (a plain
+    literal, a string, an IRI, a date typed as a date-time)."""
+    if not isinstance(value, Literal) or value.datatype not in (XSD.date, XSD.dateTime):
+        return None
+    parsed = parse_date(str(value))
+    if parsed is None or parsed.timed != (value.datatype == XSD.dateTime):
+        return None
+    return parsed

@@ -14,6 +14,7 @@ concerns (``conditions[0].side``).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -25,6 +26,8 @@ from rdflib.namespace import RDF, SH
 from rdflib.paths import Path as RdfPath
 
 from . import resources, rules
+from .derivation import PatientInput, classification_facts
+from .errors import cut
 from .namespaces import KM
 from .querycache import reuse_parsed_queries
 from .records import ITEM_IRI, JSON_KEYS, LISTS, PatientRecord, keep_lexical_forms, load_record
@@ -144,10 +147,14 @@ def json_field(
     if base is None:
         return None
     key: str | None = None
-    if path == KM.unrecognizedField and value is not None:
+    if path == KM.unrecognizedEntry:
+        return base or None
+    if path in (KM.unrecognizedField, KM.unrecognizedContent):
+        value = value if value is not None else graph.value(focus, path)
+    if path in (KM.unrecognizedField, KM.unrecognizedContent) and value is not None:
         key = str(value).partition("=")[0]
     elif isinstance(path, URIRef):
-        key = JSON_KEYS.get(path, path.fragment or str(path))
+        key = JSON_KEYS.get(path) or re.split(r"[#/:]", str(path).rstrip("/#"))[-1]
     if key is None:
         return base or None
     return f"{base}.{key}" if base else key
@@ -207,6 +214,10 @@ def _copy_closure(source: Graph, target: Graph, node: Any) -> None:
                 stack.append(obj)
 
 
+def _cut_field(name: str | None) -> str | None:
+    return None if name is None else cut(name)
+
+
 def _sort_key(result: ValidationResult) -> tuple[Any, ...]:
     return (
         _RANK.get(result.severity, len(SEVERITIES)),
@@ -240,12 +251,12 @@ def _read_report(
         results.append(
             ValidationResult(
                 severity=severity,
-                focus=_node_text(focus) or "",
+                focus=cut(_node_text(focus) or ""),
                 path=_path_text(shacl, path),
-                value=_node_text(value),
+                value=None if value is None else cut(_node_text(value) or ""),
                 message=_message(shacl, node),
                 shape=_node_text(shape),
-                field=json_field(record.graph, record.iri, focus, path, value),
+                field=_cut_field(json_field(record.graph, record.iri, focus, path, value)),
             )
         )
         report.add((report_node, SH.result, node))
@@ -287,6 +298,7 @@ def validate(
     # ont_graph, which copies only OWL/RDFS axioms and owl:NamedIndividual nodes.
     data = resources.copy_graph(resources.rules_graph())
     data += rec.graph
+    data += classification_facts([PatientInput(URIRef(rec.iri), rec.graph, when)])
     with keep_lexical_forms(), reuse_parsed_queries():
         add_context(data, rec.iri, when, windows=rules.time_windows(), nodes=rec.graph.subjects())
         _, shacl, _ = pyshacl.validate(

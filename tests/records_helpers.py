@@ -29,7 +29,7 @@ SHAPES_NS = "https://w3id.org/kgmassage/shapes#"
 
 def patient_shapes():
     """The record-validity shapes only (fast: no contraindication checks)."""
-    return resources.shape_graph("patient.shapes.ttl")
+    return resources.record_shapes_graph()
 
 
 def records_of(path: Path) -> list[PatientRecord]:

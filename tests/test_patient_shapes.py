@@ -28,20 +28,26 @@ EXPECTED: dict[str, list[set[tuple[str, str | None, str]]]] = {
     "id-missing.json": [{(V, "id", "PatientIdentifier")}],
     "id-number.json": [{(V, "id", "PatientIdentifier")}],
     "id-empty.json": [{(V, "id", "PatientIdentifier")}],
-    "assessed-at-bad.json": [{(V, "assessed_at", "AssessedAtDate")}],
-    "birth-date-bad.json": [{(V, "birth_date", "BirthDate")}],
+    "assessed-at-bad.json": [{(V, "assessed_at", "UnreadableDate")}],
+    "birth-date-bad.json": [{(V, "birth_date", "UnreadableDate")}],
     "birth-date-future.json": [{(V, "birth_date", "FutureDate")}],
     # dates of items
-    "onset-bad.json": [{(V, "conditions[0].onset", "OnsetDate")}],
-    "onset-no-seconds.json": [{(V, "conditions[0].onset", "OnsetDate")}],
-    "onset-number.json": [{(V, "conditions[0].onset", "OnsetDate")}],
+    "onset-bad.json": [{(V, "conditions[0].onset", "UnreadableDate")}],
+    "onset-no-seconds.json": [{(V, "conditions[0].onset", "UnreadableDate")}],
+    "onset-number.json": [{(V, "conditions[0].onset", "UnreadableDate")}],
     "onset-future.json": [{(V, "conditions[0].onset", "FutureDate")}],
     "onset-future-time.json": [{(V, "conditions[0].onset", "FutureDate")}],
-    "recorded-at-bad.json": [{(V, "findings[0].recorded_at", "RecordedAtDate")}],
+    "recorded-at-bad.json": [{(V, "findings[0].recorded_at", "UnreadableDate")}],
     "recorded-at-future.json": [{(V, "findings[0].recorded_at", "FutureDate")}],
-    "performed-on-bad.json": [{(V, "procedures[0].date", "PerformedOnDate")}],
+    "performed-on-bad.json": [{(V, "procedures[0].date", "UnreadableDate")}],
     "performed-on-future.json": [{(V, "procedures[0].date", "FutureDate")}],
-    "issued-on-bad.json": [{(V, "clearances[0].date", "IssuedOnDate")}],
+    "issued-on-bad.json": [{(V, "clearances[0].date", "UnreadableDate")}],
+    "dates-twice.ttl": [
+        {(V, "assessed_at", "AssessedAtDate"), (V, "birth_date", "BirthDate"),
+         (V, "conditions[0].onset", "OnsetDate"),
+         (V, "conditions[0].recorded_at", "RecordedAtDate"),
+         (V, "procedures[0].date", "PerformedOnDate"), (V, "clearances[0].date", "IssuedOnDate")}
+    ],
     "issued-on-future.json": [{(V, "clearances[0].date", "FutureDate")}],
     # enumerations
     "side-bad.json": [{(V, "conditions[0].side", "Side")}],
@@ -50,6 +56,7 @@ EXPECTED: dict[str, list[set[tuple[str, str | None, str]]]] = {
         {(V, "conditions[?].side", "Side"), (V, "conditions[?].onset", "OnsetDate")}
     ],
     "status-bad.json": [{(V, "conditions[0].status", "Status")}],
+    "status-case.json": [set()],  # statuses compare trimmed and case-insensitively
     "site-unknown.json": [{(V, "conditions[0].site", "Site")}],
     "site-technique.json": [{(V, "findings[0].site", "Site")}],
     # types and codes
@@ -78,7 +85,8 @@ EXPECTED: dict[str, list[set[tuple[str, str | None, str]]]] = {
     "coded-tkr-dated.json": [set()],
     "coded-surgery-no-date.ttl": [{(V, "procedures[?].date", "KneeSurgeryDate")}],
     "coded-mixed.json": [
-        {(V, "findings[0].date", "KneeSurgeryDate"), (V, "procedures[1].date", "KneeSurgeryDate"),
+        {(V, "findings[0]", "KneeSurgeryListedDate"),
+         (V, "procedures[1].date", "KneeSurgeryDate"),
          (W, "conditions[0].onset", "AcuteInjuryOnset"),
          (W, "conditions[1].onset", "AcuteInjuryOnset"),
          (W, "conditions[3].onset", "AcuteInjuryOnset")}
@@ -90,6 +98,7 @@ EXPECTED: dict[str, list[set[tuple[str, str | None, str]]]] = {
     # planned interventions
     "planned-technique-unknown.json": [{(V, "planned[0].technique", "PlannedTechnique")}],
     "planned-target-region.json": [{(V, "planned[0].target", "PlannedTarget")}],
+    "planned-status.json": [{(W, "planned[0].status", "PlannedStatus")}],
     "planned-missing.json": [
         {(V, "planned[0].technique", "PlannedTechnique"), (V, "planned[0].target", "PlannedTarget")}
     ],
@@ -98,10 +107,18 @@ EXPECTED: dict[str, list[set[tuple[str, str | None, str]]]] = {
     "clearance-no-issuer.json": [{(W, "clearances[0].issued_by", "ClearanceIssuer")}],
     # fields not understood
     "unknown-fields.json": [
-        {(W, "@context", "UnrecognizedField"), (W, "condtions", "UnrecognizedField"),
+        {(W, "@context", "UnrecognizedField"), (V, "condtions", "UnrecognizedContent"),
          (W, "conditions[0].severity", "UnrecognizedField"),
          (W, "conditions[0].code.version", "UnrecognizedField"),
          (W, "planned[0].pressure", "UnrecognizedField")}
+    ],
+    "entry-not-object.json": [{(V, "conditions[0]", "UnrecognizedEntry")}],
+    # the record vocabulary (closed shapes)
+    "vocabulary-unknown.ttl": [
+        {(V, "hasCondtion", "PatientVocabulary"), (V, "conditions[0].severity", "ItemVocabulary"),
+         (V, "conditions[0].code.version", "CodingVocabulary"),
+         (V, "clearances[0].scope", "ClearanceVocabulary"),
+         (V, "planned[0].pressure", "PlanVocabulary")}
     ],
 }
 
@@ -132,6 +149,16 @@ PASSES = {
     "ClearanceDate": "valid-full.json",
     "ClearanceIssuer": "valid-full.json",
     "UnrecognizedField": "valid-full.json",
+    "UnrecognizedContent": "valid-full.json",
+    "UnrecognizedEntry": "valid-full.json",
+    "UnreadableDate": "valid-full.json",
+    "PlannedStatus": "valid-full.json",
+    "KneeSurgeryListedDate": "valid-finding-in-conditions.json",
+    "PatientVocabulary": "valid-full.json",
+    "ItemVocabulary": "valid-full.json",
+    "ClearanceVocabulary": "valid-full.json",
+    "PlanVocabulary": "valid-full.json",
+    "CodingVocabulary": "valid-full.json",
 }
 
 

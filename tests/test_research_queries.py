@@ -211,12 +211,14 @@ def test_codes_for_class_dvt(kb, engine: str) -> None:
         ("DeepVeinThrombosis", "DeepVeinThrombosis", skos + "exactMatch", sct + "128053003"),
         *[
             ("DeepVeinThrombosis", "DeepVeinThrombosis", skos + "narrowMatch", icd + code)
-            for code in ("I82.401", "I82.402", "I82.403", "I82.409")
+            for code in ("I82.401", "I82.402", "I82.403", "I82.409", "I82.501", "I82.502",
+                         "I82.503", "I82.509")
         ],
         ("DeepVeinThrombosis", "DeepVeinThrombosis", skos + "narrowMatch",
          sct + "132281000119108"),
         ("DeepVeinThrombosis", "DeepVeinThrombosis", skos + "narrowMatch", sct + "404223003"),
         ("DeepVeinThrombosis", "DeepVeinThrombosis", "mapsTo", r"^I82\.4"),
+        ("DeepVeinThrombosis", "DeepVeinThrombosis", "mapsTo", r"^I82\.5"),
     ]
 
 

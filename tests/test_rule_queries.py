@@ -15,11 +15,13 @@ def test_conditions_by_contraindication(kb: KnowledgeBase, engine: str) -> None:
         (str(r["statuses"]), str(r["source"]) if r["source"] else None)
         for r in result.to_dicts()
     }
-    assert len(rows) == 26
+    assert len(rows) == 27
     assert rows["DeepVeinThrombosis", "DVT"] == ("forbidden, requires-clearance",
                                                  "Absolute Contraindications")
     assert rows["PulmonaryEmbolism", "DVT"] == ("forbidden", "Absolute Contraindications")
     assert rows["SevereOsteoporosis", "OSTEOPOROSIS-DEEP"] == (
+        "caution", "Medical Clearance and Caution")
+    assert rows["Osteoporosis", "OSTEOPOROSIS-DEEP"] == (  # any osteoporosis
         "caution", "Medical Clearance and Caution")
     assert rows["SevereOsteoporosis", "CHRONIC-CONDITION"] == (
         "requires-clearance", "Medical Clearance and Caution")

@@ -30,15 +30,17 @@ def test_report_of_a_record_with_problems() -> None:
     assert report.record == "unknown-fields"
     assert report.source == str(RECORDS / "unknown-fields.json")
     assert (report.line, report.at) == (1, "2026-11-20T10:00:00Z")
-    assert report.conforms is True  # warnings only
+    assert report.conforms is False  # a misspelt list may hide a DVT: a Violation
     assert all(isinstance(r, ValidationResult) for r in report.results)
-    assert report.count("Warning") == len(report.results) == 5
+    assert (report.count("Violation"), report.count("Warning"), len(report.results)) == (1, 4, 5)
     by_field = {r.field: r for r in report.results}
     condtions = by_field["condtions"]
-    assert condtions.path == str(KM.unrecognizedField)
-    assert condtions.value == 'condtions=[{"side":"left","type":"DeepVeinThrombosis"}]'
+    assert condtions.path == str(KM.unrecognizedContent)
+    assert condtions.severity == "Violation"
     assert condtions.focus == "urn:kgmassage:patient:unknown-fields"
-    assert '"condtions"' in condtions.message and "no rule reads it" in condtions.message
+    assert '"condtions"' in condtions.message and "no clearance lifts" in condtions.message
+    severity = by_field["conditions[0].severity"]
+    assert severity.value == "severity=7" and "no rule reads it" in severity.message
 
 
 def test_results_are_sorted_and_serialisable() -> None:
@@ -74,7 +76,7 @@ def test_invalid_date_future_onset_and_unknown_type_are_reported() -> None:
     })
     assert not report.conforms
     fields = {(r.severity, r.field, r.shape.rpartition("#")[2]) for r in report.results}
-    assert {("Violation", "conditions[0].onset", "OnsetDate"),
+    assert {("Violation", "conditions[0].onset", "UnreadableDate"),
             ("Violation", "conditions[1].onset", "FutureDate"),
             ("Violation", "conditions[2].type", "ItemType")} <= fields
 

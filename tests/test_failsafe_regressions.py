@@ -1,0 +1,326 @@
+"""Regression tests for the fail-safe defects found on the engine (issue: fail-safe correctness).
+
+One test per kind of defect: each record here came out less safe than clinical-rules.md (as
+revised 2026-12-01) allows — most of them "permitted" where the rules forbid or require
+clearance. Every test asserts exact statuses, and validation runs for real.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kgmassage import RecordError, assess, decide, validate
+from kgmassage.errors import ParameterError
+
+AT = "2026-11-20T10:00:00Z"
+ICD = "http://hl7.org/fhir/sid/icd-10-cm"
+SCT = "http://snomed.info/sct"
+
+
+def decisions(record: dict[str, Any], at: str = AT) -> dict[tuple[Any, Any, str], str]:
+    result = assess(record, at=at)
+    return {(d.technique, d.target, d.side): d.status for d in result.decisions}
+
+
+def side_statuses(record: dict[str, Any], at: str = AT) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {"left": set(), "right": set()}
+    for (_, _, side), status in decisions(record, at).items():
+        found[side].add(status)
+    return found
+
+
+def violations(record: dict[str, Any] | str | Path, at: str = AT) -> set[str | None]:
+    return {r.field for r in validate(record, at=at).results if r.severity == "Violation"}
+
+
+# ----------------------------------------------------------------- trigger time
+
+
+def test_a_procedure_counts_from_its_date_not_from_recorded_at() -> None:
+    record = {"id": "tkr", "procedures": [{
+        "type": "TotalKneeReplacement", "side": "left", "date": "2026-11-10",
+        "recorded_at": "2026-09-21"}], "clearances": [{"date": "2026-10-01", "issued_by": "GP"}]}
+    # 10 days after surgery, wound state unknown: not healed; the clearance predates surgery.
+    assert side_statuses(record) == {"left": {"forbidden"}, "right": {"requires-clearance"}}
+
+
+def test_fields_that_are_not_the_items_own_are_not_used() -> None:
+    # a condition's "date" and a procedure's "onset" are not theirs: the assessment time counts
+    record = {"id": "x", "conditions": [
+        {"type": "SevereSprain", "side": "left", "date": "2026-10-01"}],
+        "procedures": [{"type": "KneeReplacement", "side": "right", "onset": "2026-01-01"}]}
+    found = side_statuses(record)
+    assert found["left"] == {"forbidden"}  # sprain counts as within 72 h (no onset)
+    assert found["right"] == {"forbidden"}  # surgery without its date: the assessment time,
+    # wound state unknown: not healed
+    fields = violations(record)
+    assert "procedures[0]" in {f.split(".")[0] for f in fields if f}  # no surgery date
+
+
+# ----------------------------------------------------------------- one reading of dates
+
+
+@pytest.mark.parametrize("bad", ["2026-11-19T10:00Z", "20261119T100000Z", "2026-11-19 10:00:00",
+                                 "2027-02-29", " 2026-11-19"])
+def test_a_clearance_with_an_unreadable_date_lifts_nothing(bad: str) -> None:
+    record = {"id": "x", "conditions": [{"type": "Osteoarthritis", "onset": "2026-01-01"}],
+              "clearances": [{"date": bad, "issued_by": "GP"}]}
+    assert side_statuses(record) == {"left": {"requires-clearance"},
+                                     "right": {"requires-clearance"}}
+    assert "clearances[0].date" in violations(record)
+
+
+def test_a_date_with_an_offset_ends_at_the_end_of_its_day_in_that_offset() -> None:
+    # 2026-11-17-12:00 ends at 2026-11-18T11:59:59Z: within 72 h of 2026-11-21T00:30:00Z
+    record = {"id": "x", "conditions": [{"type": "Fracture", "side": "left",
+                                         "onset": "2026-11-17-12:00"}]}
+    assert side_statuses(record, "2026-11-21T00:30:00Z")["left"] == {"forbidden"}
+    record["conditions"][0]["onset"] = "2026-11-17"  # UTC: ends 2026-11-17T23:59:59Z
+    assert side_statuses(record, "2026-11-21T00:30:00Z")["left"] == {"requires-clearance"}
+
+
+def test_an_assessment_date_is_the_start_of_its_day_and_same_day_items_are_not_future() -> None:
+    record = {"id": "x", "conditions": [{"type": "Fracture", "side": "left",
+                                         "onset": "2026-11-20"}],
+              "clearances": [{"date": "2026-11-20", "issued_by": "GP"}]}
+    assert violations(record, at="2026-11-20") == set()
+    assert side_statuses(record, at="2026-11-20")["left"] == {"forbidden"}
+
+
+def test_the_api_refuses_an_unreadable_assessment_time() -> None:
+    with pytest.raises(ParameterError):
+        assess({"id": "x"}, at="2026-11-20T10:00Z")
+
+
+# ----------------------------------------------------------------- codes
+
+
+@pytest.mark.parametrize("code", ["I82402", "I82.402", " i82.402 ", "I82.502", "i82502"])
+def test_dvt_codes_with_or_without_dot_and_chronic_dvt(code: str) -> None:
+    record = {"id": "x", "conditions": [{"code": {"system": ICD, "code": code}}],
+              "clearances": [{"date": AT, "issued_by": "GP"}]}
+    found = side_statuses(record)
+    assert found["left"] == {"forbidden"}  # the code implies the left leg
+    assert found["right"] == {"permitted"}  # the other leg's clearance is on record
+    assert validate(record, at=AT).conforms
+
+
+# ----------------------------------------------------------------- several classes
+
+
+def test_every_class_of_an_item_applies() -> None:
+    record = {"id": "x", "conditions": [{
+        "type": "DeepVeinThrombosis", "side": "left",
+        "code": {"system": ICD, "code": "I26.99"}}]}  # a pulmonary embolism code
+    assert side_statuses(record) == {"left": {"forbidden"}, "right": {"forbidden"}}
+
+
+# ----------------------------------------------------------------- clearances
+
+
+@pytest.mark.parametrize("clearance", [
+    {"date": "2026-11-20", "issued_by": "GP", "status": "refuted"},
+    {"date": "2026-11-20", "issued_by": "GP", "status": "Entered-In-Error"},
+    {"issued_by": "GP"},
+    {"date": "2026-11-21", "issued_by": "GP"},
+])
+def test_void_undated_or_future_clearances_lift_nothing(clearance: dict[str, str]) -> None:
+    record = {"id": "x", "findings": [{"type": "Fever", "recorded_at": "2026-11-19"}],
+              "clearances": [clearance]}
+    assert set(decisions(record).values()) == {"requires-clearance"}
+
+
+def test_a_clearance_with_another_status_lifts() -> None:
+    record = {"id": "x", "findings": [{"type": "Fever", "recorded_at": "2026-11-19"}],
+              "clearances": [{"date": "2026-11-20", "issued_by": "GP", "status": "active"}]}
+    assert set(decisions(record).values()) == {"permitted"}
+
+
+def test_no_clearance_lifts_unrecognized() -> None:
+    record = {"id": "x", "conditions": [{"code": {"system": SCT, "code": "999999999999"}}],
+              "clearances": [{"date": AT, "issued_by": "GP"}]}
+    result = assess(record, at=AT)
+    assert {d.status for d in result.decisions} == {"requires-clearance"}
+    assert all(r.rule == "UNRECOGNIZED" and not r.lifted
+               for d in result.decisions for r in d.reasons)
+
+
+# ----------------------------------------------------------------- hidden content
+
+
+def test_a_duplicate_key_refuses_the_record(tmp_path: Path, kgmassage_command: list[str]) -> None:
+    path = tmp_path / "dup.json"
+    path.write_text('{"id": "x", "assessed_at": "2026-11-20T10:00:00Z",\n'
+                    ' "conditions": [{"type": "DeepVeinThrombosis", "side": "left"}],\n'
+                    ' "conditions": []}\n', encoding="utf-8")
+    with pytest.raises(RecordError, match='"conditions" is given twice'):
+        assess(path)
+    done = subprocess.run([*kgmassage_command, "assess", str(path)], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 2
+    assert '"conditions" is given twice' in done.stderr and "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_a_duplicate_key_in_an_item_refuses_the_record(tmp_path: Path) -> None:
+    path = tmp_path / "dup.json"
+    path.write_text('{"id": "x", "conditions": [{"type": "DeepVeinThrombosis", '
+                    '"side": "left", "side": "right"}]}', encoding="utf-8")
+    with pytest.raises(RecordError, match='"side" is given twice'):
+        assess(path, at=AT)
+
+
+@pytest.mark.parametrize("hidden", [
+    {"condtions": [{"type": "DeepVeinThrombosis", "side": "left"}]},
+    {"conditions": ["DeepVeinThrombosis left"]},
+    {"conditions": [{"type": "KneePain", "details": {"type": "DeepVeinThrombosis"}}]},
+    {"clearances": [{"date": "2026-11-20", "issued_by": "GP", "notes": ["DVT left"]}]},
+])
+def test_hidden_content_with_a_same_day_clearance_is_never_permitted(
+    hidden: dict[str, Any],
+) -> None:
+    record = {"id": "x", "clearances": [{"date": "2026-11-20", "issued_by": "GP"}], **hidden}
+    result = assess(record, at=AT)
+    assert {d.status for d in result.decisions} == {"requires-clearance"}
+    assert not result.conforms
+
+
+TURTLE = """@prefix km: <https://w3id.org/kgmassage#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+<urn:kgmassage:patient:t> a km:Patient ; km:identifier "t" ;
+    km:hasCondtion <urn:kgmassage:patient:t/c0> ;
+    km:hasClearance [ a km:Clearance ; km:issuedOn "2026-11-20"^^xsd:date ; km:issuedBy "GP" ] .
+<urn:kgmassage:patient:t/c0> a km:DeepVeinThrombosis ; km:side km:Left .
+"""
+
+
+def test_a_misspelt_predicate_in_turtle_is_unrecognized_and_a_violation(tmp_path: Path) -> None:
+    path = tmp_path / "t.ttl"
+    path.write_text(TURTLE, encoding="utf-8")
+    result = assess(path, at=AT)
+    assert {d.status for d in result.decisions} == {"requires-clearance"}
+    report = validate(path, at=AT)
+    assert not report.conforms
+    assert any(r.path and r.path.endswith("hasCondtion") for r in report.results)
+
+
+def test_a_turtle_record_cannot_change_the_knowledge_base(tmp_path: Path) -> None:
+    path = tmp_path / "t.ttl"
+    path.write_text(TURTLE.replace("km:hasCondtion", "km:hasCondition")
+                    + "km:Petrissage km:pressure km:Light .\n", encoding="utf-8")
+    with pytest.raises(RecordError, match="cannot add to the knowledge base"):
+        assess(path, at=AT)
+
+
+# ----------------------------------------------------------------- plans
+
+
+def test_a_plan_without_technique_or_target_gets_a_decision() -> None:
+    result = assess({"id": "x", "planned": [{"target": "Quadriceps", "side": "left"},
+                                            {"technique": "Effleurage"}]}, at=AT)
+    planned = {(d.technique, d.target, d.side): d for d in result.decisions if d.planned}
+    assert set(planned) == {(None, "Quadriceps", "left"), ("Effleurage", None, "left"),
+                            ("Effleurage", None, "right")}
+    assert {d.status for d in planned.values()} == {"requires-clearance"}
+    assert not result.conforms
+
+
+def test_a_status_on_a_plan_changes_nothing() -> None:
+    plan = {"technique": "Rolfing", "target": "Quadriceps", "side": "left"}
+    plain = decisions({"id": "x", "planned": [plan]})
+    refuted = decisions({"id": "x", "planned": [{**plan, "status": "refuted"}]})
+    assert plain == refuted
+    assert plain[("Rolfing", "Quadriceps", "left")] == "requires-clearance"
+    report = validate({"id": "x", "planned": [{**plan, "status": "refuted"}]}, at=AT)
+    assert "planned[0].status" in [r.field for r in report.results if r.severity == "Warning"]
+    assert "planned[0].status" not in violations({"id": "x", "planned": [{**plan,
+                                                                          "status": "refuted"}]})
+
+
+@pytest.mark.parametrize(("technique", "target", "key"), [
+    ("petrissage", "patella", ("Petrissage", "Patella")),
+    ("Petrissage", "Kneecap", ("Petrissage", "Patella")),
+    (" PETRISSAGE ", "knee cap", ("Petrissage", "Patella")),
+    ("foam rolling", "IT band", ("FoamRolling", "IliotibialBand")),
+])
+def test_names_resolve_by_label_and_synonym(technique: str, target: str,
+                                            key: tuple[str, str]) -> None:
+    found = decisions({"id": "x", "planned": [{"technique": technique, "target": target,
+                                               "side": "left"}]})
+    assert (*key, "left") in found
+    expected = "forbidden" if key[1] == "Patella" else "caution"
+    assert found[(*key, "left")] == expected
+    fields = violations({"id": "x", "planned": [{"technique": technique, "target": target}]})
+    assert not {"planned[0].technique", "planned[0].target"} & fields
+
+
+def test_decide_resolves_names() -> None:
+    d = decide({"id": "x", "conditions": [{"type": "DeepVeinThrombosis", "side": "left"}]},
+               "petrissage", "quadriceps", "left", at=AT)
+    assert (d.technique, d.target, d.status) == ("Petrissage", "Quadriceps", "forbidden")
+    unknown = decide({"id": "x"}, "cupping", "Quadriceps", "right", at=AT)
+    assert (unknown.technique, unknown.status) == ("cupping", "requires-clearance")
+
+
+# ----------------------------------------------------------------- statuses
+
+
+@pytest.mark.parametrize("status", ["Resolved", "REFUTED", "entered-in-error"])
+def test_statuses_compare_case_insensitively(status: str) -> None:
+    record = {"id": "x", "conditions": [{"type": "DeepVeinThrombosis", "side": "left",
+                                         "status": status}]}
+    assert set(decisions(record).values()) == {"permitted"}
+    assert validate(record, at=AT).conforms
+
+
+def test_an_unknown_status_counts_as_active() -> None:
+    record = {"id": "x", "conditions": [{"type": "DeepVeinThrombosis", "side": "left",
+                                         "status": "gone"}]}
+    assert side_statuses(record)["left"] == {"forbidden"}
+    assert "conditions[0].status" in violations(record)
+
+
+# ----------------------------------------------------------------- osteoporosis
+
+
+@pytest.mark.parametrize("item", [{"type": "Osteoporosis"},
+                                  {"code": {"system": ICD, "code": "M81.0"}}])
+def test_osteoporosis_deep_fires_on_any_osteoporosis(item: dict[str, Any]) -> None:
+    found = assess({"id": "x", "conditions": [item]}, at=AT)
+    deep = found.decision("Petrissage", "Quadriceps", "left")
+    light = found.decision("Effleurage", "Quadriceps", "left")
+    assert ("OSTEOPOROSIS-DEEP", "caution") in {(r.rule, r.status) for r in deep.reasons}
+    assert "OSTEOPOROSIS-DEEP" not in {r.rule for r in light.reasons}
+
+
+# ----------------------------------------------------------------- malformed input
+
+
+def test_deeply_nested_json_is_a_one_line_error(tmp_path: Path,
+                                                kgmassage_command: list[str]) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text('{"id": "x", "conditions": ' + "[" * 1100 + "]" * 1100 + "}",
+                    encoding="utf-8")
+    done = subprocess.run([*kgmassage_command, "assess", str(path)], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "nested" in done.stderr
+
+
+def test_huge_values_are_cut_in_every_message(tmp_path: Path,
+                                              kgmassage_command: list[str]) -> None:
+    path = tmp_path / "big.json"
+    big = "x" * 2_000_000
+    path.write_text(json.dumps({"id": "x", "assessed_at": AT, big: 1,
+                                "conditions": [{"type": "KneePain", "onset": big}]}),
+                    encoding="utf-8")
+    for command in (["validate", str(path)], ["validate", "--format", "json", str(path)],
+                    ["assess", "--format", "text", str(path)]):
+        done = subprocess.run([*kgmassage_command, *command], capture_output=True, text=True,
+                              check=False)
+        assert len(done.stdout) + len(done.stderr) < 100_000, command
