@@ -39,6 +39,7 @@ _CONSTRUCT = re.compile(r"^CONSTRUCT\b", re.MULTILINE)
 #: The CONSTRUCT stages of ``queries/derive/``, in the order they run. The first ones classify
 #: the record (what its codes, items and content are); validation adds their facts too.
 CLASSIFICATION_STAGES = (
+    "00-record-vocabulary-table",
     "01-record-vocabulary",
     "02-unrecognized-content",
     "05-canonical-codes",

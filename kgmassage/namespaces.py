@@ -296,6 +296,7 @@ class KM(DefinedNamespace):
     inCodeSystem: URIRef
     unrecognizedAt: URIRef
     recognized: URIRef
+    allowsProperty: URIRef
     dateValue: URIRef
 
 

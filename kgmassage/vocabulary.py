@@ -6,7 +6,8 @@ Everything here is read from the ontology (local names, ``rdfs:label``, ``skos:a
 * Techniques and targets (planned interventions, :func:`kgmassage.decide`) are matched by local
   name, label or synonym, trimmed, with runs of white space taken as one space, and
   case-insensitively: ``"knee cap"``, ``"Kneecap"`` and ``"patella"`` all name ``km:Patella``.
-* Statuses are matched by their notation, trimmed and case-insensitively (``"Resolved"``).
+* Statuses are matched by their notation, case-insensitively (``"Resolved"``), but not
+  trimmed: ``" resolved"`` is not a status (it counts as active: fail safe).
 * Sides are matched exactly (``"left"``, ``"right"``, ``"bilateral"``): anything else is an
   unknown side, which means both sides.
 
@@ -61,7 +62,7 @@ def _tables() -> dict[str, dict[str, URIRef]]:
         "technique": _names(graph, _instances(graph, KM.Technique)),
         "target": _names(graph, _instances(graph, KM.AnatomicalStructure)),
         "status": {
-            name_key(str(n)): URIRef(s)
+            str(n).casefold(): URIRef(s)
             for s in graph.subjects(RDF.type, KM.ConditionStatus)
             for n in graph.objects(s, SKOS.notation)
         },
@@ -85,7 +86,7 @@ def target_named(text: str) -> URIRef | None:
 
 def status_named(text: str) -> URIRef | None:
     """The item status a value means (``"Resolved"`` → ``km:Resolved``), or ``None``."""
-    return _tables()["status"].get(name_key(text))
+    return _tables()["status"].get(text.casefold())
 
 
 def side_named(text: str) -> URIRef | None:

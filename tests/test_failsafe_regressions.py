@@ -278,9 +278,10 @@ def test_statuses_compare_case_insensitively(status: str) -> None:
     assert validate(record, at=AT).conforms
 
 
-def test_an_unknown_status_counts_as_active() -> None:
+@pytest.mark.parametrize("status", ["gone", " resolved", "resolved "])
+def test_an_unknown_status_counts_as_active(status: str) -> None:
     record = {"id": "x", "conditions": [{"type": "DeepVeinThrombosis", "side": "left",
-                                         "status": "gone"}]}
+                                         "status": status}]}
     assert side_statuses(record)["left"] == {"forbidden"}
     assert "conditions[0].status" in violations(record)
 

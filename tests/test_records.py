@@ -192,7 +192,7 @@ def test_names_of_techniques_and_targets_are_resolved() -> None:
 
 def test_statuses_are_read_case_insensitively() -> None:
     graph = record_to_graph({"id": "p-1", "conditions": [
-        {"type": "KneePain", "status": " Resolved"},
+        {"type": "KneePain", "status": "Resolved"},
         {"type": "KneePain", "status": "ENTERED-IN-ERROR"},
         {"type": "KneePain", "status": "gone"},
     ]})
@@ -247,8 +247,8 @@ def _normalised(obj: Any, list_name: str | None = None) -> Any:
         for key, value in obj.items():
             if value is None:
                 continue
-            if key == "status" and isinstance(value, str) and value.strip().lower() in statuses:
-                value = value.strip().lower()
+            if key == "status" and isinstance(value, str) and value.lower() in statuses:
+                value = value.lower()
             out[key] = _normalised(value, key if isinstance(value, list) else list_name)
         return out
     if isinstance(obj, list):
