@@ -12,18 +12,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import OWL, RDF, SKOS
+from rdflib.namespace import RDF
 
-from .derivation import Derivation, PatientInput, derive
-from .errors import KgMassageError, NonConformingRecordError, ParameterError, RecordError, cut
-from .namespaces import KM, KM_IRI, local_name
-from .records import PatientRecord, iter_records, load_record
-from .resources import ontology_graph, record_shapes_graph
+from .engine import ChunkRows, Engine, Row, Tables, default_engine
+from .errors import NonConformingRecordError, ParameterError, RecordError, cut
+from .namespaces import KM, local_name
+from .records import PatientRecord, iter_records, load_record, unskolemized
+from .resources import record_shapes_graph
 from .timeline import parse_instant, resolve_at
 from .validation import ValidationReport, ValidationResult, validate
 from .vocabulary import target_named, technique_named
@@ -103,6 +102,7 @@ class Decision:
     planned: bool = False
     technique_iri: str | None = field(default=None, repr=False, compare=False)
     target_iri: str | None = field(default=None, repr=False, compare=False)
+    plans: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,61 +162,31 @@ class Assessment:
 # ------------------------------------------------------------------ vocabulary views
 
 
-@cache
-def _status_table() -> tuple[dict[str, str], dict[str, int]]:
-    """Decision status IRI → JSON name, and name → severity rank (from the ontology)."""
-    graph = ontology_graph()
-    names: dict[str, str] = {}
-    ranks: dict[str, int] = {}
-    for status in graph.subjects(RDF.type, KM.DecisionStatus):
-        name = str(graph.value(status, SKOS.notation))
-        names[str(status)] = name
-        ranks[name] = int(graph.value(status, KM.severityRank))
-    return names, ranks
-
-
 def status_names() -> dict[str, str]:
     """Decision status IRI → its JSON name (``km:Forbidden`` → ``"forbidden"``)."""
-    return _status_table()[0]
+    return dict(default_engine().tables.status_names)
 
 
 def status_order() -> tuple[str, ...]:
     """Decision status names, least severe first (``permitted`` … ``forbidden``)."""
-    _, ranks = _status_table()
-    return tuple(sorted(ranks, key=ranks.__getitem__))
+    return default_engine().tables.status_order
 
 
-@cache
 def side_names() -> dict[str, str]:
     """Side IRI → its JSON name (``km:Left`` → ``"left"``), from the ontology."""
-    graph = ontology_graph()
-    return {str(s): str(graph.value(s, SKOS.notation)) for s in graph.subjects(KM.coversSide, None)}
+    return dict(default_engine().tables.side_names)
 
 
-@cache
-def _alternatives() -> dict[str, tuple[str, ...]]:
-    graph = ontology_graph()
-    found: dict[str, list[str]] = defaultdict(list)
-    for target, alternative in graph.subject_objects(KM.alternativeTarget):
-        found[str(target)].append(local_name(str(alternative)))
-    return {k: tuple(sorted(v)) for k, v in found.items()}
-
-
-@cache
 def knowledge_version() -> str:
     """The knowledge base's version (the ontology's ``owl:versionInfo``)."""
-    graph = ontology_graph()
-    for ontology in graph.subjects(RDF.type, OWL.Ontology):
-        info = graph.value(ontology, OWL.versionInfo)
-        if info is not None:
-            return str(info)
-    from . import __version__
-
-    return __version__
+    return default_engine().tables.version
 
 
-def _instant_text(value: str | None) -> str | None:
-    """An ``xsd:dateTime`` lexical form as ISO 8601 in UTC (``2026-11-19T10:00:00+00:00``)."""
+def _when(value: str | None, day: str | None, timed: str | None) -> str | None:
+    """A trigger time as people read it: an instant as ISO 8601 in UTC
+    (``2026-11-19T10:00:00+00:00``), a date alone as its day (``2026-11-19``)."""
+    if timed == "false":
+        return day
     parsed = parse_instant(value) if value else None
     return parsed[0].isoformat() if parsed else value
 
@@ -225,6 +195,7 @@ def _item_path(item: str | None, patient: str) -> str | None:
     """``urn:…:patient:p-1/conditions/0`` → ``conditions[0]``; other nodes as they are."""
     if item is None:
         return None
+    item = unskolemized(item)
     if item == patient:
         return "record"
     prefix = patient + "/"
@@ -232,129 +203,171 @@ def _item_path(item: str | None, patient: str) -> str | None:
         parts = item[len(prefix):].split("/")
         if len(parts) == 2 and parts[1].isdigit():
             return f"{parts[0]}[{parts[1]}]"
+        if len(parts) >= 3 and parts[1].isdigit() and parts[2] == "code":
+            return f"{parts[0]}[{parts[1]}].code"
     return item
 
 
 # ------------------------------------------------------------------ aggregation
 
 
-def _decisions(
-    derivation_rows: Derivation, patient: str, asked: str | None = None
-) -> tuple[Decision, ...]:
-    """The decisions of one patient from the rows the derivation found for that patient."""
-    names, ranks = _status_table()
-    sides = side_names()
-    alternatives = _alternatives()
-    reasons_by: dict[str, list[Reason]] = defaultdict(list)
-    targets: dict[str, str] = {
-        row.intervention: row.target for row in derivation_rows.interventions
-    }
-    for row in derivation_rows.reasons:
-        offered = alternatives.get(targets.get(row.intervention, ""), ())
-        reasons_by[row.intervention].append(
-            Reason(
-                rule=row.rule_id,
-                status=names[row.status],
-                lifted=row.lifted,
-                message=row.message,
-                source=row.source,
-                item=_item_path(row.item, patient),
-                since=_instant_text(row.since) if row.item is not None else None,
-                lifted_by=tuple(
-                    _item_path(c, patient) or c for c in derivation_rows.lifts.get(row.match, ())
-                ) if row.lifted else (),
-                rule_iri=row.rule,
-                item_iri=row.item,
-                alternatives=offered if row.offers_alternatives else (),
-            )
-        )
-    planned: dict[str, bool] = {}
-    keys: dict[str, tuple[str, str, str]] = {}
-    for row in derivation_rows.interventions:
-        keys[row.intervention] = (row.technique, row.target, row.side)
-        from_plan = row.plan is not None and row.plan != asked
-        planned[row.intervention] = planned.get(row.intervention, False) or from_plan
-    decisions = []
-    lowest = status_order()[0]
-    for intervention, (technique, target, side) in keys.items():
-        reasons = sorted(
-            set(reasons_by.get(intervention, ())),
-            key=lambda r: (-ranks[r.status], r.lifted, r.rule, r.item or ""),
-        )
-        # duplicates of one rule from distinct items stay (set() only drops exact repeats
-        # produced by several paths to the same fact)
-        standing = [r.status for r in reasons if not r.lifted]
-        status = max(standing, key=ranks.__getitem__) if standing else lowest
-        decisions.append(
-            Decision(
-                technique=local_name(technique) or None,
-                target=local_name(target) or None,
-                technique_iri=technique if technique.startswith(KM_IRI) else None,
-                target_iri=target if target.startswith(KM_IRI) else None,
-                side=sides.get(side, local_name(side)),
-                status=status,
-                reasons=tuple(reasons),
-                alternatives=tuple(sorted({a for r in reasons for a in r.alternatives})),
-                planned=planned[intervention],
-            )
-        )
-    decisions.sort(
-        key=lambda d: (d.planned and not _in_catalogue(d), d.technique or "", d.target or "",
-                       d.side)
+@dataclass
+class _Slot:
+    """One intervention of one patient while its decision is gathered."""
+
+    technique: str | None
+    target: str | None
+    side: str
+    technique_iri: str | None
+    target_iri: str | None
+    catalogue: bool
+    planned: bool = False
+    plans: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
+
+
+def _name(value: str | None, known: bool) -> tuple[str | None, str | None]:
+    """(shown name, IRI) of a technique or target value: a known term by its local name."""
+    if value is None or value == "":
+        return None, None
+    return (local_name(value), value) if known else (value, None)
+
+
+def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str | None
+            ) -> dict[str, dict[str, _Slot]]:
+    """Each patient's interventions with their reasons, from the result rows of one chunk."""
+    tables = engine.tables
+    slots: dict[str, dict[str, _Slot]] = {}
+    for patient in patients:
+        slots[patient] = {
+            row["intervention"]: _Slot(
+                local_name(row["technique"]), local_name(row["target"]),
+                tables.side_names[row["side"]], row["technique"], row["target"], True)
+            for row in engine.catalogue
+        }
+    for row in rows["planned"]:
+        mine = slots.get(row["patient"] or "")
+        if mine is None:
+            continue
+        slot = mine.get(row["intervention"] or "")
+        if slot is None:
+            technique, technique_iri = _name(row["technique"], row["techniqueKnown"] == "true")
+            target, target_iri = _name(row["target"], row["targetKnown"] == "true")
+            slot = mine[row["intervention"] or ""] = _Slot(
+                technique, target, tables.side_names[row["side"] or ""], technique_iri,
+                target_iri, False)
+        slot.planned = slot.planned or row["plan"] != asked
+        if row["plan"] != asked:
+            slot.plans.append(row["plan"] or "")
+    lifts: dict[str, list[str]] = defaultdict(list)
+    for row in rows["lifts"]:
+        lifts[row["match"] or ""].append(row["clearance"] or "")
+    matches = {row["match"]: row for row in rows["matches"]}
+    for row in rows["reasons"]:
+        match = matches.get(row["match"])
+        if match is None:
+            continue
+        patient = match["patient"] or ""
+        slot = slots.get(patient, {}).get(row["intervention"] or "")
+        if slot is None:
+            continue
+        slot.reasons.append(_reason(tables, match, patient, lifts, slot.target_iri))
+    return slots
+
+
+def _reason(tables: Tables, match: Row, patient: str, lifts: Mapping[str, list[str]],
+            target: str | None) -> Reason:
+    lifted = match["lifted"] == "true"
+    item = match["item"]
+    offers = match["offers"] == "true"
+    return Reason(
+        rule=match["ruleId"] or "",
+        status=tables.status_names[match["status"] or ""],
+        lifted=lifted,
+        message=match["message"] or "",
+        source=match["source"] or "",
+        item=_item_path(item, patient),
+        since=_when(match["since"], match["day"], match["timed"]) if item else None,
+        lifted_by=tuple(sorted(_item_path(c, patient) or c
+                               for c in lifts.get(match["match"] or "", ()))) if lifted else (),
+        rule_iri=match["rule"] or "",
+        item_iri=item,
+        alternatives=tables.alternatives.get(target or "", ()) if offers else (),
     )
-    return tuple(decisions)
 
 
-@cache
-def _catalogue() -> frozenset[tuple[str, str]]:
-    graph = ontology_graph()
-    return frozenset(
-        (local_name(str(t)), local_name(str(g))) for t, g in graph.subject_objects(KM.targets)
+def _decision(tables: Tables, slot: _Slot) -> Decision:
+    ranks = tables.status_ranks
+    reasons = sorted(set(slot.reasons),
+                     key=lambda r: (-ranks[r.status], r.lifted, r.rule, r.item or ""))
+    # duplicates of one rule from distinct items stay (set() only drops exact repeats
+    # produced by several paths to the same fact)
+    standing = [r.status for r in reasons if not r.lifted]
+    status = max(standing, key=ranks.__getitem__) if standing else tables.status_order[0]
+    return Decision(
+        technique=slot.technique,
+        target=slot.target,
+        side=slot.side,
+        status=status,
+        reasons=tuple(reasons),
+        alternatives=tuple(sorted({a for r in reasons for a in r.alternatives})),
+        planned=slot.planned,
+        technique_iri=slot.technique_iri,
+        target_iri=slot.target_iri,
+        plans=tuple(sorted(set(slot.plans))),
     )
 
 
-def _in_catalogue(decision: Decision) -> bool:
-    return (decision.technique, decision.target) in _catalogue()
+def _decisions(tables: Tables, slots: Mapping[str, _Slot]) -> tuple[Decision, ...]:
+    decided = [(slot.catalogue, _decision(tables, slot)) for slot in slots.values()]
+    decided.sort(key=lambda cd: (not cd[0], cd[1].technique or "", cd[1].target or "",
+                                 cd[1].side))
+    return tuple(d for _, d in decided)
 
 
-# ------------------------------------------------------------------ public API
+def _engine(engine: str | Engine) -> Engine:
+    return engine if isinstance(engine, Engine) else default_engine(engine)
 
 
 def _assessments(
     records: Sequence[PatientRecord],
     reports: Sequence[ValidationReport],
     ats: Sequence[datetime],
-    engine: str,
+    engine: str | Engine,
     asked: str | None = None,
 ) -> list[Assessment]:
-    inputs = [PatientInput(URIRef(r.iri), r.graph, at) for r, at in zip(records, ats, strict=True)]
-    rows = derive(inputs, engine=engine).by_patient()
-    version = knowledge_version()
-    done = []
-    for record, report, at in zip(records, reports, ats, strict=True):
-        found = rows.get(str(record.iri))
-        if found is None:  # never expected: refuse rather than report an empty, "safe" list
-            raise KgMassageError(
-                f"{record.source}: no intervention could be derived for patient "
-                f"{record.id or record.iri}; the record was not assessed"
-            )
-        done.append(Assessment(
+    runner = _engine(engine)
+    chunk = runner.chunk(list(zip(records, ats, strict=True)))
+    rows = runner.run(chunk)
+    slots = _gather(runner, rows, [str(r.iri) for r in records], asked)
+    version = runner.tables.version
+    return [
+        Assessment(
             patient=record.id,
             assessed_at=at,
             knowledge_version=version,
             input_digest=record.digest,
             conforms=report.conforms,
             validation=report.results,
-            decisions=_decisions(found, str(record.iri), asked),
+            decisions=_decisions(runner.tables, slots[str(record.iri)]),
             source=record.source,
             patient_iri=str(record.iri),
-        ))
-    return done
+        )
+        for record, report, at in zip(records, reports, ats, strict=True)
+    ]
+
+
+def engine_assessments(records: Sequence[PatientRecord], ats: Sequence[datetime],
+                       engine: str | Engine = "oxigraph") -> list[Assessment]:
+    """Assessments of ``records`` without validation (``conforms`` true, no results): the
+    engine's decisions only."""
+    empty = ValidationReport(record=None, source="", conforms=True, results=(), graph=Graph())
+    return _assessments(records, [empty] * len(records), ats, engine)
 
 
 def _record_validity(record: PatientRecord, when: datetime) -> ValidationReport:
-    """Validation against the record shapes only: the contraindication checks of planned
-    interventions say what the decisions already say, at a much higher cost."""
+    """Validation against the record shapes only: the checks of planned interventions say
+    what the decisions already say."""
     return validate(record, at=when, shapes=record_shapes_graph())
 
 
@@ -377,7 +390,7 @@ def assess(
     *,
     at: datetime | str | None = None,
     strict: bool = False,
-    engine: str = "oxigraph",
+    engine: str | Engine = "oxigraph",
 ) -> Assessment:
     """Assess one patient record.
 
@@ -387,7 +400,8 @@ def assess(
         at: the assessment time; default the record's ``assessed_at``, else now (UTC).
         strict: refuse (raise :class:`~kgmassage.errors.NonConformingRecordError`) a record
             with SHACL Violations instead of assessing it fail-safe.
-        engine: ``"oxigraph"`` (fast) or ``"rdflib"`` (reference); both give the same result.
+        engine: ``"oxigraph"`` (fast) or ``"rdflib"`` (reference), or an :class:`Engine`
+            (built once: ``Engine(knowledge_graph)``); all give the same result.
 
     Returns:
         The :class:`Assessment`: every catalogue intervention on both sides plus every planned
@@ -400,7 +414,7 @@ def assess(
     >>> a.summary["requires-clearance"]
     19
     """
-    loaded = record if isinstance(record, PatientRecord) else load_record(record)
+    loaded = record if isinstance(record, PatientRecord) else load_record(record, at=_at(at))
     report, when = _prepare(loaded, at, strict)
     return _assessments([loaded], [report], [when], engine)[0]
 
@@ -410,7 +424,7 @@ def assess_many(
     *,
     at: datetime | str | None = None,
     strict: bool = False,
-    engine: str = "oxigraph",
+    engine: str | Engine = "oxigraph",
     chunk_size: int = 500,
 ) -> Iterator[Assessment | RecordError | NonConformingRecordError]:
     """Assess every record of a file (JSON array, NDJSON, Turtle) or an iterable of dicts.
@@ -420,7 +434,8 @@ def assess_many(
     unreadable record (or, in strict mode, a non-conforming one) is yielded as its error, in
     place, and the others go on.
     """
-    items = iter_records(source) if isinstance(source, (str, Path)) else _loaded(source)
+    items = (iter_records(source, at=_at(at)) if isinstance(source, (str, Path))
+             else _loaded(source, _at(at)))
     batch: list[tuple[PatientRecord, ValidationReport, datetime]] = []
 
     def flush() -> list[Assessment]:
@@ -451,10 +466,16 @@ def assess_many(
     yield from flush()
 
 
-def _loaded(objects: Iterable[Mapping[str, Any]]) -> Iterator[PatientRecord | RecordError]:
+def _at(at: datetime | str | None) -> datetime | None:
+    """The caller's assessment time, read (``None`` when not given)."""
+    return None if at is None else resolve_at(at)
+
+
+def _loaded(objects: Iterable[Mapping[str, Any]], at: datetime | None
+            ) -> Iterator[PatientRecord | RecordError]:
     for position, obj in enumerate(objects, start=1):
         try:
-            yield load_record(obj, name=f"<record {position}>")
+            yield load_record(obj, name=f"<record {position}>", at=at)
         except RecordError as exc:
             yield exc
 
@@ -466,7 +487,7 @@ def decide(
     side: str,
     *,
     at: datetime | str | None = None,
-    engine: str = "oxigraph",
+    engine: str | Engine = "oxigraph",
 ) -> Decision:
     """The decision for any one intervention, catalogue or not, by the same rules.
 
@@ -480,7 +501,7 @@ def decide(
     """
     if side not in ("left", "right"):
         raise ParameterError(f"side must be 'left' or 'right', not {cut(str(side))!r}")
-    loaded = record if isinstance(record, PatientRecord) else load_record(record)
+    loaded = record if isinstance(record, PatientRecord) else load_record(record, at=_at(at))
     technique_term = technique_named(technique) or Literal(technique)
     target_term = target_named(target) or Literal(target)
     asked, node = _with_plan(loaded, technique_term, target_term, side)
@@ -494,12 +515,17 @@ def _with_plan(
     record: PatientRecord, technique: URIRef | Literal, target: URIRef | Literal, side: str
 ) -> tuple[PatientRecord, str]:
     """A copy of ``record`` that also plans the asked intervention, and the asked node."""
+    node = URIRef(f"{record.iri}/asked/0")
+    lines = [
+        (URIRef(record.iri), KM.hasPlannedIntervention, node),
+        (node, RDF.type, KM.PlannedIntervention),
+        (node, KM.technique, technique),
+        (node, KM.target, target),
+        (node, KM.side, KM.Left if side == "left" else KM.Right),
+    ]
+    extra = "".join(f"{s.n3()} {p.n3()} {o.n3()} .\n" for s, p, o in lines)
     graph = Graph()
     graph += record.graph
-    node = URIRef(f"{record.iri}/asked/0")
-    graph.add((URIRef(record.iri), KM.hasPlannedIntervention, node))
-    graph.add((node, RDF.type, KM.PlannedIntervention))
-    graph.add((node, KM.technique, technique))
-    graph.add((node, KM.target, target))
-    graph.add((node, KM.side, KM.Left if side == "left" else KM.Right))
-    return replace(record, graph=graph), str(node)
+    for triple in lines:
+        graph.add(triple)
+    return replace(record, ntriples=record.ntriples + extra, parsed=graph), str(node)

@@ -181,7 +181,7 @@ def validate_command(files: tuple[str, ...], fmt: str, at: str | None) -> None:
     collected: list[dict[str, object]] = []
     turtle = Graph()
     for name in files:
-        for item in iter_records(name):
+        for item in iter_records(name, at=when):
             try:
                 if isinstance(item, RecordError):
                     raise item

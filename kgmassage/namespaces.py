@@ -241,7 +241,8 @@ class KM(DefinedNamespace):
     WoundHealed: URIRef
     effect: URIRef
     trigger: URIRef
-    triggerExcept: URIRef
+    exactTrigger: URIRef
+    directClass: URIRef
     sideScope: URIRef
     regionScope: URIRef
     deepPressureOnly: URIRef
@@ -288,6 +289,21 @@ class KM(DefinedNamespace):
     message: URIRef
     plannedOnly: URIRef
     reportsStatus: URIRef
+    CatalogueIntervention: URIRef
+    AnyPlace: URIRef
+    classClosure: URIRef
+    placeRegion: URIRef
+    fromPlace: URIRef
+    reachesPlace: URIRef
+    fromSide: URIRef
+    reachesSide: URIRef
+    targetPlace: URIRef
+    admits: URIRef
+    sideKey: URIRef
+    sitePlace: URIRef
+    sideReach: URIRef
+    regionReach: URIRef
+    decides: URIRef
     UnrecognizedContent: URIRef
     clearable: URIRef
     voidsClearance: URIRef

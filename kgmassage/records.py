@@ -41,7 +41,8 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import partial
+from datetime import datetime
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,9 @@ from rdflib.compare import to_canonical_graph
 from rdflib.namespace import RDF, RDFS, XSD
 
 from .errors import RecordError, cut
+from .fhir import bundle_to_record, is_fhir
 from .namespaces import KM, KM_IRI, km_term, local_name, patient_iri
+from .timeline import utc_now
 from .vocabulary import side_named, status_named, target_named, technique_named
 
 __all__ = [
@@ -65,6 +68,10 @@ __all__ = [
     "record_to_graph",
     "graph_to_record",
     "record_iri",
+    "record_graph",
+    "unskolemized",
+    "nt_literal",
+    "DATE_PROPERTY_IRIS",
 ]
 
 #: JSON list name → patient property.
@@ -85,6 +92,9 @@ _STATUSES = {
     "entered-in-error": KM.EnteredInError,
 }
 _RECORD_DATES = {"assessed_at": KM.assessedAt, "birth_date": KM.birthDate}
+#: Properties whose values are dates or date-times.
+DATE_PROPERTY_IRIS = tuple(str(p) for p in (
+    KM.onset, KM.recordedAt, KM.performedOn, KM.issuedOn, KM.birthDate, KM.assessedAt))
 #: Item keys whose value is a date (``date`` depends on the list, see :func:`_date_property`).
 _ITEM_DATES = {"onset": KM.onset, "recorded_at": KM.recordedAt}
 _ITEM_FLAGS = {"incision_closed": KM.incisionClosed, "sutures_removed": KM.suturesRemoved}
@@ -149,23 +159,46 @@ class PatientRecord:
     Attributes:
         id: the record's ``id`` (``None`` when it has none).
         iri: the patient node.
-        graph: the patient graph (do not mutate it; copy it first).
         source: the file name (``"<stdin>"``, ``"<dict>"``, ``"<graph>"``).
         position: 1-based position of the record in its source.
         line: 1-based line where the record starts, when known.
         digest: ``sha256:<hex>`` of the canonical JSON (Turtle: of the sorted canonical
             N-Triples of the patient graph).
         assessed_at: the record's own ``assessed_at`` lexical value, if any.
+        ntriples: the patient graph as N-Triples (blank nodes of a Turtle record skolemized:
+            what the decision engine loads).
+        dates: every date value of the record: ``(subject, property, literal)``, subject and
+            literal in N-Triples syntax (for the evaluation context, :mod:`kgmassage.timeline`).
+        graph: the patient graph as an rdflib graph (parsed when first asked for; do not
+            mutate it: copy it first).
     """
 
     id: str | None
     iri: URIRef
-    graph: Graph = field(compare=False, repr=False)
     source: str
     position: int
     line: int | None
     digest: str
     assessed_at: str | None
+    ntriples: str = field(default="", compare=False, repr=False)
+    dates: tuple[tuple[str, str, str], ...] = field(default=(), compare=False, repr=False)
+    parsed: Graph | None = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def graph(self) -> Graph:
+        """The patient graph (rdflib)."""
+        return self.parsed if self.parsed is not None else _parse_ntriples(self.ntriples)
+
+    @classmethod
+    def from_graph(cls, graph: Graph, **fields: Any) -> PatientRecord:
+        """A record whose patient graph is ``graph`` (N-Triples and dates taken from it)."""
+        skolem = graph.skolemize()
+        dates = tuple(
+            (term.n3(), str(prop), value.n3())
+            for prop in DATE_PROPERTY_IRIS
+            for term, value in skolem.subject_objects(URIRef(prop))
+        )
+        return cls(ntriples=skolem.serialize(format="nt"), dates=dates, parsed=graph, **fields)
 
 
 # --- JSON → graph ---------------------------------------------------------------------------
@@ -180,28 +213,74 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else _compact(value)
 
 
-def _date(value: Any) -> Literal:
-    if not isinstance(value, str):
-        return Literal(_compact(value))
-    datatype = XSD.dateTime if "T" in value else XSD.date
-    with keep_lexical_forms():
-        return Literal(value, datatype=datatype, normalize=False)
+# --- JSON → N-Triples ------------------------------------------------------------------------
+#
+# A JSON record is written straight to N-Triples (no rdflib terms: ~50 µs a record); its rdflib
+# graph, when one is wanted, is parsed from that text (:attr:`PatientRecord.graph`).
+
+_XSD = str(XSD)
+_RDF_TYPE = str(RDF.type)
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_CONTROL = re.compile(r'[\\"\x00-\x1f\x7f]')
 
 
-def _side(value: Any) -> URIRef | Literal:
-    known = side_named(value) if isinstance(value, str) else None
-    return known if known is not None else Literal(_text(value))
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _ESCAPES.get(char) or f"\\u{ord(char):04X}"
 
 
-def _status(value: Any) -> URIRef | Literal:
-    known = status_named(value) if isinstance(value, str) else None
-    return known if known is not None else Literal(_text(value))
+def nt_literal(text: str, datatype: str | None = None) -> str:
+    """An N-Triples literal: ``"text"`` or ``"text"^^<datatype>``."""
+    quoted = '"' + _CONTROL.sub(_escape, text) + '"'
+    return quoted if datatype is None else f"{quoted}^^<{datatype}>"
 
 
-def _flag(value: Any) -> Literal:
+def _json_literal(value: Any) -> str:
+    """A JSON scalar as an N-Triples literal: text as a plain literal, numbers and booleans
+    typed (xsd:integer, xsd:double, xsd:boolean), anything else as its compact JSON text."""
     if isinstance(value, bool):
-        return Literal(value)
-    return Literal(_text(value))
+        return nt_literal("true" if value else "false", _XSD + "boolean")
+    if isinstance(value, int):
+        return nt_literal(str(value), _XSD + "integer")
+    if isinstance(value, float):
+        return nt_literal(repr(value), _XSD + "double")
+    return nt_literal(_text(value))
+
+
+class _Writer:
+    """Collects the N-Triples lines of one record, and the record's date values."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.dates: list[tuple[str, str, str]] = []  # (subject, property, literal), N-Triples
+
+    def iri(self, subject: str, predicate: str, obj: str) -> None:
+        self.lines.append(f"<{subject}> <{predicate}> <{obj}> .")
+
+    def literal(self, subject: str, predicate: str, literal: str) -> None:
+        self.lines.append(f"<{subject}> <{predicate}> {literal} .")
+
+    def term(self, subject: str, predicate: str, term: URIRef | None, value: Any) -> None:
+        """``term`` when the value named one, else the value as given (a plain literal)."""
+        if term is not None:
+            self.iri(subject, predicate, str(term))
+        else:
+            self.literal(subject, predicate, nt_literal(_text(value)))
+
+    def date(self, subject: str, predicate: str, value: Any) -> None:
+        """A date keeps its lexical form (``xsd:dateTime`` when it holds a ``T``, else
+        ``xsd:date``, valid or not: validation reports it); a non-text value its JSON text."""
+        if isinstance(value, str):
+            literal = nt_literal(value, _XSD + ("dateTime" if "T" in value else "date"))
+        else:
+            literal = nt_literal(_compact(value))
+        self.literal(subject, predicate, literal)
+        self.dates.append((f"<{subject}>", predicate, literal))
+
+    def unrecognized(self, subject: str, key: str, value: Any) -> None:
+        hides = isinstance(value, (dict, list)) and len(value) > 0
+        prop = KM.unrecognizedContent if hides else KM.unrecognizedField
+        self.literal(subject, str(prop), nt_literal(f"{key}={_compact(value)}"))
 
 
 def record_iri(position: int) -> URIRef:
@@ -216,41 +295,35 @@ def _patient_node(obj: Mapping[str, Any], position: int) -> tuple[URIRef, str | 
     return record_iri(position), None
 
 
-def _unrecognized(graph: Graph, node: URIRef, key: str, value: Any) -> None:
-    hides = isinstance(value, (dict, list)) and len(value) > 0
-    prop = KM.unrecognizedContent if hides else KM.unrecognizedField
-    graph.add((node, prop, Literal(f"{key}={_compact(value)}")))
-
-
-def _add_codes(graph: Graph, item: URIRef, code: Any, source: str, where: str) -> None:
+def _add_codes(out: _Writer, item: str, code: Any, source: str, where: str) -> None:
     """An item's ``code``: one code object, or an array of them (every coding counts)."""
     if isinstance(code, list) and code and all(isinstance(c, dict) for c in code):
         for index, one in enumerate(code):
-            _add_coding(graph, item, URIRef(f"{item}/code/{index}"), one)
+            _add_coding(out, item, f"{item}/code/{index}", one)
     elif isinstance(code, dict):
-        _add_coding(graph, item, URIRef(f"{item}/code"), code)
+        _add_coding(out, item, f"{item}/code", code)
     else:
         raise RecordError(source, "a code must be a JSON object with \"system\" and \"code\" "
                           "(or an array of such objects)", field=where)
 
 
-def _add_coding(graph: Graph, item: URIRef, node: URIRef, code: Mapping[str, Any]) -> None:
-    graph.add((item, KM.code, node))
-    graph.add((node, RDF.type, KM.Coding))
+def _add_coding(out: _Writer, item: str, node: str, code: Mapping[str, Any]) -> None:
+    out.iri(item, str(KM.code), node)
+    out.iri(node, _RDF_TYPE, str(KM.Coding))
     for key, value in code.items():
         if value is None:
             continue
         if key == "system":
             if isinstance(value, str) and _ABSOLUTE_IRI.match(value):
-                graph.add((node, KM.system, URIRef(value)))
+                out.iri(node, str(KM.system), value)
             else:
-                graph.add((node, KM.system, Literal(_text(value))))
+                out.literal(node, str(KM.system), nt_literal(_text(value)))
         elif key == "code":
-            graph.add((node, KM.codeValue, Literal(_text(value))))
+            out.literal(node, str(KM.codeValue), nt_literal(_text(value)))
         elif key == "display":
-            graph.add((node, RDFS.label, Literal(_text(value))))
+            out.literal(node, str(RDFS.label), nt_literal(_text(value)))
         else:
-            _unrecognized(graph, node, key, value)
+            out.unrecognized(node, key, value)
 
 
 def _date_property(list_name: str) -> URIRef:
@@ -258,49 +331,95 @@ def _date_property(list_name: str) -> URIRef:
     return KM.performedOn if list_name == "procedures" else KM.issuedOn
 
 
-def _add_item(
-    graph: Graph, patient: URIRef, list_name: str, index: int, item: Any, source: str
-) -> None:
-    where = f"{list_name}[{index}]"
-    node = URIRef(f"{patient}/{list_name}/{index}")
-    graph.add((patient, LISTS[list_name], node))
+def _add_item(out: _Writer, patient: str, list_name: str, index: int, item: Any,
+              source: str) -> None:
+    node = f"{patient}/{list_name}/{index}"
+    out.iri(patient, str(LISTS[list_name]), node)
     if list_name in _LIST_CLASS:
-        graph.add((node, RDF.type, _LIST_CLASS[list_name]))
+        out.iri(node, _RDF_TYPE, str(_LIST_CLASS[list_name]))
     if not isinstance(item, dict):
-        graph.add((node, KM.unrecognizedEntry, Literal(_compact(item))))
+        out.literal(node, str(KM.unrecognizedEntry), nt_literal(_compact(item)))
         return
     known = _KEYS[list_name]
     for key, value in item.items():
         if key not in known:
-            _unrecognized(graph, node, key, value)
+            out.unrecognized(node, key, value)
+        elif value is None:
             continue
-        if value is None:
-            continue
-        if key in _ITEM_NAMES:
-            graph.add((node, _ITEM_NAMES[key], km_term(_text(value))))
+        elif key in _ITEM_NAMES:
+            out.iri(node, str(_ITEM_NAMES[key]), str(km_term(_text(value))))
         elif key in _PLAN_NAMES:
             prop, resolve = _PLAN_NAMES[key]
-            term = resolve(value) if isinstance(value, str) else None
-            graph.add((node, prop, term if term is not None else Literal(_text(value))))
+            out.term(node, str(prop), resolve(value) if isinstance(value, str) else None, value)
         elif key == "code":
-            _add_codes(graph, node, value, source, f"{where}.code")
+            _add_codes(out, node, value, source, f"{list_name}[{index}].code")
         elif key == "side":
-            graph.add((node, KM.side, _side(value)))
+            out.term(node, str(KM.side), side_named(value) if isinstance(value, str) else None,
+                     value)
         elif key == "status":
-            graph.add((node, KM.status, _status(value)))
+            named = status_named(value) if isinstance(value, str) else None
+            out.term(node, str(KM.status), named, value)
         elif key in _ITEM_DATES:
-            graph.add((node, _ITEM_DATES[key], _date(value)))
+            out.date(node, str(_ITEM_DATES[key]), value)
         elif key == "date":
-            graph.add((node, _date_property(list_name), _date(value)))
+            out.date(node, str(_date_property(list_name)), value)
         elif key in _ITEM_FLAGS:
-            graph.add((node, _ITEM_FLAGS[key], _flag(value)))
+            flag = _json_literal(value) if isinstance(value, bool) else nt_literal(_text(value))
+            out.literal(node, str(_ITEM_FLAGS[key]), flag)
         elif key == "issued_by":
-            graph.add((node, KM.issuedBy, Literal(_text(value))))
+            out.literal(node, str(KM.issuedBy), nt_literal(_text(value)))
 
 
 def _bind(graph: Graph) -> Graph:
     graph.bind("km", KM_IRI)
     graph.bind("xsd", str(XSD))
+    return graph
+
+
+def _write_record(obj: Mapping[str, Any], source: str, position: int) -> _Writer:
+    if not isinstance(obj, Mapping):
+        raise RecordError(source, "a patient record must be a JSON object")
+    out = _Writer()
+    patient = str(_patient_node(obj, position)[0])
+    out.iri(patient, _RDF_TYPE, str(KM.Patient))
+    for key, value in obj.items():
+        if key not in _RECORD_KEYS:
+            out.unrecognized(patient, key, value)
+        elif value is None:
+            continue
+        elif key == "id":
+            if isinstance(value, (dict, list)):
+                raise RecordError(source, "the record id must be a text", field="id")
+            out.literal(patient, str(KM.identifier), _json_literal(value))
+        elif key in _RECORD_DATES:
+            out.date(patient, str(_RECORD_DATES[key]), value)
+        else:
+            if not isinstance(value, list):
+                raise RecordError(source, f"\"{key}\" must be a JSON array (of objects), "
+                                  f"not {_json_kind(value)}", field=key)
+            for index, item in enumerate(value):
+                _add_item(out, patient, key, index, item, source)
+    return out
+
+
+#: Prefix of the IRIs rdflib gives blank nodes when it skolemizes a graph.
+SKOLEM_PREFIX = "https://rdflib.github.io/.well-known/genid/rdflib/"
+
+
+def unskolemized(node: str) -> str:
+    """A node as the record wrote it: a skolemized blank node back to ``_:label``."""
+    return "_:" + node[len(SKOLEM_PREFIX):] if node.startswith(SKOLEM_PREFIX) else node
+
+
+def record_graph(ntriples: str) -> Graph:
+    """The rdflib graph of a record's N-Triples (lexical forms kept)."""
+    return _parse_ntriples(ntriples)
+
+
+def _parse_ntriples(text: str) -> Graph:
+    graph = _bind(Graph())
+    with keep_lexical_forms():
+        graph.parse(data=text, format="nt")
     return graph
 
 
@@ -314,31 +433,9 @@ def record_to_graph(obj: Mapping[str, Any], *, source: str = "<dict>", position:
 
     Raises:
         RecordError: the record's structure is wrong (not an object, a list that is not a list,
-            an entry or a code that is not an object); names the field.
+            a code that is not an object); names the field.
     """
-    if not isinstance(obj, Mapping):
-        raise RecordError(source, "a patient record must be a JSON object")
-    graph = _bind(Graph())
-    patient, _ = _patient_node(obj, position)
-    graph.add((patient, RDF.type, KM.Patient))
-    for key, value in obj.items():
-        if key not in _RECORD_KEYS:
-            _unrecognized(graph, patient, key, value)
-        elif value is None:
-            continue
-        elif key == "id":
-            if isinstance(value, (dict, list)):
-                raise RecordError(source, "the record id must be a text", field="id")
-            graph.add((patient, KM.identifier, Literal(value)))
-        elif key in _RECORD_DATES:
-            graph.add((patient, _RECORD_DATES[key], _date(value)))
-        else:
-            if not isinstance(value, list):
-                raise RecordError(source, f"\"{key}\" must be a JSON array (of objects), "
-                                  f"not {_json_kind(value)}", field=key)
-            for index, item in enumerate(value):
-                _add_item(graph, patient, key, index, item, source)
-    return graph
+    return _parse_ntriples("\n".join(_write_record(obj, source, position).lines) + "\n")
 
 
 # --- graph → JSON ---------------------------------------------------------------------------
@@ -475,36 +572,39 @@ def _digest(data: str) -> str:
     return "sha256:" + hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
-def _json_record(obj: Any, source: str, position: int, line: int | None) -> PatientRecord:
+def _json_record(obj: Any, source: str, position: int, line: int | None,
+                 at: datetime | None = None) -> PatientRecord:
     if not isinstance(obj, Mapping):
         raise RecordError(source, f"a patient record must be a JSON object, not {_json_kind(obj)}",
                           line=line)
     if _too_deep(obj):
         raise RecordError(source, f"JSON nested more than {MAX_DEPTH} levels deep", line=line)
-    if "resourceType" in obj:
-        raise RecordError(
-            source,
-            f"this is a FHIR {obj['resourceType']!s:.40} resource; FHIR input is not supported "
-            "yet: give the record in kgmassage's JSON form (see examples/)",
-            line=line, field="resourceType",
-        )
+    digest = _digest(_compact(dict(obj)))
     try:
-        graph = record_to_graph(obj, source=source, position=position)
+        if is_fhir(obj):
+            obj = bundle_to_record(obj, at=at or utc_now(), source=source)
+        written = _write_record(obj, source, position)
+        text = "\n".join(written.lines) + "\n"
+        text.encode("utf-8")
     except RecordError as exc:
         if exc.line is not None or line is None:
             raise
         raise RecordError(source, exc.detail, line=line, field=exc.field) from None
+    except UnicodeEncodeError:
+        raise RecordError(source, "the record holds text that is not valid Unicode (a lone "
+                          "surrogate such as \\ud800)", line=line) from None
     patient, ident = _patient_node(obj, position)
     assessed = obj.get("assessed_at")
     return PatientRecord(
         id=ident,
         iri=patient,
-        graph=graph,
         source=source,
         position=position,
         line=line,
-        digest=_digest(_compact(dict(obj))),
+        digest=digest,
         assessed_at=assessed if isinstance(assessed, str) else None,
+        ntriples=text,
+        dates=tuple(written.dates),
     )
 
 
@@ -542,6 +642,17 @@ class _DuplicateKey(Exception):
         self.key = key
 
 
+class _NotJson(Exception):
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.token = token
+
+
+def _no_constant(token: str) -> Any:
+    """``parse_constant``: NaN and Infinity are not JSON (Python's reader accepts them)."""
+    raise _NotJson(token)
+
+
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """``object_pairs_hook``: a JSON object as a dict, refusing a key given twice."""
     out: dict[str, Any] = {}
@@ -575,6 +686,9 @@ def _loads(decode: Any, source: str, line: int | None) -> Any:
     except RecursionError:
         raise RecordError(source, f"JSON nested more than {MAX_DEPTH} levels deep",
                           line=line) from None
+    except _NotJson as exc:
+        raise RecordError(source, f"malformed JSON: {exc.token} is not a JSON value",
+                          line=line) from None
 
 
 def _skip_ws(text: str, index: int) -> int:
@@ -583,7 +697,7 @@ def _skip_ws(text: str, index: int) -> int:
     return index
 
 
-_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys)
+_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
 _PLAIN_DECODER = json.JSONDecoder()
 
 
@@ -637,7 +751,8 @@ def _json_values(text: str, source: str) -> list[tuple[Any, int]]:
     return values
 
 
-def _iter_json(text: str, source: str) -> Iterator[PatientRecord | RecordError]:
+def _iter_json(text: str, source: str, at: datetime | None
+               ) -> Iterator[PatientRecord | RecordError]:
     values = _json_values(text, source)
     if not values:
         raise RecordError(source, "the JSON array holds no records", line=1)
@@ -646,13 +761,13 @@ def _iter_json(text: str, source: str) -> Iterator[PatientRecord | RecordError]:
             yield value
             continue
         try:
-            yield _json_record(value, source, position, line)
+            yield _json_record(value, source, position, line, at)
         except RecordError as exc:
             yield exc
 
 
 def _iter_ndjson_lines(
-    lines: Iterator[bytes], source: str
+    lines: Iterator[bytes], source: str, at: datetime | None
 ) -> Iterator[PatientRecord | RecordError]:
     position = 0
     for number, raw in enumerate(lines, start=1):
@@ -662,11 +777,11 @@ def _iter_ndjson_lines(
         try:
             text = _decode(raw, source, first_line=number).rstrip("\r\n")
             try:
-                value = _loads(partial(json.loads, text, object_pairs_hook=_unique_keys),
-                               source, number)
+                value = _loads(partial(json.loads, text, object_pairs_hook=_unique_keys,
+                                       parse_constant=_no_constant), source, number)
             except json.JSONDecodeError as exc:
                 raise _json_error(exc, source, line_offset=number - 1) from None
-            yield _json_record(value, source, position, number)
+            yield _json_record(value, source, position, number, at)
         except RecordError as exc:
             yield exc
     if position == 0:
@@ -748,10 +863,10 @@ def _iter_graph(
             patient = named
         assessed = sorted(str(v) for v in sub.objects(patient, KM.assessedAt))
         canonical = sorted(to_canonical_graph(sub).serialize(format="nt").splitlines())
-        yield PatientRecord(
+        yield PatientRecord.from_graph(
+            sub,
             id=idents[0] if idents else None,
             iri=patient,
-            graph=sub,
             source=source,
             position=position,
             line=line,
@@ -790,14 +905,15 @@ def _sniff(text: str) -> str:
     return "turtle"
 
 
-def _iter_text(text: str, source: str, kind: str) -> Iterator[PatientRecord | RecordError]:
+def _iter_text(text: str, source: str, kind: str, at: datetime | None
+               ) -> Iterator[PatientRecord | RecordError]:
     if not text.strip():
         yield RecordError(source, "the file is empty")
         return
     if kind == "json":
-        yield from _iter_json(text, source)
+        yield from _iter_json(text, source, at)
     elif kind == "ndjson":
-        yield from _iter_ndjson_lines(iter(text.encode("utf-8").split(b"\n")), source)
+        yield from _iter_ndjson_lines(iter(text.encode("utf-8").split(b"\n")), source, at)
     else:
         yield from _iter_graph(_parse_turtle(text, source), source, text)
 
@@ -813,14 +929,15 @@ def _kind_of(path: Path) -> str | None:
     return None
 
 
-def _iter_path(path: Path, source: str) -> Iterator[PatientRecord | RecordError]:
+def _iter_path(path: Path, source: str, at: datetime | None
+               ) -> Iterator[PatientRecord | RecordError]:
     try:
         if path.is_dir():
             raise RecordError(source, "is a directory, not a record file")
         kind = _kind_of(path)
         if kind == "ndjson":
             with path.open("rb") as handle:
-                yield from _iter_ndjson_lines(iter(handle), source)
+                yield from _iter_ndjson_lines(iter(handle), source, at)
             return
         data = path.read_bytes()
     except FileNotFoundError:
@@ -832,15 +949,15 @@ def _iter_path(path: Path, source: str) -> Iterator[PatientRecord | RecordError]
     except OSError as exc:
         yield RecordError(source, f"cannot be read: {exc.strerror or exc}")
         return
-    yield from _iter_bytes(data, source, kind)
+    yield from _iter_bytes(data, source, kind, at)
 
 
 def _iter_bytes(
-    data: bytes, source: str, kind: str | None
+    data: bytes, source: str, kind: str | None, at: datetime | None
 ) -> Iterator[PatientRecord | RecordError]:
     try:
         text = _decode(data, source)
-        yield from _iter_text(text, source, kind or _sniff(text))
+        yield from _iter_text(text, source, kind or _sniff(text), at)
     except RecordError as exc:
         yield exc
 
@@ -849,6 +966,7 @@ def iter_records(
     source: Mapping[str, Any] | str | os.PathLike[str] | Graph | PatientRecord,
     *,
     name: str | None = None,
+    at: datetime | None = None,
 ) -> Iterator[PatientRecord | RecordError]:
     """Read every patient record of ``source``, yielding a record or an error for each.
 
@@ -856,9 +974,12 @@ def iter_records(
         source: a parsed JSON object; a path (``.json``: one object or an array; ``.ndjson`` /
             ``.jsonl``: one object per line; ``.ttl``: Turtle, one or more ``km:Patient``; other
             names are recognised by their content); ``"-"`` for standard input; an rdflib
-            ``Graph``; or an already read :class:`PatientRecord`.
+            ``Graph``; or an already read :class:`PatientRecord`. Wherever a JSON record is
+            accepted, a FHIR R4 ``Bundle`` is too (:mod:`kgmassage.fhir`).
         name: the source's name in messages (default: the path, ``<stdin>``, ``<dict>``,
             ``<graph>``).
+        at: the assessment time a FHIR Bundle is read for (its 72-hour fever window; default
+            now, UTC).
 
     Yields:
         a :class:`PatientRecord` per readable record, a :class:`RecordError` per unreadable one
@@ -872,14 +993,14 @@ def iter_records(
     elif isinstance(source, Mapping):
         label = name or "<dict>"
         try:
-            yield _json_record(source, label, 1, None)
+            yield _json_record(source, label, 1, None, at)
         except RecordError as exc:
             yield exc
     elif isinstance(source, (str, os.PathLike)):
         if str(source) == "-":
-            yield from _iter_bytes(sys.stdin.buffer.read(), name or "<stdin>", None)
+            yield from _iter_bytes(sys.stdin.buffer.read(), name or "<stdin>", None, at)
         else:
-            yield from _iter_path(Path(source), name or str(source))
+            yield from _iter_path(Path(source), name or str(source), at)
     else:
         yield RecordError(name or "<input>", f"cannot read a record from a {type(source).__name__}")
 
@@ -888,6 +1009,7 @@ def load_record(
     record: Mapping[str, Any] | str | os.PathLike[str] | Graph | PatientRecord,
     *,
     name: str | None = None,
+    at: datetime | None = None,
 ) -> PatientRecord:
     """Read exactly one patient record (see :func:`iter_records` for the accepted sources).
 
@@ -895,7 +1017,7 @@ def load_record(
         RecordError: the source cannot be read, or holds no record or more than one.
     """
     found: PatientRecord | None = None
-    for item in iter_records(record, name=name):
+    for item in iter_records(record, name=name, at=at):
         if isinstance(item, RecordError):
             raise item
         if found is not None:

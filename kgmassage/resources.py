@@ -31,7 +31,6 @@ ONTOLOGY_FILES = ("kgmassage.ttl", "mappings.ttl", "engine.ttl")
 #: Turtle files that make up the SHACL shapes.
 SHAPE_FILES = (
     "patient.shapes.ttl", "record-vocabulary.shapes.ttl", "contraindications.shapes.ttl",
-    "engine.shapes.ttl",
 )
 #: The shapes of record validity: values, and the record vocabulary (closed shapes).
 RECORD_SHAPE_FILES = ("patient.shapes.ttl", "record-vocabulary.shapes.ttl")

@@ -63,10 +63,9 @@ _GUARDS = {KM.WithinWindow: "within the {w}", KM.BeyondWindow: "after the {w}",
 
 def _effect_text(graph: Graph, effect: Node) -> str:
     triggers = sorted(_label(graph, t) for t in graph.objects(effect, KM.trigger))
-    excepts = sorted(_label(graph, t) for t in graph.objects(effect, KM.triggerExcept))
+    triggers += sorted(f"{_label(graph, t)} of unknown kind"
+                       for t in graph.objects(effect, KM.exactTrigger))
     when = " or ".join(triggers) if triggers else "always"
-    if excepts:
-        when += f" (other than {', '.join(excepts)})"
     scope = []
     if graph.value(effect, KM.plannedOnly) is not None:
         scope.append("that planned intervention")

@@ -27,9 +27,10 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import XSD
+from rdflib.util import from_n3
 
 from .errors import ParameterError, cut
-from .namespaces import KM
+from .namespaces import KM, KM_IRI
 
 __all__ = [
     "DATE_PROPERTIES",
@@ -39,6 +40,8 @@ __all__ = [
     "literal_date",
     "resolve_at",
     "add_context",
+    "context_triples",
+    "nt_date",
     "utc_now",
 ]
 
@@ -94,8 +97,11 @@ def _day(match: re.Match[str]) -> date | None:
         return None
 
 
-def parse_date(text: str) -> DateValue | None:
+def parse_date(text: str, *, round_up: bool = False) -> DateValue | None:
     """Read an ``xsd:date`` or ``xsd:dateTime`` lexical form; ``None`` for anything else.
+
+    Fractions of a second finer than a microsecond are cut, or, with ``round_up``, rounded up
+    (a record item's date then looks as recent as it can: the safe side).
 
     >>> parse_date("2026-11-19").instant.isoformat()
     '2026-11-19T23:59:59.999999+00:00'
@@ -135,6 +141,8 @@ def parse_date(text: str) -> DateValue | None:
     elif hour > 23:
         return None
     micro = int((fraction + "000000")[:6])
+    if round_up and fraction[6:].strip("0"):
+        extra += timedelta(microseconds=1)
     try:
         local = datetime(day.year, day.month, day.day, hour, minute, second, micro, zone) + extra
         instant = local.astimezone(timezone.utc)
@@ -187,8 +195,75 @@ def resolve_at(at: datetime | str | None, record_at: str | None = None) -> datet
     return utc_now()
 
 
-def _dt_literal(value: datetime) -> Literal:
-    return Literal(value.isoformat().replace("+00:00", "Z"), datatype=XSD.dateTime)
+_XSD_DATE, _XSD_DATETIME = str(XSD.date), str(XSD.dateTime)
+_NT_LITERAL = re.compile(
+    r'^"(?P<text>(?:[^"\\]|\\.)*)"(?:\^\^<(?P<datatype>[^>]*)>|@[A-Za-z0-9-]+)?$'
+)
+
+
+def _instant_text(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _nt_datetime(value: datetime) -> str:
+    return f'"{_instant_text(value)}"^^<{_XSD_DATETIME}>'
+
+
+def _nt_date(value: date) -> str:
+    return f'"{value.isoformat()}"^^<{_XSD_DATE}>'
+
+
+def nt_date(literal: str, *, round_up: bool = False) -> DateValue | None:
+    """The date an N-Triples literal holds (see :func:`literal_date`): an ``xsd:date`` or
+    ``xsd:dateTime`` literal whose lexical form parses as that datatype, else ``None``.
+    (Date lexical forms hold no character N-Triples escapes.)"""
+    match = _NT_LITERAL.match(literal)
+    if not match or match.group("datatype") not in (_XSD_DATE, _XSD_DATETIME):
+        return None
+    parsed = parse_date(match.group("text"), round_up=round_up)
+    if parsed is None or parsed.timed != (match.group("datatype") == _XSD_DATETIME):
+        return None
+    return parsed
+
+
+def context_triples(
+    patient: str,
+    at: datetime,
+    windows: Mapping[str, timedelta],
+    dates: Iterable[tuple[str, str, str]],
+    label: str = "",
+) -> list[tuple[str, str, str]]:
+    """The evaluation context of one patient (see module doc) as triples of N-Triples terms.
+
+    Args:
+        patient: the patient node's IRI.
+        at: the assessment time (UTC).
+        windows: each time window's IRI and length.
+        dates: the record's date values, ``(subject, property IRI, literal)``, subject and
+            literal in N-Triples syntax (:attr:`kgmassage.records.PatientRecord.dates`).
+        label: makes the blank nodes' labels unique among the patients of one document.
+    """
+    node = f"<{patient}>"
+    km = KM_IRI
+    out = [
+        (node, f"<{km}evaluatedAt>", _nt_datetime(at)),
+        (node, f"<{km}evaluationDay>", _nt_date(at.date())),
+    ]
+    for index, (window, length) in enumerate(windows.items()):
+        cutoff = f"_:w{label}x{index}"
+        out += [(node, f"<{km}windowCutoff>", cutoff), (cutoff, f"<{km}window>", f"<{window}>"),
+                (cutoff, f"<{km}cutoff>", _nt_datetime(at - length))]
+    for index, (subject, prop, literal) in enumerate(dates):
+        fact = f"_:d{label}x{index}"
+        out += [(subject, f"<{km}dateFact>", fact), (fact, f"<{km}dateProperty>", f"<{prop}>"),
+                (fact, f"<{km}dateValue>", literal)]
+        # finer than a microsecond: an item's date rounds up (more recent), a clearance's down
+        parsed = nt_date(literal, round_up=prop != f"{km}issuedOn")
+        if parsed is not None:
+            out += [(fact, f"<{km}instant>", _nt_datetime(parsed.instant)),
+                    (fact, f"<{km}day>", _nt_date(parsed.day)),
+                    (fact, f"<{km}timed>", f'"{str(parsed.timed).lower()}"^^<{XSD.boolean}>')]
+    return out
 
 
 def add_context(
@@ -198,35 +273,22 @@ def add_context(
     windows: Mapping[URIRef, timedelta] | None = None,
     nodes: Iterable[URIRef | BNode] | None = None,
 ) -> None:
-    """Add the evaluation context of ``patient`` at ``at`` to ``graph`` (see module doc).
+    """Add the evaluation context of ``patient`` at ``at`` to an rdflib ``graph`` (the same
+    triples as :func:`context_triples`).
 
     ``nodes`` limits the date facts to these subjects (default: every subject of the graph).
     """
-    graph.add((patient, KM.evaluatedAt, _dt_literal(at)))
-    graph.add((patient, KM.evaluationDay, Literal(at.date().isoformat(), datatype=XSD.date)))
-    for window, length in (windows or {}).items():
-        cut = BNode()
-        graph.add((patient, KM.windowCutoff, cut))
-        graph.add((cut, KM.window, window))
-        graph.add((cut, KM.cutoff, _dt_literal(at - length)))
     subjects = set(nodes) if nodes is not None else None
-    facts = []
-    for prop in DATE_PROPERTIES:
-        for node, value in graph.subject_objects(prop):
-            if subjects is not None and node not in subjects:
-                continue
-            facts.append((node, prop, value))
-    for node, prop, value in facts:
-        fact = BNode()
-        graph.add((node, KM.dateFact, fact))
-        graph.add((fact, KM.dateProperty, prop))
-        graph.add((fact, KM.dateValue, value))
-        parsed = literal_date(value)
-        if parsed is None:
-            continue
-        graph.add((fact, KM.instant, _dt_literal(parsed.instant)))
-        graph.add((fact, KM.day, Literal(parsed.day.isoformat(), datatype=XSD.date)))
-        graph.add((fact, KM.timed, Literal(parsed.timed)))
+    dates = [
+        (node.n3(), str(prop), value.n3())
+        for prop in DATE_PROPERTIES
+        for node, value in graph.subject_objects(prop)
+        if subjects is None or node in subjects
+    ]
+    label = BNode()
+    spans = {str(w): length for w, length in (windows or {}).items()}
+    for triple in context_triples(str(patient), at, spans, dates, label=str(label)):
+        graph.add(tuple(from_n3(term) for term in triple))  # type: ignore[arg-type]
 
 
 def literal_date(value: object) -> DateValue | None:

@@ -22,16 +22,24 @@ from typing import Any
 
 import pyshacl
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.namespace import RDF, SH
+from rdflib.namespace import RDF, SH, XSD
 from rdflib.paths import Path as RdfPath
 
-from . import resources, rules
-from .derivation import PatientInput, classification_facts
+from . import resources
+from .engine import default_engine
 from .errors import cut
-from .namespaces import KM
-from .querycache import reuse_parsed_queries
-from .records import ITEM_IRI, JSON_KEYS, LISTS, PatientRecord, keep_lexical_forms, load_record
-from .timeline import add_context, resolve_at
+from .namespaces import KM, KM_IRI
+from .records import (
+    ITEM_IRI,
+    JSON_KEYS,
+    LISTS,
+    PatientRecord,
+    keep_lexical_forms,
+    load_record,
+    record_graph,
+    unskolemized,
+)
+from .timeline import resolve_at
 
 __all__ = ["SEVERITIES", "ValidationResult", "ValidationReport", "validate", "json_field"]
 
@@ -168,7 +176,7 @@ def _node_text(node: Any) -> str | None:
         return None
     if isinstance(node, BNode):
         return f"_:{node}"
-    return str(node)
+    return unskolemized(str(node))
 
 
 def _path_text(graph: Graph, path: Any) -> str | None:
@@ -230,9 +238,9 @@ def _sort_key(result: ValidationResult) -> tuple[Any, ...]:
 
 
 def _read_report(
-    shacl: Graph, record: PatientRecord
+    shacl: Graph, record: PatientRecord, graph: Graph
 ) -> tuple[tuple[ValidationResult, ...], Graph, bool]:
-    own_nodes = set(record.graph.subjects())
+    own_nodes = set(graph.subjects())
     report = Graph()
     for prefix, namespace in shacl.namespaces():
         report.bind(prefix, namespace, override=False)
@@ -256,7 +264,7 @@ def _read_report(
                 value=None if value is None else cut(_node_text(value) or ""),
                 message=_message(shacl, node),
                 shape=_node_text(shape),
-                field=_cut_field(json_field(record.graph, record.iri, focus, path, value)),
+                field=_cut_field(json_field(graph, record.iri, focus, path, value)),
             )
         )
         report.add((report_node, SH.result, node))
@@ -269,47 +277,108 @@ def _read_report(
 # --- validate -------------------------------------------------------------------------------
 
 
+def validation_data(record: PatientRecord, at: datetime) -> Graph:
+    """The data graph the record shapes check: the knowledge base, the record (blank nodes
+    skolemized), its evaluation context and its classification facts (what the engine's
+    classification stages derive: the classes of its items, its unrecognized content, …)."""
+    engine = default_engine()
+    chunk = engine.chunk([(record, at)])
+    data = resources.copy_graph(resources.rules_graph())
+    with keep_lexical_forms():
+        data.parse(data=chunk.ntriples, format="nt")
+    for row in engine.classify(chunk):
+        obj = URIRef(row["o"]) if row["iri"] == "true" else Literal(
+            row["o"], datatype=XSD.boolean if row["p"] == str(KM.recognized) else None)
+        data.add((URIRef(row["s"]), URIRef(row["p"]), obj))
+    return data
+
+
+def check_record(record: PatientRecord, at: datetime, shapes: Graph | None = None
+                 ) -> tuple[tuple[ValidationResult, ...], Graph]:
+    """The results of the record shapes (default: :func:`resources.record_shapes_graph`) for
+    ``record`` at ``at``, with the standard SHACL report graph (pySHACL)."""
+    with keep_lexical_forms():
+        _, shacl, _ = pyshacl.validate(
+            validation_data(record, at),
+            shacl_graph=resources.record_shapes_graph() if shapes is None else shapes,
+            inference="none",
+            advanced=True,
+            allow_warnings=True,
+            inplace=True,
+        )
+    results, report, _ = _read_report(shacl, record, record_graph(record.ntriples))
+    return results, report
+
+
+#: Decision status → the shape (shapes/contraindications.shapes.ttl) and severity of a plan check.
+_PLAN_SHAPES = {"forbidden": (URIRef(KM_IRI + "PlanForbiddenShape"), "Violation"),
+                "requires-clearance": (URIRef(KM_IRI + "PlanRequiresClearanceShape"), "Warning"),
+                "caution": (URIRef(KM_IRI + "PlanCautionShape"), "Info")}
+
+
+def _plan_results(record: PatientRecord, at: datetime, report: Graph
+                  ) -> list[ValidationResult]:
+    """Each planned intervention by the decision the engine reaches for it: a result of
+    severity Violation (forbidden), Warning (requires clearance) or Info (caution), its
+    sh:sourceShape the plan shape of that status and its km:rule the rules that decided it."""
+    from .assessment import engine_assessments
+
+    (assessment,) = engine_assessments([record], [at])
+    (node,) = report.subjects(RDF.type, SH.ValidationReport)
+    found = []
+    for decision in assessment.decisions:
+        if not decision.planned or decision.status not in _PLAN_SHAPES:
+            continue
+        shape, severity = _PLAN_SHAPES[decision.status]
+        standing = [r for r in decision.reasons if not r.lifted and r.status == decision.status]
+        what = (f"Planned {decision.technique or '(no technique)'} on "
+                f"{decision.target or '(no target)'}, {decision.side}: {decision.status}")
+        message = what + " — " + " ".join(f"{r.rule}: {r.message}" for r in standing)
+        for plan in decision.plans:
+            result = BNode()
+            report.add((node, SH.result, result))
+            report.add((result, RDF.type, SH.ValidationResult))
+            report.add((result, SH.focusNode, URIRef(plan)))
+            report.add((result, SH.resultSeverity, SH[severity]))
+            report.add((result, SH.sourceShape, shape))
+            report.add((result, SH.resultMessage, Literal(message)))
+            for reason in standing:
+                report.add((result, KM.rule, URIRef(reason.rule_iri)))
+            found.append(ValidationResult(
+                severity=severity, focus=plan, path=None, value=None, message=message,
+                shape=str(shape), field=json_field(record_graph(record.ntriples), record.iri,
+                                                   URIRef(plan))))
+    return found
+
+
 def validate(
     record: Mapping[str, Any] | str | os.PathLike[str] | Graph | PatientRecord,
     *,
     at: datetime | str | None = None,
     shapes: Graph | None = None,
 ) -> ValidationReport:
-    """Validate one patient record with every SHACL shape of the package.
+    """Validate one patient record: its shapes, and its planned interventions by the rules.
 
     Args:
         record: a JSON object, a path to a file holding one record, a patient graph, or a
             :class:`~kgmassage.records.PatientRecord`.
         at: the assessment time dates are checked against: this, else the record's
             ``assessed_at``, else now (UTC). A date-time without offset is UTC.
-        shapes: the SHACL shapes to use (default: every shape of the package, see
-            :func:`kgmassage.resources.shapes_graph`); e.g.
-            ``resources.shape_graph("patient.shapes.ttl")`` checks record validity only, without
-            the (much slower) contraindication checks of planned interventions.
+        shapes: SHACL shapes to check instead of the package's record shapes (then planned
+            interventions are not checked against the rules).
 
     Raises:
         RecordError: the record cannot be read (or the source holds more than one).
-        ValueError: ``at`` is a string that is not an ISO 8601 date or date-time.
+        ParameterError: ``at`` is a string that is not an xsd:date or xsd:dateTime.
     """
-    rec = load_record(record)
+    rec = load_record(record, at=None if at is None else resolve_at(at))
     when = resolve_at(at, rec.assessed_at)
-    # The whole ontology, with the contraindication rules (data for the engine's SHACL rules and
-    # constraints), is mixed into a fresh data graph here rather than through pySHACL's
-    # ont_graph, which copies only OWL/RDFS axioms and owl:NamedIndividual nodes.
-    data = resources.copy_graph(resources.rules_graph())
-    data += rec.graph
-    data += classification_facts([PatientInput(URIRef(rec.iri), rec.graph, when)])
-    with keep_lexical_forms(), reuse_parsed_queries():
-        add_context(data, rec.iri, when, windows=rules.time_windows(), nodes=rec.graph.subjects())
-        _, shacl, _ = pyshacl.validate(
-            data,
-            shacl_graph=resources.shapes_graph() if shapes is None else shapes,
-            inference="none",
-            advanced=True,
-            allow_warnings=True,
-            inplace=True,
-        )
-    results, report, conforms = _read_report(shacl, rec)
+    results, report = check_record(rec, when, shapes)
+    if shapes is None:
+        results = tuple(sorted((*results, *_plan_results(rec, when, report)), key=_sort_key))
+    conforms = not any(r.severity == "Violation" for r in results)
+    report.set(((next(report.subjects(RDF.type, SH.ValidationReport))), SH.conforms,
+                Literal(conforms)))
     return ValidationReport(
         record=rec.id,
         source=rec.source,

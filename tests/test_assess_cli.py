@@ -163,9 +163,9 @@ def test_turtle_patient_as_blank_node(tmp_path: Path) -> None:
                                "forbidden": 19}
 
 
-def test_fhir_bundle_is_refused_clearly(tmp_path: Path) -> None:
+def test_a_fhir_bundle_without_patient_is_refused_clearly(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle.json"
     bundle.write_text(json.dumps({"resourceType": "Bundle", "type": "collection", "entry": []}))
     result = invoke(str(bundle))
     assert result.exit_code == 2
-    assert "FHIR Bundle resource; FHIR input is not supported yet" in result.stderr
+    assert "the Bundle holds no Patient" in result.stderr

@@ -13,13 +13,15 @@ import logging
 from functools import cache
 
 import pytest
-from rdflib import Graph, URIRef
+from rdflib import URIRef
 from rdflib.namespace import RDF, RDFS, SH, SKOS
 from records_helpers import RECORDS, SHAPES_NS, patient_shapes, validated
 
 from kgmassage import resources
+from kgmassage.engine import default_engine
 from kgmassage.namespaces import ICD10CM_SYSTEM, KM, SNOMED_SYSTEM
 from kgmassage.records import PatientRecord, load_record
+from kgmassage.timeline import resolve_at
 from kgmassage.validation import ValidationReport, validate
 
 V, W = "Violation", "Warning"
@@ -116,15 +118,15 @@ def _mapped_codes() -> tuple[tuple[str, str], ...]:
     return tuple(sorted(codes))
 
 
-def _engine_classes(record_graph: Graph) -> dict[str, set[URIRef]]:
-    """Each item's classes as the decision engine's stages 10 and 20 derive them."""
-    data = resources.copy_graph(resources.rules_graph())
-    data += record_graph
-    for stage in ("05-canonical-codes", "10-codes", "20-classes"):
-        data += data.query(resources.query_text("derive", stage)).graph
+def _engine_classes(record: PatientRecord) -> dict[str, set[URIRef]]:
+    """Each item's classes as the decision engine's classification stages derive them."""
+    engine = default_engine()
+    rows = engine.classify(engine.chunk([(record, resolve_at("2026-11-20T10:00:00Z"))]))
     classes: dict[str, set[URIRef]] = {}
-    for item, cls in data.subject_objects(KM.hasClass):
-        classes.setdefault(str(item), set()).add(cls)
+    for row in rows:
+        if row["p"] == str(KM.hasClass) and row["o"] not in (
+                str(KM.UnrecognizedItem), str(KM.UnrecognizedContent)):
+            classes.setdefault(row["s"], set()).add(URIRef(row["o"]))
     return classes
 
 
@@ -179,7 +181,7 @@ def _every_code(
     codes += UNUSUAL_CODES
     rec = _coded_record("every-code", codes)
     items = [f"{rec.iri}/conditions/{i}" for i in range(len(codes))]
-    return codes, items, _engine_classes(rec.graph), validate(rec, shapes=patient_shapes())
+    return codes, items, _engine_classes(rec), validate(rec, shapes=patient_shapes())
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
@@ -232,7 +234,7 @@ def test_unusual_codes_build_no_invalid_iri(caplog: pytest.LogCaptureFixture) ->
     rec = _coded_record("unusual-codes", UNUSUAL_CODES + padded)
     with caplog.at_level(logging.WARNING):
         report = validate(rec)  # every shape of the package, as the CLI validates
-        _engine_classes(rec.graph)
+        _engine_classes(rec)
     assert report.count("Warning") >= len(UNUSUAL_CODES) - len(UNUSUAL_RESOLVED)
     assert [r.getMessage() for r in caplog.records if "valid URI" in r.getMessage()] == []
 

@@ -1,5 +1,7 @@
-"""The contraindication shapes over planned interventions: each shape with a record that must
-fail it and one that must pass it, and the shapes graph passes pySHACL's meta-SHACL check."""
+"""Plan checks: ``validate`` reports each planned intervention by the decision the engine reaches
+for it (a standard sh:ValidationResult under the plan shape of its status, km:rule naming the
+rules). Each rule with a record that must fail and one that must pass; the shapes graph passes
+pySHACL's meta-SHACL check."""
 
 from __future__ import annotations
 
@@ -7,7 +9,8 @@ from typing import Any
 
 import pyshacl
 import pytest
-from rdflib import Graph
+from rdflib import Graph, URIRef
+from rdflib.namespace import SH
 
 from kgmassage import resources
 from kgmassage.validation import validate
@@ -67,17 +70,38 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
 ]
 
 
-def results_of(record: dict[str, Any], shape: str) -> list[tuple[str, str | None]]:
+PLAN_SHAPE = {"Violation": "PlanForbiddenShape", "Warning": "PlanRequiresClearanceShape",
+              "Info": "PlanCautionShape"}
+
+
+def results_of(record: dict[str, Any], shape: str, severity: str
+               ) -> list[tuple[str, str | None]]:
+    """(severity, field) of the plan results of ``severity`` that name rule ``shape`` (or are
+    of ``shape``)."""
     report = validate({"id": "plan", **record}, at=AT)
-    return [(r.severity, r.field) for r in report.results if r.shape == KM + shape]
+    found = []
+    for result in report.results:
+        if not result.shape or not result.shape.startswith(KM + "Plan"):
+            continue
+        if result.severity != severity:
+            continue
+        node = next(n for n in report.graph.subjects(SH.focusNode, URIRef(result.focus))
+                    if str(report.graph.value(n, SH.sourceShape)) == result.shape)
+        rules = {str(r) for r in report.graph.objects(node, URIRef(KM + "rule"))}
+        if result.shape == KM + shape or KM + shape in rules:
+            found.append((result.severity, result.field))
+    return found
 
 
 @pytest.mark.parametrize(("shape", "severity", "failing", "passing"), CASES,
                          ids=[c[0] for c in CASES])
 def test_plan_shape_fails_and_passes(shape: str, severity: str, failing: dict,
                                      passing: dict) -> None:
-    assert results_of(failing, shape) == [(severity, "planned[0]")]
-    assert results_of(passing, shape) == []
+    assert results_of(failing, shape, severity) == [(severity, "planned[0]")]
+    assert results_of(passing, shape, severity) == []
+    report = validate({"id": "plan", **failing}, at=AT)
+    assert {r.shape for r in report.results if r.field == "planned[0]"} >= {
+        KM + PLAN_SHAPE[severity]}
 
 
 def test_forbidden_plan_makes_the_record_non_conforming() -> None:
@@ -93,10 +117,13 @@ def test_all_shapes_pass_the_meta_shacl_check() -> None:
     assert conforms, text
 
 
-def test_every_rule_is_a_plan_shape() -> None:
-    rules = resources.shape_graph("contraindications.shapes.ttl")
-    query = """PREFIX km: <https://w3id.org/kgmassage#> PREFIX sh: <http://www.w3.org/ns/shacl#>
-    SELECT ?rule WHERE { ?rule a km:Rule . FILTER NOT EXISTS {
-      ?rule a sh:NodeShape ; sh:targetClass km:PlannedIntervention ; sh:severity sh:Violation ;
-            km:ruleId ?id ; sh:message ?m ; sh:name ?n } }"""
-    assert list(rules.query(query)) == []
+def test_plan_results_are_in_the_standard_report_graph() -> None:
+    report = validate({"id": "p", "conditions": [{"type": "DeepVeinThrombosis", "side": "left"}],
+                       "planned": [plan("Effleurage", "Quadriceps", "left")]}, at=AT)
+    graph = report.graph
+    (node,) = graph.subjects(SH.sourceShape, URIRef(KM + "PlanForbiddenShape"))
+    assert graph.value(node, SH.resultSeverity) == SH.Violation
+    assert set(graph.objects(node, URIRef(KM + "rule"))) == {URIRef(KM + "RuleDVT")}
+    assert graph.value(node, SH.focusNode) == URIRef("urn:kgmassage:patient:p/planned/0")
+    (summary,) = graph.subjects(SH.conforms, None)
+    assert (summary, SH.result, node) in graph

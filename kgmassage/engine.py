@@ -1,0 +1,475 @@
+"""The decision engine: the knowledge base's SPARQL stages, run over a chunk of patients at once.
+
+An :class:`Engine` holds everything once: the knowledge base, the stage manifest
+(``queries/derive/manifest.json``), the prepared stage texts, and the knowledge tables the
+``knowledge`` stages compute from the ontology and rules (run once, when the engine is built).
+Each chunk of patients then goes through the ``classification`` and ``decision`` stages in the
+manifest's order, in a graph of its own beside the knowledge graph, and the ``results`` queries
+are read by role and column name. Python here only moves data: every clinical statement is in
+the ontology, the rules and the queries.
+
+Three interchangeable back ends run the same texts: ``"oxigraph"`` (pyoxigraph, embedded; the
+knowledge graph is loaded once and each chunk is a named graph, dropped afterwards),
+``"rdflib"`` (the reference, one in-memory graph per chunk) and a SPARQL 1.1 server
+(:class:`EndpointBackend`). A CONSTRUCT stage runs as
+``INSERT { GRAPH <chunk> { template } } USING <knowledge> USING <chunk> WHERE { pattern }``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from rdflib import Graph
+
+from .errors import KgMassageError, ParameterError, cut
+from .resources import query_text, read_text
+
+__all__ = [
+    "KNOWLEDGE_GRAPH",
+    "BACKENDS",
+    "StageError",
+    "Manifest",
+    "Stage",
+    "Row",
+    "ChunkInput",
+    "Backend",
+    "OxigraphBackend",
+    "RdflibBackend",
+    "knowledge_tables",
+    "ChunkRows",
+    "Engine",
+    "Tables",
+    "default_engine",
+]
+
+logger = logging.getLogger(__name__)
+
+#: The named graph that holds the knowledge base (ontology, rules and knowledge tables).
+KNOWLEDGE_GRAPH = "urn:kgmassage:graph:knowledge"
+BACKENDS = ("oxigraph", "rdflib")
+#: The result queries read after the decision stages.
+DECISION_RESULTS = ("matches", "reasons", "lifts", "planned")
+
+#: A result row: column name → value (an IRI or a literal's lexical form; a blank node as
+#: ``_:label``), ``None`` when unbound.
+Row = dict[str, str | None]
+
+
+class StageError(KgMassageError):
+    """A stage of the derivation failed (a bug, or a back end that cannot run it)."""
+
+    def __init__(self, stage: str, detail: str) -> None:
+        self.stage = stage
+        super().__init__(f"derivation stage {stage} failed: {cut(detail, 300)}")
+
+
+# ------------------------------------------------------------------------------- manifest
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One CONSTRUCT stage, split into its parts."""
+
+    name: str
+    text: str
+    prologue: str
+    template: str
+    pattern: str
+
+    def insert(self, graph: str, using: Sequence[str]) -> str:
+        """The stage as a SPARQL 1.1 update writing into ``graph``, reading ``using``."""
+        sources = " ".join(f"USING <{g}>" for g in using)
+        return (f"{self.prologue}\nINSERT {{ GRAPH <{graph}> {{ {self.template} }} }}\n"
+                f"{sources}\nWHERE {{ {self.pattern} }}")
+
+
+def _skip(text: str, index: int) -> int:
+    """Past a string literal, an IRI or a comment starting at ``index`` (else ``index``)."""
+    char = text[index]
+    if char == "#":
+        end = text.find("\n", index)
+        return len(text) if end < 0 else end
+    if char == "<" and re.match(r"<[^\s<>\"{}|^`\\]*>", text[index:]):
+        return text.index(">", index) + 1
+    if char in "\"'":
+        quote = text[index : index + 3] if text[index : index + 3] in ('"""', "'''") else char
+        end = index + len(quote)
+        while not text.startswith(quote, end):
+            end += 2 if text[end] == "\\" else 1
+        return end + len(quote)
+    return index
+
+
+def _braced(text: str, start: int) -> int:
+    """The index just past the group whose ``{`` is at ``start``."""
+    depth, index = 0, start
+    while index < len(text):
+        after = _skip(text, index)
+        if after != index:
+            index = after
+            continue
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+        index += 1
+    raise ValueError("unbalanced braces")
+
+
+def split_construct(name: str, text: str) -> Stage:
+    """A ``CONSTRUCT { template } WHERE { pattern }`` query split into its parts."""
+    match = re.search(r"^CONSTRUCT\s*\{", text, re.MULTILINE)
+    if match is None:
+        raise StageError(name, "not a CONSTRUCT query")
+    open_template = match.end() - 1
+    end_template = _braced(text, open_template)
+    where = re.compile(r"\s*WHERE\s*\{").match(text, end_template)
+    if where is None:
+        raise StageError(name, "CONSTRUCT template not followed by WHERE { … }")
+    open_pattern = where.end() - 1
+    end_pattern = _braced(text, open_pattern)
+    if text[end_pattern:].strip():
+        raise StageError(name, "text after the WHERE clause (modifiers are not supported)")
+    return Stage(
+        name=name,
+        text=text,
+        prologue=text[: match.start()],
+        template=text[open_template + 1 : end_template - 1],
+        pattern=text[open_pattern + 1 : end_pattern - 1],
+    )
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """The derivation's stages in order, and its result queries by role."""
+
+    knowledge: tuple[Stage, ...]
+    classification: tuple[Stage, ...]
+    decision: tuple[Stage, ...]
+    results: Mapping[str, str]
+
+    @classmethod
+    def read(cls) -> Manifest:
+        """The manifest shipped in ``queries/derive/manifest.json``, with its queries."""
+        data = json.loads(read_text("queries", "derive/manifest.json"))
+
+        def stages(group: str) -> tuple[Stage, ...]:
+            return tuple(split_construct(n, query_text("derive", n)) for n in data[group])
+
+        results = {role: query_text("derive", name) for role, name in data["results"].items()}
+        return cls(stages("knowledge"), stages("classification"), stages("decision"), results)
+
+    @property
+    def chunk_stages(self) -> tuple[Stage, ...]:
+        """The stages run on each chunk of patients, in order."""
+        return self.classification + self.decision
+
+
+# ------------------------------------------------------------------------------- back ends
+
+
+@dataclass(frozen=True)
+class ChunkInput:
+    """A chunk of patients as the engine loads it: N-Triples of the records and of their
+    evaluation context, and the patients' nodes with their assessment times."""
+
+    ntriples: bytes
+    patients: tuple[tuple[str, datetime], ...]
+
+
+class Backend(Protocol):
+    """Where the stages run: a store with the knowledge graph and one graph per chunk."""
+
+    def open_chunk(self, data: bytes) -> str:
+        """Load a chunk's N-Triples into a graph of its own; its name."""
+
+    def construct(self, stage: Stage, graph: str) -> None:
+        """Run a CONSTRUCT stage over the knowledge and ``graph``, adding to ``graph``."""
+
+    def select(self, label: str, text: str, graph: str) -> list[Row]:
+        """Rows of a SELECT query over the knowledge and ``graph``."""
+
+    def close_chunk(self, graph: str) -> None:
+        """Forget a chunk's graph."""
+
+
+def _ox_value(term: Any) -> str | None:
+    if term is None:
+        return None
+    from pyoxigraph import BlankNode
+
+    return f"_:{term.value}" if isinstance(term, BlankNode) else term.value
+
+
+class OxigraphBackend:
+    """pyoxigraph, embedded: the knowledge graph is loaded once; a chunk is a named graph."""
+
+    def __init__(self, knowledge: bytes) -> None:
+        import pyoxigraph as ox
+
+        self._ox = ox
+        self._store = ox.Store()
+        self._store.load(knowledge, format=ox.RdfFormat.N_TRIPLES,
+                         to_graph=ox.NamedNode(KNOWLEDGE_GRAPH))
+
+    def open_chunk(self, data: bytes) -> str:
+        graph = f"urn:kgmassage:graph:chunk:{uuid.uuid4()}"
+        try:
+            self._store.load(data, format=self._ox.RdfFormat.N_TRIPLES,
+                             to_graph=self._ox.NamedNode(graph))
+        except SyntaxError as exc:
+            raise StageError("load", str(exc)) from None
+        return graph
+
+    def construct(self, stage: Stage, graph: str) -> None:
+        try:
+            self._store.update(stage.insert(graph, (KNOWLEDGE_GRAPH, graph)))
+        except Exception as exc:  # pyoxigraph raises SyntaxError, OSError, ValueError…
+            raise StageError(stage.name, str(exc)) from None
+
+    def select(self, label: str, text: str, graph: str) -> list[Row]:
+        ox = self._ox
+        try:
+            solutions = self._store.query(
+                text, default_graph=[ox.NamedNode(KNOWLEDGE_GRAPH), ox.NamedNode(graph)])
+            names = [v.value for v in solutions.variables]
+            return [{n: _ox_value(s[n]) for n in names} for s in solutions]
+        except Exception as exc:
+            raise StageError(label, str(exc)) from None
+
+    def close_chunk(self, graph: str) -> None:
+        self._store.remove_graph(self._ox.NamedNode(graph))
+
+
+class RdflibBackend:
+    """rdflib, the reference: each chunk is an in-memory graph with the knowledge copied in."""
+
+    def __init__(self, knowledge: bytes) -> None:
+        self._knowledge = knowledge
+        self._graphs: dict[str, Graph] = {}
+
+    def open_chunk(self, data: bytes) -> str:
+        from .records import keep_lexical_forms
+
+        graph = Graph()
+        with keep_lexical_forms():
+            graph.parse(data=self._knowledge, format="nt")
+            graph.parse(data=data, format="nt")
+        name = f"urn:kgmassage:graph:chunk:{uuid.uuid4()}"
+        self._graphs[name] = graph
+        return name
+
+    def construct(self, stage: Stage, graph: str) -> None:
+        data = self._graphs[graph]
+        try:
+            for triple in list(data.query(stage.text)):
+                data.add(triple)  # type: ignore[arg-type]
+        except Exception as exc:
+            raise StageError(stage.name, str(exc)) from None
+
+    def select(self, label: str, text: str, graph: str) -> list[Row]:
+        from rdflib import BNode
+
+        try:
+            answer = self._graphs[graph].query(text)
+            names = [str(v) for v in answer.vars or ()]
+            return [
+                {n: (None if t is None else f"_:{t}" if isinstance(t, BNode) else str(t))
+                 for n, t in zip(names, row, strict=True)}  # type: ignore[arg-type]
+                for row in answer
+            ]
+        except Exception as exc:
+            raise StageError(label, str(exc)) from None
+
+    def close_chunk(self, graph: str) -> None:
+        self._graphs.pop(graph, None)
+
+
+def make_backend(name: str, knowledge: bytes) -> Backend:
+    """The back end called ``name`` (``"oxigraph"`` or ``"rdflib"``), holding ``knowledge``."""
+    if name == "oxigraph":
+        return OxigraphBackend(knowledge)
+    if name == "rdflib":
+        return RdflibBackend(knowledge)
+    raise ParameterError(f"unknown engine {cut(str(name))!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def _time_windows(graph: Graph) -> dict[str, timedelta]:
+    """Every ``km:TimeWindow`` of the rules with its length (``km:hours`` / ``km:days``)."""
+    from rdflib.namespace import RDF
+
+    from .namespaces import KM
+
+    return {
+        str(window): timedelta(hours=float(graph.value(window, KM.hours) or 0),
+                               days=float(graph.value(window, KM.days) or 0))
+        for window in graph.subjects(RDF.type, KM.TimeWindow)
+    }
+
+
+def knowledge_tables(graph: Graph, stages: Iterable[Stage]) -> bytes:
+    """The knowledge base with the tables its ``knowledge`` stages derive, as N-Triples."""
+    import pyoxigraph as ox
+
+    store = ox.Store()
+    store.load(graph.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)
+    for stage in stages:
+        try:
+            store.update(f"{stage.prologue}\nINSERT {{ {stage.template} }}\n"
+                         f"WHERE {{ {stage.pattern} }}")
+        except Exception as exc:
+            raise StageError(stage.name, str(exc)) from None
+    return store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
+
+
+# ---------------------------------------------------------------------------------- engine
+
+
+@dataclass(frozen=True)
+class Tables:
+    """What the engine reads from the ontology to present decisions (nothing clinical):
+    status names and severity ranks, side names, alternative targets, the version."""
+
+    status_names: Mapping[str, str]
+    status_ranks: Mapping[str, int]
+    side_names: Mapping[str, str]
+    alternatives: Mapping[str, tuple[str, ...]]
+    version: str
+
+    @property
+    def status_order(self) -> tuple[str, ...]:
+        """Decision status names, least severe first."""
+        return tuple(sorted(self.status_ranks, key=self.status_ranks.__getitem__))
+
+    @classmethod
+    def from_graph(cls, graph: Graph) -> Tables:
+        from rdflib.namespace import OWL, RDF, SKOS
+
+        from .namespaces import KM, local_name
+
+        names: dict[str, str] = {}
+        ranks: dict[str, int] = {}
+        for status in graph.subjects(RDF.type, KM.DecisionStatus):
+            name = str(graph.value(status, SKOS.notation))
+            names[str(status)] = name
+            ranks[name] = int(graph.value(status, KM.severityRank))  # type: ignore[arg-type]
+        sides = {str(s): str(graph.value(s, SKOS.notation))
+                 for s in set(graph.subjects(KM.coversSide, None))}
+        alternatives: dict[str, list[str]] = {}
+        for target, alternative in graph.subject_objects(KM.alternativeTarget):
+            alternatives.setdefault(str(target), []).append(local_name(str(alternative)))
+        version = next((str(v) for o in graph.subjects(RDF.type, OWL.Ontology)
+                        for v in graph.objects(o, OWL.versionInfo)), "")
+        return cls(names, ranks, sides, {k: tuple(sorted(v)) for k, v in alternatives.items()},
+                   version)
+
+
+@dataclass(frozen=True)
+class ChunkRows:
+    """What the result queries found for a chunk, by role (see the manifest's ``results``)."""
+
+    rows: Mapping[str, list[Row]]
+
+    def __getitem__(self, role: str) -> list[Row]:
+        return self.rows[role]
+
+
+class Engine:
+    """The knowledge base with its derivation, ready to run (build it once, reuse it).
+
+    Args:
+        graph: the knowledge base graph (ontology, rules, record vocabulary); default: the
+            packaged one.
+        backend: ``"oxigraph"`` (fast) or ``"rdflib"`` (the reference).
+    """
+
+    def __init__(self, graph: Graph, *, backend: str = "oxigraph") -> None:
+        self.manifest = Manifest.read()
+        self.knowledge = knowledge_tables(graph, self.manifest.knowledge)
+        self.backend_name = backend
+        self.backend = make_backend(backend, self.knowledge)
+        self.catalogue = tuple(self._select_on_empty("catalogue"))
+        self.windows = _time_windows(graph)
+        self.tables = Tables.from_graph(graph)
+
+    def chunk(self, patients: Sequence[tuple[Any, datetime]]) -> ChunkInput:
+        """The chunk of ``(record, assessment time)`` pairs as the engine loads it: the
+        records' N-Triples and their evaluation context
+        (:func:`kgmassage.timeline.context_triples`)."""
+        from .timeline import context_triples
+
+        parts: list[str] = []
+        for index, (record, at) in enumerate(patients):
+            parts.append(record.ntriples)
+            context = context_triples(str(record.iri), at, self.windows, record.dates,
+                                      label=str(index))
+            parts.append("".join(f"{s} {p} {o} .\n" for s, p, o in context))
+        data = "".join(parts).encode("utf-8")
+        return ChunkInput(data, tuple((str(r.iri), at) for r, at in patients))
+
+    def _select_on_empty(self, role: str) -> list[Row]:
+        graph = self.backend.open_chunk(b"")
+        try:
+            return self.backend.select(role, self.manifest.results[role], graph)
+        finally:
+            self.backend.close_chunk(graph)
+
+    def classify(self, chunk: ChunkInput) -> list[Row]:
+        """The classification facts of ``chunk`` (the manifest's ``classification`` result)."""
+        backend = self.backend
+        graph = backend.open_chunk(chunk.ntriples)
+        try:
+            for stage in self.manifest.classification:
+                backend.construct(stage, graph)
+            return backend.select("classification", self.manifest.results["classification"],
+                                  graph)
+        finally:
+            backend.close_chunk(graph)
+
+    def run(self, chunk: ChunkInput, *, between: Any = None) -> ChunkRows:
+        """Run every chunk stage on ``chunk`` and read every result query.
+
+        ``between``, if given, is called as ``between(backend, graph)`` after the
+        classification stages and before the decision stages (validation runs there), and
+        its return value is kept under the role ``"between"``.
+        """
+        backend = self.backend
+        graph = backend.open_chunk(chunk.ntriples)
+        try:
+            for stage in self.manifest.classification:
+                backend.construct(stage, graph)
+            extra = between(backend, graph) if between is not None else []
+            for stage in self.manifest.decision:
+                backend.construct(stage, graph)
+            rows = {role: backend.select(role, self.manifest.results[role], graph)
+                    for role in DECISION_RESULTS}
+            rows["between"] = extra
+            return ChunkRows(rows)
+        finally:
+            backend.close_chunk(graph)
+
+
+_DEFAULTS: dict[str, Engine] = {}
+_DEFAULTS_LOCK = threading.Lock()
+
+
+def default_engine(backend: str = "oxigraph") -> Engine:
+    """The engine of the packaged knowledge base on ``backend`` (built on first use)."""
+    if backend not in BACKENDS:
+        make_backend(backend, b"")  # raises the ParameterError
+    with _DEFAULTS_LOCK:
+        if backend not in _DEFAULTS:
+            from .resources import rules_graph
+
+            _DEFAULTS[backend] = Engine(rules_graph(), backend=backend)
+        return _DEFAULTS[backend]

@@ -1,0 +1,865 @@
+"""FHIR R4 input: a FHIR ``Bundle`` (JSON) → a patient record in kgmassage's JSON form.
+
+:func:`bundle_to_record` reads one Bundle holding one Patient and returns the record as
+``interfaces.md`` ("Patient record as JSON") defines it, so every record path (``assess``,
+``validate``, the API, the service) can take a Bundle wherever it takes a record. Only keys of
+the record form come out, so the record validates like a hand-written one.
+
+Each resource the mapping reads is checked against the FHIR model of `fhir.resources`_ (its
+``R4B`` package: FHIR 4.3.0, which leaves every resource read here as R4 defines it) plus the
+required code bindings of the elements read (``Bundle.type``, the statuses); a resource that is
+not valid FHIR is refused with a :class:`~kgmassage.errors.RecordError` naming the entry
+(``entry[3] (Condition/abc)``). Values are then read from the checked JSON, so dates keep the
+lexical form they were written in.
+
+What is read (everything else is ignored; nothing that may count is ever dropped):
+
+* **Patient** (exactly one): ``id`` (else the Bundle's ``id``) → ``id``; ``birthDate`` →
+  ``birth_date``.
+* **Condition** → ``conditions``: every coding of ``code`` → ``code`` (one object, or an array
+  when there are several); ``clinicalStatus`` active/recurrence/relapse → ``active``,
+  inactive/remission/resolved → ``resolved``; ``verificationStatus`` provisional/differential/
+  unconfirmed → ``suspected``, refuted → ``refuted``, entered-in-error → ``entered-in-error``;
+  ``onsetDateTime`` / ``onsetPeriod.start`` → ``onset``; ``recordedDate`` → ``recorded_at``;
+  ``bodySite`` → ``site`` and ``side`` (below). A Condition without ``code`` is kept as an item
+  without type or code (UNRECOGNIZED).
+* **Procedure** → ``procedures``: ``code``; ``performedDateTime`` / ``performedPeriod.start`` →
+  ``date``; ``bodySite`` → ``site``, ``side``; status not-done or entered-in-error → status
+  ``entered-in-error`` (kept, does not count).
+* **Observation**: a body temperature (LOINC 8310-5 or a variant such as 8331-1 oral) of at
+  least 38.0 °C / 100.4 °F / 311.15 K whose effective time is no more than 72 h before the
+  assessment time (or after it) → a finding ``{"type": "Fever", "recorded_at": …}``; an
+  Observation coded with a finding the ontology maps (erythema, joint effusion, fever, …: read
+  from the ontology's SNOMED CT mappings of ``km:Finding`` classes) → a finding with those
+  codes, ``recorded_at`` and its ``bodySite``. Other Observations are ignored (and not checked).
+* **ServiceRequest** (status draft or active) for a massage (SNOMED CT 387854002, or a code
+  text or display naming a technique) → ``planned`` items: the technique from ``code.text`` or
+  a coding's display, the target from ``bodySite`` (text or display), the side from its
+  laterality. A name that cannot be read is given as written (or left out), so kgmassage
+  decides the plan as UNRECOGNIZED: a massage request is never dropped.
+
+Body sites: a ``bodySite`` names a site when its SNOMED CT code is one the ontology maps
+exactly (``skos:exactMatch``: knee region 72696002, knee joint 49076000, patella 64234005,
+hip 29836001, thigh 68367000, lower leg 30021000) or its text or a display contains the name,
+label or synonym of a region or structure ("Structure of knee joint", "left vastus
+lateralis"). The site is given only when every body site of the item names the same one;
+otherwise it is left out (every region: fail safe). Laterality is SNOMED CT 7771000 left,
+24028007 right, 51440002 bilateral (the ontology's mappings of ``km:Left``, ``km:Right``,
+``km:Bilateral``), as a coding of the body site, as the value of the laterality attribute
+272741003 in a post-coordinated code (``182204005:272741003=7771000``), in an extension of
+the body site, or as the word left/right/bilateral in its text or display. Left and right
+together make ``bilateral``; no laterality leaves the side out (both sides).
+
+Dates: FHIR allows partial dates (``2019``, ``2019-05``); they become the last day they can
+mean (``2019-12-31``, ``2019-05-31``), the latest instant, as kgmassage reads dates so that
+windows err on the safe side; a partial date holding the assessment day becomes that day (a
+record date cannot be after it). The record's ``assessed_at`` is the assessment time, the one
+the 72-hour window was taken from.
+
+.. _fhir.resources: https://pypi.org/project/fhir.resources/
+
+>>> from datetime import datetime, timezone
+>>> bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+...     {"resource": {"resourceType": "Patient", "id": "p-7"}},
+...     {"resource": {"resourceType": "Condition", "subject": {"reference": "Patient/p-7"},
+...                   "code": {"coding": [{"system": "http://snomed.info/sct",
+...                                        "code": "128053003"}]},
+...                   "bodySite": [{"coding": [{"system": "http://snomed.info/sct",
+...                                             "code": "7771000"}]}]}}]}
+>>> bundle_to_record(bundle, at=datetime(2026, 11, 20, 10, tzinfo=timezone.utc))
+... # doctest: +NORMALIZE_WHITESPACE
+{'id': 'p-7', 'assessed_at': '2026-11-20T10:00:00Z',
+ 'conditions': [{'code': {'system': 'http://snomed.info/sct', 'code': '128053003'},
+                 'side': 'left'}]}
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import date, datetime, timedelta, timezone
+from functools import cache
+from typing import Any
+
+from rdflib import URIRef
+from rdflib.namespace import RDF, RDFS, SKOS
+
+from .errors import RecordError, cut
+from .namespaces import KM, local_name
+from .resources import ontology_graph
+from .timeline import parse_date, resolve_at
+from .vocabulary import name_key, target_named, technique_named
+
+__all__ = [
+    "FEVER_WINDOW",
+    "SNOMED",
+    "LOINC",
+    "MASSAGE_CODE",
+    "TEMPERATURE_CODES",
+    "is_fhir",
+    "bundle_to_record",
+]
+
+SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+_SCT_IRI = "http://snomed.info/id/"
+
+#: How long before the assessment time a temperature reading still makes a Fever finding.
+FEVER_WINDOW = timedelta(hours=72)
+#: SNOMED CT "massage" (a ServiceRequest with this code is a massage request).
+MASSAGE_CODE = "387854002"
+#: SNOMED CT attribute "laterality" in post-coordinated expressions.
+_LATERALITY_ATTRIBUTE = "272741003"
+#: Codes of body-temperature Observations: (system, code). LOINC 8310-5 body temperature and
+#: its site variants 8331-1 oral, 8332-9 rectal, 8333-7 tympanic membrane, 8328-7 axillary,
+#: 76010-8 nasal, 60836-4 esophageal; SNOMED CT 386725007 body temperature (observable entity),
+#: 415882003 axillary, 415974002 tympanic (as public FHIR vital-sign profiles code them).
+TEMPERATURE_CODES = frozenset(
+    [(LOINC, c) for c in ("8310-5", "8331-1", "8332-9", "8333-7", "8328-7", "76010-8",
+                          "60836-4")]
+    + [(SNOMED, c) for c in ("386725007", "415882003", "415974002")]
+)
+#: Fever thresholds by UCUM unit (inclusive).
+_FEVER_AT = {"Cel": 38.0, "[degF]": 100.4, "K": 311.15}
+#: Unit texts seen instead of UCUM codes.
+_UNIT_ALIASES = {
+    "cel": "Cel", "°c": "Cel", "c": "Cel", "degc": "Cel", "celsius": "Cel", "deg c": "Cel",
+    "[degf]": "[degF]", "°f": "[degF]", "f": "[degF]", "degf": "[degF]", "fahrenheit": "[degF]",
+    "deg f": "[degF]", "k": "K", "kelvin": "K",
+}
+
+_CLINICAL = {
+    "active": "active", "recurrence": "active", "relapse": "active",
+    "inactive": "resolved", "remission": "resolved", "resolved": "resolved",
+}
+_VERIFICATION = {
+    "unconfirmed": "suspected", "provisional": "suspected", "differential": "suspected",
+    "confirmed": None, "refuted": "refuted", "entered-in-error": "entered-in-error",
+}
+#: Record statuses, the one that counts most first (a field with two codings takes the first).
+_COUNTING_FIRST = ("active", "suspected", "resolved", "refuted", "entered-in-error")
+#: Across clinicalStatus and verificationStatus, the one that overrides the other first.
+_OVERRIDING_FIRST = ("entered-in-error", "refuted", "resolved", "suspected", "active")
+
+#: Required code bindings of the elements read (FHIR R4); the model does not check them.
+_BUNDLE_TYPES = frozenset({
+    "document", "message", "transaction", "transaction-response", "batch", "batch-response",
+    "history", "searchset", "collection",
+})
+_STATUSES = {
+    "Procedure": frozenset({
+        "preparation", "in-progress", "not-done", "on-hold", "stopped", "completed",
+        "entered-in-error", "unknown",
+    }),
+    "Observation": frozenset({
+        "registered", "preliminary", "final", "amended", "corrected", "cancelled",
+        "entered-in-error", "unknown",
+    }),
+    "ServiceRequest": frozenset({
+        "draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown",
+    }),
+}
+_NOT_DONE = {
+    "Procedure": frozenset({"not-done", "entered-in-error"}),
+    "Observation": frozenset({"cancelled", "entered-in-error"}),
+}
+_PLANNING = frozenset({"draft", "active"})
+_LATERALITY_WORDS = {"left": "left", "right": "right", "bilateral": "bilateral"}
+#: Words of a body site that names nothing but a laterality ("Right and left (qualifier value)").
+_LATERALITY_TEXT = frozenset({*_LATERALITY_WORDS, "and", "side", "sided", "qualifier", "value"})
+_WORD = re.compile(r"[^\W_]+")
+_LONGEST_NAME = 6  # words
+
+
+# --- the ontology's terms ---------------------------------------------------------------------
+
+
+def _instances(top: URIRef) -> set[URIRef]:
+    graph = ontology_graph()
+    classes = set(graph.transitive_subjects(RDFS.subClassOf, top))
+    return {s for c in classes for s in graph.subjects(RDF.type, c) if isinstance(s, URIRef)}
+
+
+def _sct_codes(term: URIRef, properties: Iterable[URIRef]) -> set[str]:
+    graph = ontology_graph()
+    return {
+        str(o)[len(_SCT_IRI):]
+        for p in properties
+        for o in graph.objects(term, p)
+        if str(o).startswith(_SCT_IRI)
+    }
+
+
+@cache
+def _tables() -> dict[str, dict[str, str]]:
+    """Lookups read from the ontology: region names, SNOMED CT codes of sites, sides and
+    finding classes."""
+    graph = ontology_graph()
+    regions: dict[str, str] = {}
+    for term in sorted(_instances(KM.BodyRegion)):
+        names = [local_name(term)]
+        names += [str(o) for p in (RDFS.label, SKOS.altLabel) for o in graph.objects(term, p)]
+        for name in names:
+            regions.setdefault(name_key(name), local_name(term))
+    sites = {
+        code: local_name(term)
+        for term in sorted(_instances(KM.BodyRegion) | _instances(KM.AnatomicalStructure))
+        for code in _sct_codes(term, (SKOS.exactMatch,))
+    }
+    sides = {
+        code: str(notation)
+        for term in graph.subjects(RDF.type, KM.Side)
+        for notation in graph.objects(term, SKOS.notation)
+        for code in _sct_codes(term, (SKOS.exactMatch,))
+    }
+    findings = {
+        code: local_name(cls)
+        for cls in sorted(set(graph.transitive_subjects(RDFS.subClassOf, KM.Finding)))
+        if isinstance(cls, URIRef) and cls != KM.Finding
+        for code in _sct_codes(cls, (SKOS.exactMatch, SKOS.narrowMatch))
+    }
+    return {"regions": regions, "sites": sites, "sides": sides, "findings": findings}
+
+
+def _structure(text: str) -> str | None:
+    term = target_named(text)
+    return local_name(term) if term is not None else None
+
+
+def _site_named(text: str) -> str | None:
+    """The region or structure a name means (local name), or ``None``."""
+    return _tables()["regions"].get(name_key(text)) or _structure(text)
+
+
+def _technique(text: str) -> str | None:
+    term = technique_named(text)
+    return local_name(term) if term is not None else None
+
+
+def _names_in(text: str, lookup: Callable[[str], str | None]) -> list[str]:
+    """The terms named in ``text``: the longest runs of words that ``lookup`` knows, in order
+    (``"Structure of knee joint"`` → ``["KneeJoint"]``)."""
+    words = _WORD.findall(text)
+    found: list[str] = []
+    start = 0
+    while start < len(words):
+        for length in range(min(_LONGEST_NAME, len(words) - start), 0, -1):
+            term = lookup(" ".join(words[start:start + length]))
+            if term is not None:
+                if term not in found:
+                    found.append(term)
+                start += length
+                break
+        else:
+            start += 1
+    return found
+
+
+def _sides_in(text: str) -> set[str]:
+    return {_LATERALITY_WORDS[w] for w in map(str.casefold, _WORD.findall(text))
+            if w in _LATERALITY_WORDS}
+
+
+# --- reading JSON ---------------------------------------------------------------------------
+
+
+def is_fhir(obj: object) -> bool:
+    """Whether ``obj`` is a FHIR resource in JSON: a mapping with a ``resourceType``.
+
+    >>> is_fhir({"resourceType": "Bundle"}), is_fhir({"id": "p-1"}), is_fhir([])
+    (True, False, False)
+    """
+    return isinstance(obj, Mapping) and "resourceType" in obj
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _codings(concept: Any) -> list[Mapping[str, Any]]:
+    """The codings of a CodeableConcept (an empty list for anything else)."""
+    if not isinstance(concept, Mapping):
+        return []
+    return [c for c in _list(concept.get("coding")) if isinstance(c, Mapping)]
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _code_of(coding: Mapping[str, Any]) -> str | None:
+    code = _text(coding.get("code"))
+    return code.strip() if code is not None else None
+
+
+def _is(coding: Mapping[str, Any], system: str) -> bool:
+    """Whether a coding is of ``system`` (a coding without a system is taken as any)."""
+    given = coding.get("system")
+    return given is None or given == system
+
+
+def _record_codes(concept: Any) -> dict[str, Any] | list[dict[str, Any]] | None:
+    """Every coding of a CodeableConcept that has a code, as record code objects: one object,
+    an array when there are several, ``None`` when there is none."""
+    out = []
+    for coding in _codings(concept):
+        code = _text(coding.get("code"))
+        if code is None:
+            continue
+        one: dict[str, Any] = {}
+        if isinstance(coding.get("system"), str):
+            one["system"] = coding["system"]
+        one["code"] = code
+        display = _text(coding.get("display"))
+        if display is not None:
+            one["display"] = display
+        out.append(one)
+    if not out:
+        return None
+    return out[0] if len(out) == 1 else out
+
+
+def _date(value: Any, at: datetime | None = None) -> str | None:
+    """A FHIR date or dateTime in an xsd form: a partial date (``2019``, ``2019-05``) as the
+    last day it can mean, but not after the assessment day ``at`` when it holds that day.
+
+    >>> _date("2019"), _date("2020-02"), _date("2019-05-19"), _date("2019-05-19T19:33:18Z")
+    ('2019-12-31', '2020-02-29', '2019-05-19', '2019-05-19T19:33:18Z')
+    >>> _date("2026", datetime(2026, 11, 20, 10, tzinfo=timezone.utc))
+    '2026-11-20'
+    """
+    text = _text(value)
+    if text is None:
+        return None
+    if re.fullmatch(r"\d{4}", text):
+        first, last = date(int(text), 1, 1), date(int(text), 12, 31)
+    elif (match := re.fullmatch(r"(\d{4})-(\d{2})", text)) and 1 <= int(match.group(2)) <= 12:
+        year, month = int(match.group(1)), int(match.group(2))
+        first = date(year, month, 1)
+        last = date(year, month, calendar.monthrange(year, month)[1])
+    else:
+        return text
+    if at is not None and first <= at.astimezone(timezone.utc).date() < last:
+        last = at.astimezone(timezone.utc).date()
+    return last.isoformat()
+
+
+def _period_date(resource: Mapping[str, Any], prefix: str, at: datetime) -> str | None:
+    """``<prefix>DateTime``, else ``<prefix>Period.start`` (else its end)."""
+    found = _date(resource.get(prefix + "DateTime"), at)
+    if found is not None:
+        return found
+    period = resource.get(prefix + "Period")
+    if isinstance(period, Mapping):
+        return _date(period.get("start"), at) or _date(period.get("end"), at)
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+# --- checking -------------------------------------------------------------------------------
+
+
+def _where(index: int, resource: Mapping[str, Any]) -> str:
+    kind = resource.get("resourceType")
+    ident = resource.get("id")
+    name = f"{kind}/{ident}" if isinstance(ident, str) and ident else f"{kind}"
+    return f"entry[{index}] ({cut(name, 60)})"
+
+
+def _path(loc: Iterable[Any]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part not in ("root", "__root__"):
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _model_errors(exc: Exception) -> tuple[str, str | None]:
+    """A model error for a person (at most three problems), and the path of the first."""
+    errors = getattr(exc, "errors", None)
+    listed: list[Any] = []
+    if callable(errors):
+        try:
+            listed = list(errors())
+        except Exception:  # pragma: no cover - a library error type without a usable list
+            listed = []
+    paths = [_path(e.get("loc", ())) for e in listed]
+    parts = [f"{path or '(resource)'}: {e.get('msg', 'invalid')}"
+             for path, e in zip(paths[:3], listed[:3], strict=True)]
+    if not parts:
+        text = str(exc).strip()
+        return (text.splitlines()[0] if text else type(exc).__name__), None
+    more = f" (and {len(listed) - 3} more)" if len(listed) > 3 else ""
+    return "; ".join(parts) + more, paths[0] or None
+
+
+def _validate(kind: str, data: Mapping[str, Any], source: str, where: str | None) -> None:
+    """Check ``data`` against the FHIR model of ``kind``; a RecordError if it is not valid
+    (its field ``where``, else the path of the first problem)."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        model = get_fhir_model_class(kind)
+    except ValueError:
+        raise RecordError(source, f"{kind!r} is not a FHIR R4 resource type",
+                          field=where or "resourceType") from None
+    try:
+        model.model_validate(dict(data))
+    except (ValueError, TypeError) as exc:
+        detail, path = _model_errors(exc)
+        raise RecordError(source, f"not valid FHIR R4 ({kind}): {detail}",
+                          field=where or path) from None
+
+
+def _check_code(value: Any, allowed: frozenset[str], what: str, source: str,
+                where: str | None) -> None:
+    if value is not None and value not in allowed:
+        raise RecordError(
+            source,
+            f"not valid FHIR R4: {what} {cut(str(value), 40)!r} is not one of "
+            f"{', '.join(sorted(allowed))}",
+            field=where,
+        )
+
+
+def _check_resource(kind: str, resource: Mapping[str, Any], source: str, where: str) -> None:
+    _validate(kind, resource, source, where)
+    if kind in _STATUSES:
+        _check_code(resource.get("status"), _STATUSES[kind], f"{kind}.status", source, where)
+    if kind == "Condition":
+        for element, table in (("clinicalStatus", _CLINICAL),
+                               ("verificationStatus", _VERIFICATION)):
+            concept = resource.get(element)
+            if concept is None:
+                continue
+            codes = [_code_of(c) for c in _codings(concept)]
+            if not any(code in table for code in codes):
+                given = ", ".join(c for c in codes if c) or "no code"
+                _check_code(given, frozenset(table), f"Condition.{element}", source, where)
+
+
+def _check_bundle(bundle: Mapping[str, Any], source: str) -> list[Any]:
+    """Check the Bundle itself (its entries' resources are checked one by one, later);
+    return its entries."""
+    entries = bundle.get("entry")
+    shell = dict(bundle)
+    if isinstance(entries, list):
+        shell["entry"] = [
+            {k: v for k, v in e.items() if k != "resource"} if isinstance(e, Mapping) else e
+            for e in entries
+        ]
+    _validate("Bundle", shell, source, None)
+    _check_code(bundle.get("type"), _BUNDLE_TYPES, "Bundle.type", source, "type")
+    return entries if isinstance(entries, list) else []
+
+
+# --- body sites -----------------------------------------------------------------------------
+
+
+def _sct_parts(code: str) -> tuple[list[str], list[str]]:
+    """The focus concepts and laterality values of a SNOMED CT code or post-coordinated
+    expression (``182204005:272741003=7771000`` → ``(["182204005"], ["7771000"])``)."""
+    expression = re.sub(r"\|[^|]*\|", " ", code)
+    focus, _, refinement = expression.partition(":")
+    sides = re.findall(_LATERALITY_ATTRIBUTE + r"\s*=\s*\(?\s*(\d+)", refinement)
+    return re.findall(r"\d+", focus), sides
+
+
+def _extension_codings(node: Any, depth: int = 0) -> Iterator[Mapping[str, Any]]:
+    """Codings held by the extensions of ``node`` (nested extensions too)."""
+    if not isinstance(node, Mapping) or depth > 5:
+        return
+    for ext in _list(node.get("extension")):
+        if not isinstance(ext, Mapping):
+            continue
+        if isinstance(ext.get("valueCoding"), Mapping):
+            yield ext["valueCoding"]
+        yield from _codings(ext.get("valueCodeableConcept"))
+        yield from _extension_codings(ext, depth + 1)
+
+
+class _BodySite:
+    """What one ``bodySite`` CodeableConcept says: sites (local names), sides, its text."""
+
+    def __init__(self, concept: Any, lookup: Callable[[str], str | None]) -> None:
+        tables = _tables()
+        self.names: list[str] = []
+        self.sides: set[str] = set()
+        texts: list[str] = []
+        if isinstance(concept, Mapping) and _text(concept.get("text")):
+            texts.append(concept["text"])
+        codings = _codings(concept) + list(_extension_codings(concept))
+        for coding in codings:
+            code = _code_of(coding)
+            if code is not None and _is(coding, SNOMED):
+                focus, sides = _sct_parts(code)
+                self.sides.update(tables["sides"][s] for s in sides if s in tables["sides"])
+                for one in focus:
+                    if one in tables["sides"]:
+                        self.sides.add(tables["sides"][one])
+                    elif one in tables["sites"] and lookup(tables["sites"][one]):
+                        self._add(tables["sites"][one])
+            if _text(coding.get("display")):
+                texts.append(coding["display"])
+        for text in texts:
+            self.sides |= _sides_in(text)
+            for name in _names_in(text, lookup):
+                self._add(name)
+        self.text = texts[0].strip() if texts else None
+        words = {w.casefold() for text in texts for w in _WORD.findall(text)}
+        codes = [code for code in map(_code_of, _codings(concept)) if code]
+        #: Whether it says nothing but a laterality (it then qualifies the other body sites).
+        self.laterality_only = (
+            bool(self.sides) and not self.names and words <= _LATERALITY_TEXT
+            and all(code in tables["sides"] for code in codes)
+        )
+
+    def _add(self, name: str) -> None:
+        if name not in self.names:
+            self.names.append(name)
+
+
+def _side(sides: set[str]) -> str | None:
+    if not sides:
+        return None
+    if "bilateral" in sides or {"left", "right"} <= sides:
+        return "bilateral"
+    return next(iter(sides))
+
+
+def _concepts(value: Any) -> list[Any]:
+    """A ``bodySite``: a list of CodeableConcepts, or one (``Observation.bodySite``)."""
+    return [value] if isinstance(value, Mapping) else _list(value)
+
+
+def _site_and_side(concepts: Any) -> dict[str, str]:
+    """``site`` (when every body site names the same one) and ``side`` of an item."""
+    sites = [_BodySite(c, _site_named) for c in _concepts(concepts)]
+    out: dict[str, str] = {}
+    named = [s for s in sites if not s.laterality_only]
+    names = {tuple(s.names) for s in named}
+    if named and len(names) == 1 and len(named[0].names) == 1:
+        out["site"] = named[0].names[0]
+    side = _side(set().union(*(s.sides for s in sites)) if sites else set())
+    if side is not None:
+        out["side"] = side
+    return out
+
+
+# --- resources → items ----------------------------------------------------------------------
+
+
+def _status(candidates: Iterable[str | None], order: tuple[str, ...]) -> str | None:
+    found = {c for c in candidates if c is not None}
+    return next((s for s in order if s in found), None)
+
+
+def _condition(resource: Mapping[str, Any], at: datetime) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    codes = _record_codes(resource.get("code"))
+    if codes is not None:
+        item["code"] = codes
+    clinical = _status((_CLINICAL.get(_code_of(c) or "") for c in
+                        _codings(resource.get("clinicalStatus"))), _COUNTING_FIRST)
+    verification = _status((_VERIFICATION.get(_code_of(c) or "") for c in
+                            _codings(resource.get("verificationStatus"))), _COUNTING_FIRST)
+    status = _status((clinical, verification), _OVERRIDING_FIRST)
+    if status is not None:
+        item["status"] = status
+    onset = _period_date(resource, "onset", at)
+    if onset is not None:
+        item["onset"] = onset
+    recorded = _date(resource.get("recordedDate"), at)
+    if recorded is not None:
+        item["recorded_at"] = recorded
+    item.update(_site_and_side(resource.get("bodySite")))
+    return item
+
+
+def _procedure(resource: Mapping[str, Any], at: datetime) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    codes = _record_codes(resource.get("code"))
+    if codes is not None:
+        item["code"] = codes
+    if resource.get("status") in _NOT_DONE["Procedure"]:
+        item["status"] = "entered-in-error"
+    performed = _period_date(resource, "performed", at)
+    if performed is not None:
+        item["date"] = performed
+    item.update(_site_and_side(resource.get("bodySite")))
+    return item
+
+
+def _is_temperature(concept: Any) -> bool:
+    return any(
+        (system, _code_of(c)) in TEMPERATURE_CODES
+        for c in _codings(concept)
+        for system in (LOINC, SNOMED)
+        if _is(c, system)
+    )
+
+
+def _finding_concept(resource: Mapping[str, Any]) -> Any:
+    """The CodeableConcept (``code``, else ``valueCodeableConcept``) coding a finding the
+    ontology maps, or ``None``."""
+    findings = _tables()["findings"]
+    for concept in (resource.get("code"), resource.get("valueCodeableConcept")):
+        if any(_is(c, SNOMED) and _code_of(c) in findings for c in _codings(concept)):
+            return concept
+    return None
+
+
+def _relevant_observation(resource: Mapping[str, Any]) -> bool:
+    """Whether an Observation may make a finding (then it is checked); one whose code cannot
+    be read at all is taken as relevant, so it is checked (and refused when invalid)."""
+    code = resource.get("code")
+    if not isinstance(code, Mapping) or not isinstance(code.get("coding", []), list):
+        return True
+    if _is_temperature(code) or _finding_concept(resource) is not None:
+        return True
+    return any(
+        isinstance(component, Mapping) and _is_temperature(component.get("code"))
+        for component in _list(resource.get("component"))
+    )
+
+
+def _unit(quantity: Mapping[str, Any], value: float) -> str:
+    """The UCUM unit of a temperature; an unknown one is read from the value's range."""
+    code = quantity.get("code")
+    if isinstance(code, str) and code in _FEVER_AT and _is(quantity, UCUM):
+        return code
+    for text in (code, quantity.get("unit")):
+        if isinstance(text, str) and name_key(text) in _UNIT_ALIASES:
+            return _UNIT_ALIASES[name_key(text)]
+    return "Cel" if value < 50 else "[degF]" if value < 150 else "K"
+
+
+def _febrile(part: Mapping[str, Any]) -> bool:
+    """Whether an Observation (or a component) holds a temperature at the fever threshold."""
+    quantity = part.get("valueQuantity")
+    if not _is_temperature(part.get("code")) or not isinstance(quantity, Mapping):
+        return False
+    value = _number(quantity.get("value"))
+    if value is None:
+        return False
+    comparator = quantity.get("comparator")
+    if comparator in ("<", "<="):
+        return False  # "below x" says nothing about a fever
+    return value >= _FEVER_AT[_unit(quantity, value)]
+
+
+def _effective(resource: Mapping[str, Any], at: datetime) -> tuple[str | None, bool]:
+    """``(date, ongoing)``: an Observation's effective time in xsd form (date-time or instant;
+    a period's end, else its start when it is still going on; else ``issued``)."""
+    for key in ("effectiveDateTime", "effectiveInstant"):
+        found = _date(resource.get(key), at)
+        if found is not None:
+            return found, False
+    period = resource.get("effectivePeriod")
+    if isinstance(period, Mapping):
+        end = _date(period.get("end"), at)
+        if end is not None:
+            return end, False
+        start = _date(period.get("start"), at)
+        if start is not None:
+            return start, True
+    return _date(resource.get("issued"), at), False
+
+
+def _recent(when: str | None, ongoing: bool, at: datetime) -> bool:
+    """Whether a reading counts at ``at``: no more than 72 h before it, or after it, or with no
+    readable time (fail safe)."""
+    if when is None or ongoing:
+        return True
+    parsed = parse_date(when)
+    return parsed is None or parsed.instant >= at - FEVER_WINDOW
+
+
+def _observation(resource: Mapping[str, Any], at: datetime) -> dict[str, Any] | None:
+    when, ongoing = _effective(resource, at)
+    status = resource.get("status")
+    item: dict[str, Any] | None = None
+    parts = [resource] + [c for c in _list(resource.get("component")) if isinstance(c, Mapping)]
+    if any(_febrile(part) for part in parts):
+        if _recent(when, ongoing, at):
+            item = {"type": "Fever"}
+            if when is not None:
+                item["recorded_at"] = when
+    elif (concept := _finding_concept(resource)) is not None:
+        item = {"code": _record_codes(concept)}
+        if when is not None:
+            item["recorded_at"] = when
+        if resource.get("valueBoolean") is False:
+            item["status"] = "refuted"
+        item.update(_site_and_side(resource.get("bodySite")))
+    if item is not None and status in _NOT_DONE["Observation"]:
+        item["status"] = "entered-in-error"
+    return item
+
+
+def _plan_names(concept: Any) -> tuple[list[str], str | None]:
+    """The techniques a ServiceRequest code names, and the name it gives (as written)."""
+    texts: list[str] = []
+    if isinstance(concept, Mapping) and _text(concept.get("text")):
+        texts.append(concept["text"])
+    texts += [c["display"] for c in _codings(concept) if _text(c.get("display"))]
+    techniques: list[str] = []
+    for text in texts:
+        for technique in _names_in(text, _technique):
+            if technique not in techniques:
+                techniques.append(technique)
+    return techniques, (texts[0].strip() if texts else None)
+
+
+def _planned(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
+    if resource.get("status") not in _PLANNING:
+        return []
+    concept = resource.get("code")
+    techniques, given = _plan_names(concept)
+    massage = any(_is(c, SNOMED) and _code_of(c) == MASSAGE_CODE for c in _codings(concept))
+    if not techniques and not massage:
+        return []
+    sites = [_BodySite(c, _structure) for c in _concepts(resource.get("bodySite"))]
+    shared: set[str] = set().union(*(s.sides for s in sites if s.laterality_only))
+    targets: list[tuple[str | None, set[str]]] = []
+    for site in sites:
+        if site.laterality_only:
+            continue
+        if site.names:
+            targets += [(name, site.sides | shared) for name in site.names]
+        else:
+            targets.append((site.text, site.sides | shared))
+    if not targets:
+        targets = [(None, shared)]
+    out: list[dict[str, Any]] = []
+    for technique in techniques or [given]:
+        for target, sides in targets:
+            item: dict[str, Any] = {}
+            if technique is not None:
+                item["technique"] = technique
+            if target is not None:
+                item["target"] = target
+            side = _side(sides)
+            if side is not None:
+                item["side"] = side
+            out.append(item)
+    return out
+
+
+# --- the Bundle -----------------------------------------------------------------------------
+
+_READ = frozenset({"Patient", "Condition", "Procedure", "Observation", "ServiceRequest"})
+
+
+def _instant_text(at: datetime) -> str:
+    text = at.astimezone(timezone.utc).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def bundle_to_record(
+    bundle: Mapping[str, Any], *, at: datetime | str, source: str = "<fhir>"
+) -> dict[str, Any]:
+    """Map a FHIR R4 Bundle (parsed JSON) holding one Patient to a record in the JSON form.
+
+    Args:
+        bundle: the Bundle.
+        at: the assessment time (a datetime, naive meaning UTC; or an xsd date/date-time text):
+            temperature readings more than 72 h before it make no Fever finding. It becomes the
+            record's ``assessed_at``.
+        source: the file name the Bundle came from, for error messages.
+
+    Returns:
+        The record: ``id``, ``assessed_at``, ``birth_date`` and the lists ``conditions``,
+        ``findings``, ``procedures``, ``planned`` (each only when it has something).
+
+    Raises:
+        RecordError: not a Bundle; the Bundle, or a resource it holds that the mapping reads,
+            is not valid FHIR R4 (the field names the entry: ``entry[3] (Condition/abc)``); an
+            entry's resource without a ``resourceType``; a Bundle inside the Bundle; no
+            Patient, or more than one.
+        ParameterError: ``at`` is a text that is not an xsd date or date-time.
+    """
+    if not isinstance(bundle, Mapping):
+        raise RecordError(source, "a FHIR Bundle must be a JSON object")
+    kind = bundle.get("resourceType")
+    if kind != "Bundle":
+        raise RecordError(
+            source,
+            f"a FHIR {cut(str(kind), 40)} resource is not a patient record: give a Bundle "
+            "holding the Patient and its resources",
+            field="resourceType",
+        )
+    when = resolve_at(at)
+    entries = _check_bundle(bundle, source)
+    patients: list[tuple[str, Mapping[str, Any]]] = []
+    lists: dict[str, list[dict[str, Any]]] = {
+        "conditions": [], "findings": [], "procedures": [], "planned": []
+    }
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        if resource is None:
+            continue
+        if not is_fhir(resource):
+            raise RecordError(source, "the entry's resource has no resourceType",
+                              field=f"entry[{index}].resource")
+        kind = resource["resourceType"]
+        where = _where(index, resource)
+        if kind == "Bundle":
+            raise RecordError(source, "a Bundle inside the Bundle is not read: give one Bundle "
+                              "per patient", field=where)
+        if kind not in _READ or (kind == "Observation" and not _relevant_observation(resource)):
+            continue
+        _check_resource(kind, resource, source, where)
+        if kind == "Patient":
+            patients.append((where, resource))
+        elif kind == "Condition":
+            lists["conditions"].append(_condition(resource, when))
+        elif kind == "Procedure":
+            lists["procedures"].append(_procedure(resource, when))
+        elif kind == "Observation":
+            finding = _observation(resource, when)
+            if finding is not None:
+                lists["findings"].append(finding)
+        else:
+            lists["planned"] += _planned(resource)
+    if not patients:
+        raise RecordError(source, "the Bundle holds no Patient; one Patient per Bundle",
+                          field="entry")
+    if len(patients) > 1:
+        raise RecordError(
+            source,
+            f"the Bundle holds {len(patients)} Patients ({', '.join(w for w, _ in patients[:3])}"
+            f"{' …' if len(patients) > 3 else ''}); one Patient per Bundle",
+            field=patients[1][0],
+        )
+    patient = patients[0][1]
+    record: dict[str, Any] = {}
+    ident = _text(patient.get("id")) or _text(bundle.get("id"))
+    if ident is not None:
+        record["id"] = ident
+    record["assessed_at"] = _instant_text(when)
+    birth = _date(patient.get("birthDate"), when)
+    if birth is not None:
+        record["birth_date"] = birth
+    record.update({name: items for name, items in lists.items() if items})
+    return record
