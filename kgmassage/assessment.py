@@ -22,9 +22,8 @@ from .engine import ChunkRows, Engine, Row, Tables, default_engine
 from .errors import NonConformingRecordError, ParameterError, RecordError, cut
 from .namespaces import KM, local_name
 from .records import PatientRecord, iter_records, load_record, unskolemized
-from .resources import record_shapes_graph
 from .timeline import parse_instant, resolve_at
-from .validation import ValidationReport, ValidationResult, validate
+from .validation import ValidationResult, check_record, results_from_rows
 from .vocabulary import target_named, technique_named
 
 __all__ = [
@@ -329,60 +328,59 @@ def _engine(engine: str | Engine) -> Engine:
     return engine if isinstance(engine, Engine) else default_engine(engine)
 
 
+def _validation(runner: Engine, record: PatientRecord, at: datetime,
+                rows: Sequence[Mapping[str, Any]]) -> tuple[ValidationResult, ...]:
+    """The record-shape results of ``record``: from its rows of the compiled shapes (fast
+    path), or from pySHACL (the reference, when the engine runs on rdflib)."""
+    if runner.backend_name == "rdflib":
+        return check_record(record, at)[0]
+    return results_from_rows(runner.shapes, record, rows)
+
+
 def _assessments(
     records: Sequence[PatientRecord],
-    reports: Sequence[ValidationReport],
     ats: Sequence[datetime],
     engine: str | Engine,
     asked: str | None = None,
 ) -> list[Assessment]:
+    """Validate and decide ``records`` (one chunk: one engine run)."""
     runner = _engine(engine)
     chunk = runner.chunk(list(zip(records, ats, strict=True)))
-    rows = runner.run(chunk)
+    rows = runner.run(chunk, validate=runner.backend_name != "rdflib")
     slots = _gather(runner, rows, [str(r.iri) for r in records], asked)
     version = runner.tables.version
-    return [
-        Assessment(
+    by_patient: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows["validation"]:
+        by_patient[chunk.owners.get(str(row["focus"]), "")].append(row)
+    done = []
+    for record, at in zip(records, ats, strict=True):
+        results = _validation(runner, record, at, by_patient.get(str(record.iri), ()))
+        done.append(Assessment(
             patient=record.id,
             assessed_at=at,
             knowledge_version=version,
             input_digest=record.digest,
-            conforms=report.conforms,
-            validation=report.results,
+            conforms=not any(r.severity == "Violation" for r in results),
+            validation=results,
             decisions=_decisions(runner.tables, slots[str(record.iri)]),
             source=record.source,
             patient_iri=str(record.iri),
-        )
-        for record, report, at in zip(records, reports, ats, strict=True)
-    ]
+        ))
+    return done
 
 
-def engine_assessments(records: Sequence[PatientRecord], ats: Sequence[datetime],
-                       engine: str | Engine = "oxigraph") -> list[Assessment]:
-    """Assessments of ``records`` without validation (``conforms`` true, no results): the
-    engine's decisions only."""
-    empty = ValidationReport(record=None, source="", conforms=True, results=(), graph=Graph())
-    return _assessments(records, [empty] * len(records), ats, engine)
+def run_assessments(records: Sequence[PatientRecord], ats: Sequence[datetime],
+                    engine: str | Engine = "oxigraph") -> list[Assessment]:
+    """Validate and decide ``records`` at ``ats`` in one engine run (no strict mode)."""
+    return _assessments(records, ats, engine)
 
 
-def _record_validity(record: PatientRecord, when: datetime) -> ValidationReport:
-    """Validation against the record shapes only: the checks of planned interventions say
-    what the decisions already say."""
-    return validate(record, at=when, shapes=record_shapes_graph())
-
-
-def _prepare(
-    record: PatientRecord, at: datetime | str | None, strict: bool
-) -> tuple[ValidationReport, datetime]:
-    when = resolve_at(at, record.assessed_at)
-    report = _record_validity(record, when)
-    if strict and not report.conforms:
-        raise NonConformingRecordError(
-            f"{record.source}: record {record.id or record.position} does not conform "
-            f"({sum(r.severity == 'Violation' for r in report.results)} violation(s)); "
-            "strict mode refuses to assess it"
-        )
-    return report, when
+def _refused(assessment: Assessment, record: PatientRecord) -> NonConformingRecordError:
+    return NonConformingRecordError(
+        f"{record.source}: record {record.id or record.position} does not conform "
+        f"({sum(r.severity == 'Violation' for r in assessment.validation)} violation(s)); "
+        "strict mode refuses to assess it"
+    )
 
 
 def assess(
@@ -415,8 +413,11 @@ def assess(
     19
     """
     loaded = record if isinstance(record, PatientRecord) else load_record(record, at=_at(at))
-    report, when = _prepare(loaded, at, strict)
-    return _assessments([loaded], [report], [when], engine)[0]
+    when = resolve_at(at, loaded.assessed_at)
+    (assessment,) = _assessments([loaded], [when], engine)
+    if strict and not assessment.conforms:
+        raise _refused(assessment, loaded)
+    return assessment
 
 
 def assess_many(
@@ -436,31 +437,25 @@ def assess_many(
     """
     items = (iter_records(source, at=_at(at)) if isinstance(source, (str, Path))
              else _loaded(source, _at(at)))
-    batch: list[tuple[PatientRecord, ValidationReport, datetime]] = []
+    batch: list[tuple[PatientRecord, datetime]] = []
 
-    def flush() -> list[Assessment]:
+    def flush() -> Iterator[Assessment | NonConformingRecordError]:
         if not batch:
-            return []
-        done = _assessments(
-            [b[0] for b in batch], [b[1] for b in batch], [b[2] for b in batch], engine
-        )
+            return
+        done = _assessments([b[0] for b in batch], [b[1] for b in batch], engine)
+        for (record, _), assessment in zip(batch, done, strict=True):
+            yield _refused(assessment, record) if strict and not assessment.conforms \
+                else assessment
         batch.clear()
-        return done
 
     for item in items:
         if isinstance(item, RecordError):
             yield from flush()
             yield item
             continue
-        try:
-            report, when = _prepare(item, at, strict)
-        except NonConformingRecordError as exc:
-            yield from flush()
-            yield exc
-            continue
         if any(b[0].iri == item.iri for b in batch):
             yield from flush()
-        batch.append((item, report, when))
+        batch.append((item, resolve_at(at, item.assessed_at)))
         if len(batch) >= chunk_size:
             yield from flush()
     yield from flush()
@@ -506,8 +501,7 @@ def decide(
     target_term = target_named(target) or Literal(target)
     asked, node = _with_plan(loaded, technique_term, target_term, side)
     when = resolve_at(at, loaded.assessed_at)
-    report = _record_validity(loaded, when)
-    assessment = _assessments([asked], [report], [when], engine, asked=node)[0]
+    assessment = _assessments([asked], [when], engine, asked=node)[0]
     return assessment.decision(local_name(technique_term), local_name(target_term), side)
 
 

@@ -185,6 +185,8 @@ class ChunkInput:
 
     ntriples: bytes
     patients: tuple[tuple[str, datetime], ...]
+    #: each record node (a subject of a record's triples) → its patient
+    owners: Mapping[str, str]
 
 
 class Backend(Protocol):
@@ -198,6 +200,9 @@ class Backend(Protocol):
 
     def select(self, label: str, text: str, graph: str) -> list[Row]:
         """Rows of a SELECT query over the knowledge and ``graph``."""
+
+    def select_terms(self, label: str, text: str, graph: str) -> list[dict[str, Any]]:
+        """Rows of a SELECT query as rdflib terms (``None`` when unbound)."""
 
     def close_chunk(self, graph: str) -> None:
         """Forget a chunk's graph."""
@@ -247,8 +252,37 @@ class OxigraphBackend:
         except Exception as exc:
             raise StageError(label, str(exc)) from None
 
+    def select_terms(self, label: str, text: str, graph: str) -> list[dict[str, Any]]:
+        ox = self._ox
+        try:
+            solutions = self._store.query(
+                text, default_graph=[ox.NamedNode(KNOWLEDGE_GRAPH), ox.NamedNode(graph)])
+            names = [v.value for v in solutions.variables]
+            from .records import keep_lexical_forms
+
+            with keep_lexical_forms():
+                return [{n: _rdflib_term(s[n]) for n in names} for s in solutions]
+        except Exception as exc:
+            raise StageError(label, str(exc)) from None
+
     def close_chunk(self, graph: str) -> None:
         self._store.remove_graph(self._ox.NamedNode(graph))
+
+
+def _rdflib_term(term: Any) -> Any:
+    """A pyoxigraph term as the rdflib term it is."""
+    from pyoxigraph import BlankNode, NamedNode
+    from rdflib import BNode, Literal, URIRef
+
+    if term is None:
+        return None
+    if isinstance(term, NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, BlankNode):
+        return BNode(term.value)
+    if term.language:
+        return Literal(term.value, lang=term.language)
+    return Literal(term.value, datatype=URIRef(term.datatype.value))
 
 
 class RdflibBackend:
@@ -288,6 +322,14 @@ class RdflibBackend:
                  for n, t in zip(names, row, strict=True)}  # type: ignore[arg-type]
                 for row in answer
             ]
+        except Exception as exc:
+            raise StageError(label, str(exc)) from None
+
+    def select_terms(self, label: str, text: str, graph: str) -> list[dict[str, Any]]:
+        try:
+            answer = self._graphs[graph].query(text)
+            names = [str(v) for v in answer.vars or ()]
+            return [dict(zip(names, row, strict=True)) for row in answer]  # type: ignore[arg-type]
         except Exception as exc:
             raise StageError(label, str(exc)) from None
 
@@ -378,9 +420,9 @@ class Tables:
 class ChunkRows:
     """What the result queries found for a chunk, by role (see the manifest's ``results``)."""
 
-    rows: Mapping[str, list[Row]]
+    rows: Mapping[str, list[Any]]
 
-    def __getitem__(self, role: str) -> list[Row]:
+    def __getitem__(self, role: str) -> list[Any]:
         return self.rows[role]
 
 
@@ -393,8 +435,14 @@ class Engine:
         backend: ``"oxigraph"`` (fast) or ``"rdflib"`` (the reference).
     """
 
-    def __init__(self, graph: Graph, *, backend: str = "oxigraph") -> None:
+    def __init__(self, graph: Graph, *, backend: str = "oxigraph",
+                 shapes: Graph | None = None) -> None:
+        from .resources import record_shapes_graph
+        from .shacl_sparql import compile_shapes
+
         self.manifest = Manifest.read()
+        #: The record shapes, compiled to SPARQL (checked set-at-a-time on each chunk).
+        self.shapes = compile_shapes(record_shapes_graph() if shapes is None else shapes)
         self.knowledge = knowledge_tables(graph, self.manifest.knowledge)
         self.backend_name = backend
         self.backend = make_backend(backend, self.knowledge)
@@ -415,7 +463,9 @@ class Engine:
                                       label=str(index))
             parts.append("".join(f"{s} {p} {o} .\n" for s, p, o in context))
         data = "".join(parts).encode("utf-8")
-        return ChunkInput(data, tuple((str(r.iri), at) for r, at in patients))
+        owners = {subject: str(record.iri) for record, _ in patients
+                  for subject in record.subjects}
+        return ChunkInput(data, tuple((str(r.iri), at) for r, at in patients), owners)
 
     def _select_on_empty(self, role: str) -> list[Row]:
         graph = self.backend.open_chunk(b"")
@@ -436,24 +486,31 @@ class Engine:
         finally:
             backend.close_chunk(graph)
 
-    def run(self, chunk: ChunkInput, *, between: Any = None) -> ChunkRows:
-        """Run every chunk stage on ``chunk`` and read every result query.
+    def run(self, chunk: ChunkInput, *, validate: bool = True, decide: bool = True
+            ) -> ChunkRows:
+        """Run the chunk stages on ``chunk`` and read the result queries.
 
-        ``between``, if given, is called as ``between(backend, graph)`` after the
-        classification stages and before the decision stages (validation runs there), and
-        its return value is kept under the role ``"between"``.
+        Validation (``validate``) runs the compiled record shapes after the classification
+        stages (their facts are part of what the shapes check); its rows are under the role
+        ``"validation"``, each with the index of its shape in :attr:`shapes` as ``"shape"``.
+        ``decide`` runs the decision stages and reads their results.
         """
         backend = self.backend
         graph = backend.open_chunk(chunk.ntriples)
+        rows: dict[str, list[Any]] = {"validation": []}
         try:
             for stage in self.manifest.classification:
                 backend.construct(stage, graph)
-            extra = between(backend, graph) if between is not None else []
-            for stage in self.manifest.decision:
-                backend.construct(stage, graph)
-            rows = {role: backend.select(role, self.manifest.results[role], graph)
-                    for role in DECISION_RESULTS}
-            rows["between"] = extra
+            if validate:
+                for index, shape in enumerate(self.shapes):
+                    for row in backend.select_terms(f"shape {shape.shape}", shape.query, graph):
+                        row["shape"] = index
+                        rows["validation"].append(row)
+            if decide:
+                for stage in self.manifest.decision:
+                    backend.construct(stage, graph)
+                for role in DECISION_RESULTS:
+                    rows[role] = backend.select(role, self.manifest.results[role], graph)
             return ChunkRows(rows)
         finally:
             backend.close_chunk(graph)

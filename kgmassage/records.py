@@ -189,6 +189,17 @@ class PatientRecord:
         """The patient graph (rdflib)."""
         return self.parsed if self.parsed is not None else _parse_ntriples(self.ntriples)
 
+    @cached_property
+    def data_graph(self) -> Graph:
+        """The patient graph as the engine sees it (rdflib; blank nodes skolemized)."""
+        return self.graph if self.parsed is None else _parse_ntriples(self.ntriples)
+
+    @cached_property
+    def subjects(self) -> frozenset[str]:
+        """The nodes the record describes (IRIs; blank nodes skolemized)."""
+        return frozenset(line[1:line.index(">")] for line in self.ntriples.splitlines()
+                         if line.startswith("<"))
+
     @classmethod
     def from_graph(cls, graph: Graph, **fields: Any) -> PatientRecord:
         """A record whose patient graph is ``graph`` (N-Triples and dates taken from it)."""

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from dataclasses import field as dc_field
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,7 @@ from .records import (
     record_graph,
     unskolemized,
 )
+from .shacl_sparql import CompiledShape, message_for
 from .timeline import resolve_at
 
 __all__ = ["SEVERITIES", "ValidationResult", "ValidationReport", "validate", "json_field"]
@@ -69,10 +71,16 @@ class ValidationResult:
     message: str
     shape: str | None
     field: str | None
+    rules: tuple[str, ...] = dc_field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The result as a JSON-ready dict."""
-        return asdict(self)
+        """The result as a JSON-ready dict (``rules`` only on the checks of plans)."""
+        out = asdict(self)
+        if not self.rules:
+            del out["rules"]
+        else:
+            out["rules"] = list(self.rules)
+        return out
 
 
 @dataclass(frozen=True)
@@ -125,10 +133,12 @@ def _node_field(graph: Graph, patient: URIRef, node: Any) -> str | None:
         match = ITEM_IRI.match(text)
         if match and match.group("patient") == str(patient):
             return f"{match.group('list')}[{match.group('index')}]"
-        if text.endswith("/code"):
-            match = ITEM_IRI.match(text[: -len("/code")])
+        item, _, rest = text.rpartition("/code")
+        if item and (rest == "" or rest[1:].isdigit()):
+            match = ITEM_IRI.match(item)
             if match and match.group("patient") == str(patient):
-                return f"{match.group('list')}[{match.group('index')}].code"
+                suffix = f"[{rest[1:]}]" if rest else ""
+                return f"{match.group('list')}[{match.group('index')}].code{suffix}"
     for name, prop in LISTS.items():
         if (patient, prop, node) in graph:
             return f"{name}[?]"
@@ -274,6 +284,72 @@ def _read_report(
     return tuple(sorted(results, key=_sort_key)), report, conforms
 
 
+# --- results of the compiled shapes (the engine) ---------------------------------------------
+
+
+class _LazyGraph:
+    """A record's rdflib graph, parsed only if a field cannot be named from the IRIs alone."""
+
+    def __init__(self, record: PatientRecord) -> None:
+        self._record = record
+
+    def __contains__(self, triple: Any) -> bool:
+        return triple in self._record.data_graph
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._record.data_graph, name)
+
+
+def results_from_rows(shapes: Sequence[CompiledShape], record: PatientRecord,
+                      rows: Iterable[Mapping[str, Any]]) -> tuple[ValidationResult, ...]:
+    """The validation results of ``record`` from the rows of the compiled shapes."""
+    graph: Any = _LazyGraph(record)
+    found = []
+    for row in rows:
+        shape = shapes[row["shape"]]
+        focus, path, value = row["focus"], row.get("path"), row.get("value")
+        found.append(ValidationResult(
+            severity=shape.severity,
+            focus=cut(_node_text(focus) or ""),
+            path=None if path is None else str(path),
+            value=None if value is None else cut(_node_text(value) or ""),
+            message=message_for(shape, row),
+            shape=unskolemized(shape.shape),
+            field=_cut_field(json_field(graph, record.iri, focus, path, value)),
+        ))
+    return tuple(sorted(found, key=_sort_key))
+
+
+def report_graph(results: Iterable[ValidationResult], conforms: bool) -> Graph:
+    """The standard SHACL validation report graph of ``results``."""
+    graph = Graph()
+    graph.bind("sh", str(SH))
+    graph.bind("km", KM_IRI)
+    node = BNode()
+    graph.add((node, RDF.type, SH.ValidationReport))
+    graph.add((node, SH.conforms, Literal(conforms)))
+    for result in results:
+        entry = BNode()
+        graph.add((node, SH.result, entry))
+        graph.add((entry, RDF.type, SH.ValidationResult))
+        graph.add((entry, SH.focusNode, _term_of(result.focus)))
+        graph.add((entry, SH.resultSeverity, SH[result.severity]))
+        graph.add((entry, SH.resultMessage, Literal(result.message)))
+        if result.shape:
+            graph.add((entry, SH.sourceShape, _term_of(result.shape)))
+        if result.path:
+            graph.add((entry, SH.resultPath, URIRef(result.path)))
+        if result.value is not None:
+            graph.add((entry, SH.value, Literal(result.value)))
+        for rule in result.rules:
+            graph.add((entry, KM.rule, URIRef(rule)))
+    return graph
+
+
+def _term_of(text: str) -> URIRef | BNode:
+    return BNode(text[2:]) if text.startswith("_:") else URIRef(text)
+
+
 # --- validate -------------------------------------------------------------------------------
 
 
@@ -316,17 +392,13 @@ _PLAN_SHAPES = {"forbidden": (URIRef(KM_IRI + "PlanForbiddenShape"), "Violation"
                 "caution": (URIRef(KM_IRI + "PlanCautionShape"), "Info")}
 
 
-def _plan_results(record: PatientRecord, at: datetime, report: Graph
-                  ) -> list[ValidationResult]:
+def plan_results(record: PatientRecord, decisions: Iterable[Any]) -> list[ValidationResult]:
     """Each planned intervention by the decision the engine reaches for it: a result of
-    severity Violation (forbidden), Warning (requires clearance) or Info (caution), its
-    sh:sourceShape the plan shape of that status and its km:rule the rules that decided it."""
-    from .assessment import engine_assessments
-
-    (assessment,) = engine_assessments([record], [at])
-    (node,) = report.subjects(RDF.type, SH.ValidationReport)
+    severity Violation (forbidden), Warning (requires clearance) or Info (caution), its shape
+    the plan shape of that status, its ``rules`` the rules that decided it."""
     found = []
-    for decision in assessment.decisions:
+    graph: Any = _LazyGraph(record)
+    for decision in decisions:
         if not decision.planned or decision.status not in _PLAN_SHAPES:
             continue
         shape, severity = _PLAN_SHAPES[decision.status]
@@ -335,19 +407,11 @@ def _plan_results(record: PatientRecord, at: datetime, report: Graph
                 f"{decision.target or '(no target)'}, {decision.side}: {decision.status}")
         message = what + " — " + " ".join(f"{r.rule}: {r.message}" for r in standing)
         for plan in decision.plans:
-            result = BNode()
-            report.add((node, SH.result, result))
-            report.add((result, RDF.type, SH.ValidationResult))
-            report.add((result, SH.focusNode, URIRef(plan)))
-            report.add((result, SH.resultSeverity, SH[severity]))
-            report.add((result, SH.sourceShape, shape))
-            report.add((result, SH.resultMessage, Literal(message)))
-            for reason in standing:
-                report.add((result, KM.rule, URIRef(reason.rule_iri)))
             found.append(ValidationResult(
-                severity=severity, focus=plan, path=None, value=None, message=message,
-                shape=str(shape), field=json_field(record_graph(record.ntriples), record.iri,
-                                                   URIRef(plan))))
+                severity=severity, focus=unskolemized(plan), path=None, value=None,
+                message=message, shape=str(shape),
+                field=json_field(graph, record.iri, URIRef(plan)),
+                rules=tuple(sorted({r.rule_iri for r in standing}))))
     return found
 
 
@@ -356,6 +420,7 @@ def validate(
     *,
     at: datetime | str | None = None,
     shapes: Graph | None = None,
+    engine: str = "oxigraph",
 ) -> ValidationReport:
     """Validate one patient record: its shapes, and its planned interventions by the rules.
 
@@ -364,21 +429,29 @@ def validate(
             :class:`~kgmassage.records.PatientRecord`.
         at: the assessment time dates are checked against: this, else the record's
             ``assessed_at``, else now (UTC). A date-time without offset is UTC.
-        shapes: SHACL shapes to check instead of the package's record shapes (then planned
-            interventions are not checked against the rules).
+        shapes: SHACL shapes to check (with pySHACL) instead of the package's record shapes;
+            planned interventions are then not checked against the rules.
+        engine: ``"oxigraph"``: the record shapes compiled to SPARQL, run by the decision
+            engine; ``"rdflib"``: the reference, pySHACL and the rdflib engine. Both give the
+            same results.
 
     Raises:
         RecordError: the record cannot be read (or the source holds more than one).
         ParameterError: ``at`` is a string that is not an xsd:date or xsd:dateTime.
     """
+    from .assessment import run_assessments
+
     rec = load_record(record, at=None if at is None else resolve_at(at))
     when = resolve_at(at, rec.assessed_at)
-    results, report = check_record(rec, when, shapes)
-    if shapes is None:
-        results = tuple(sorted((*results, *_plan_results(rec, when, report)), key=_sort_key))
-    conforms = not any(r.severity == "Violation" for r in results)
-    report.set(((next(report.subjects(RDF.type, SH.ValidationReport))), SH.conforms,
-                Literal(conforms)))
+    if shapes is not None:
+        results, report = check_record(rec, when, shapes)
+        conforms = not any(r.severity == "Violation" for r in results)
+    else:
+        (assessment,) = run_assessments([rec], [when], engine)
+        results = tuple(sorted((*assessment.validation,
+                                *plan_results(rec, assessment.decisions)), key=_sort_key))
+        conforms = not any(r.severity == "Violation" for r in results)
+        report = report_graph(results, conforms)
     return ValidationReport(
         record=rec.id,
         source=rec.source,

@@ -1,8 +1,7 @@
 """Decision semantics, rule by rule and boundary by boundary (clinical-rules.md).
 
 Every test assesses a record at a fixed time and asserts exact statuses and the exact rules
-that applied. Validation does not change decisions, so these tests stub it out for speed;
-tests/test_assess_cli.py and tests/test_plan_shapes.py run it for real.
+that applied.
 """
 
 from __future__ import annotations
@@ -11,9 +10,7 @@ from typing import Any
 
 import pytest
 
-import kgmassage.assessment as assessment_module
 from kgmassage.assessment import Decision, assess, decide
-from kgmassage.validation import ValidationReport
 
 AT = "2026-11-20T10:00:00Z"
 
@@ -35,14 +32,6 @@ REGION = {
     "Gastrocnemius": "LowerLeg",
 }
 DEEP = {t for t in CATALOGUE if t != "Effleurage"}
-
-
-@pytest.fixture(autouse=True)
-def _no_validation(monkeypatch: pytest.MonkeyPatch) -> None:
-    def stub(record: Any, *, at: Any = None, shapes: Any = None) -> ValidationReport:
-        return ValidationReport(record=None, source="", conforms=True, results=(), graph=None)
-
-    monkeypatch.setattr(assessment_module, "validate", stub)
 
 
 def run(**record: Any) -> dict[tuple[str, str, str], Decision]:
