@@ -262,36 +262,53 @@ def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str
     for row in rows["lifts"]:
         lifts[row["match"] or ""].append(row["clearance"] or "")
     matches = {row["match"]: row for row in rows["matches"]}
-    for row in rows["reasons"]:
+    made: dict[tuple[str, str | None], Reason] = {}
+
+    def reason(match: Row, slot: _Slot) -> Reason:
+        key = (match["match"] or "", slot.target_iri)
+        if key not in made:
+            made[key] = _reason(engine, match, lifts, slot.target_iri)
+        return made[key]
+
+    for match in matches.values():  # the catalogue: the engine's reach table
+        mine = slots.get(match["patient"] or "")
+        if mine is None:
+            continue
+        reached = engine.catalogue_reach.get(
+            (match["effect"], match["sideReach"], match["regionReach"]), ())
+        for intervention in reached:
+            slot = mine[intervention]
+            slot.reasons.append(reason(match, slot))
+    for row in rows["reasons"]:  # the patients' own planned interventions
         match = matches.get(row["match"])
         if match is None:
             continue
-        patient = match["patient"] or ""
-        slot = slots.get(patient, {}).get(row["intervention"] or "")
-        if slot is None:
-            continue
-        slot.reasons.append(_reason(tables, match, patient, lifts, slot.target_iri))
+        slot = slots.get(match["patient"] or "", {}).get(row["intervention"] or "")
+        if slot is not None:
+            slot.reasons.append(reason(match, slot))
     return slots
 
 
-def _reason(tables: Tables, match: Row, patient: str, lifts: Mapping[str, list[str]],
+def _reason(engine: Engine, match: Row, lifts: Mapping[str, list[str]],
             target: str | None) -> Reason:
-    lifted = match["lifted"] == "true"
+    tables = engine.tables
+    effect = engine.effects[match["effect"]]
+    patient = match["patient"] or ""
+    lifted_by = lifts.get(match["match"] or "", ())
     item = match["item"]
-    offers = match["offers"] == "true"
     return Reason(
-        rule=match["ruleId"] or "",
-        status=tables.status_names[match["status"] or ""],
-        lifted=lifted,
-        message=match["message"] or "",
-        source=match["source"] or "",
+        rule=effect["ruleId"] or "",
+        status=tables.status_names[effect["status"] or ""],
+        lifted=bool(lifted_by),
+        message=effect["message"] or "",
+        source=effect["source"] or "",
         item=_item_path(item, patient),
         since=_when(match["since"], match["day"], match["timed"]) if item else None,
-        lifted_by=tuple(sorted(_item_path(c, patient) or c
-                               for c in lifts.get(match["match"] or "", ()))) if lifted else (),
-        rule_iri=match["rule"] or "",
+        lifted_by=tuple(sorted(_item_path(c, patient) or c for c in lifted_by)),
+        rule_iri=effect["rule"] or "",
         item_iri=item,
-        alternatives=tables.alternatives.get(target or "", ()) if offers else (),
+        alternatives=tables.alternatives.get(target or "", ()) if effect["offers"] == "true"
+        else (),
     )
 
 
@@ -438,6 +455,7 @@ def assess_many(
     items = (iter_records(source, at=_at(at)) if isinstance(source, (str, Path))
              else _loaded(source, _at(at)))
     batch: list[tuple[PatientRecord, datetime]] = []
+    in_batch: set[str] = set()
 
     def flush() -> Iterator[Assessment | NonConformingRecordError]:
         if not batch:
@@ -447,15 +465,17 @@ def assess_many(
             yield _refused(assessment, record) if strict and not assessment.conforms \
                 else assessment
         batch.clear()
+        in_batch.clear()
 
     for item in items:
         if isinstance(item, RecordError):
             yield from flush()
             yield item
             continue
-        if any(b[0].iri == item.iri for b in batch):
+        if item.iri in in_batch:
             yield from flush()
         batch.append((item, resolve_at(at, item.assessed_at)))
+        in_batch.add(item.iri)
         if len(batch) >= chunk_size:
             yield from flush()
     yield from flush()

@@ -208,12 +208,28 @@ class Backend(Protocol):
         """Forget a chunk's graph."""
 
 
-def _ox_value(term: Any) -> str | None:
-    if term is None:
-        return None
-    from pyoxigraph import BlankNode
+_TSV_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))")
+_TSV_CHARS = {"t": "\t", "n": "\n", "r": "\r", "b": "\b", "f": "\f"}
 
-    return f"_:{term.value}" if isinstance(term, BlankNode) else term.value
+
+def _tsv_unescape(match: re.Match[str]) -> str:
+    code = match.group(1) or match.group(2)
+    if code:
+        return chr(int(code, 16))
+    return _TSV_CHARS.get(match.group(3), match.group(3))
+
+
+def _tsv_value(token: str) -> str | None:
+    """A term of SPARQL TSV results as a row value: an IRI, a literal's lexical form, a blank
+    node as ``_:label``; ``None`` when unbound."""
+    if not token:
+        return None
+    if token[0] == "<":
+        return token[1:-1]
+    if token[0] == '"':
+        body = token[1 : token.rindex('"')]
+        return _TSV_ESCAPE.sub(_tsv_unescape, body) if "\\" in body else body
+    return token
 
 
 class OxigraphBackend:
@@ -247,10 +263,13 @@ class OxigraphBackend:
         try:
             solutions = self._store.query(
                 text, default_graph=[ox.NamedNode(KNOWLEDGE_GRAPH), ox.NamedNode(graph)])
-            names = [v.value for v in solutions.variables]
-            return [{n: _ox_value(s[n]) for n in names} for s in solutions]
+            data = solutions.serialize(format=ox.QueryResultsFormat.TSV).decode("utf-8")
         except Exception as exc:
             raise StageError(label, str(exc)) from None
+        lines = data.split("\n")
+        names = [name[1:] for name in lines[0].split("\t")]
+        return [dict(zip(names, map(_tsv_value, line.split("\t")), strict=True))
+                for line in lines[1:] if line]
 
     def select_terms(self, label: str, text: str, graph: str) -> list[dict[str, Any]]:
         ox = self._ox
@@ -443,10 +462,19 @@ class Engine:
         self.manifest = Manifest.read()
         #: The record shapes, compiled to SPARQL (checked set-at-a-time on each chunk).
         self.shapes = compile_shapes(record_shapes_graph() if shapes is None else shapes)
-        self.knowledge = knowledge_tables(graph, self.manifest.knowledge)
+        # blank nodes (the rules' effects) get IRIs, so that every back end names them alike
+        self.knowledge = knowledge_tables(graph.skolemize(), self.manifest.knowledge)
         self.backend_name = backend
         self.backend = make_backend(backend, self.knowledge)
         self.catalogue = tuple(self._select_on_empty("catalogue"))
+        reach: dict[tuple[str | None, ...], list[str]] = {}
+        for row in self._select_on_empty("catalogue-reach"):
+            key = (row["effect"], row["sideReach"], row["regionReach"])
+            reach.setdefault(key, []).append(row["intervention"] or "")
+        #: (effect, side reach key, region reach key) → the catalogue interventions reached.
+        self.catalogue_reach = {key: tuple(sorted(set(v))) for key, v in reach.items()}
+        #: effect → what it says (rule, ruleId, status, message, source, offers)
+        self.effects = {row["effect"]: row for row in self._select_on_empty("effects")}
         self.windows = _time_windows(graph)
         self.tables = Tables.from_graph(graph)
 

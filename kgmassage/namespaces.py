@@ -304,6 +304,9 @@ class KM(DefinedNamespace):
     sideReach: URIRef
     regionReach: URIRef
     decides: URIRef
+    admittedBy: URIRef
+    admitsDeep: URIRef
+    admitsPlace: URIRef
     UnrecognizedContent: URIRef
     clearable: URIRef
     voidsClearance: URIRef
