@@ -237,12 +237,15 @@ def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str
     """Each patient's interventions with their reasons, from the result rows of one chunk."""
     tables = engine.tables
     slots: dict[str, dict[str, _Slot]] = {}
+    catalogue = [
+        (row["intervention"] or "", local_name(row["technique"]), local_name(row["target"]),
+         tables.side_names[row["side"] or ""], row["technique"], row["target"])
+        for row in engine.catalogue
+    ]
     for patient in patients:
         slots[patient] = {
-            row["intervention"]: _Slot(
-                local_name(row["technique"]), local_name(row["target"]),
-                tables.side_names[row["side"]], row["technique"], row["target"], True)
-            for row in engine.catalogue
+            key: _Slot(technique, target, side, technique_iri, target_iri, True)
+            for key, technique, target, side, technique_iri, target_iri in catalogue
         }
     for row in rows["planned"]:
         mine = slots.get(row["patient"] or "")
@@ -342,7 +345,12 @@ def _decisions(tables: Tables, slots: Mapping[str, _Slot]) -> tuple[Decision, ..
 
 
 def _engine(engine: str | Engine) -> Engine:
-    return engine if isinstance(engine, Engine) else default_engine(engine)
+    """An engine by name: ``"oxigraph"``, ``"rdflib"``, or the URL of a SPARQL server."""
+    if isinstance(engine, Engine):
+        return engine
+    if engine.startswith(("http://", "https://")):
+        return default_engine(endpoint=engine)
+    return default_engine(engine)
 
 
 def _validation(runner: Engine, record: PatientRecord, at: datetime,
@@ -415,8 +423,10 @@ def assess(
         at: the assessment time; default the record's ``assessed_at``, else now (UTC).
         strict: refuse (raise :class:`~kgmassage.errors.NonConformingRecordError`) a record
             with SHACL Violations instead of assessing it fail-safe.
-        engine: ``"oxigraph"`` (fast) or ``"rdflib"`` (reference), or an :class:`Engine`
-            (built once: ``Engine(knowledge_graph)``); all give the same result.
+        engine: ``"oxigraph"`` (fast), ``"rdflib"`` (reference), the URL of a SPARQL 1.1
+            server (e.g. ``"http://127.0.0.1:7878"``, see
+            :class:`~kgmassage.engine.EndpointBackend`), or an
+            :class:`~kgmassage.engine.Engine`; all give the same result.
 
     Returns:
         The :class:`Assessment`: every catalogue intervention on both sides plus every planned
@@ -442,43 +452,24 @@ def assess_many(
     *,
     at: datetime | str | None = None,
     strict: bool = False,
-    engine: str | Engine = "oxigraph",
+    engine: str = "oxigraph",
     chunk_size: int = 500,
+    jobs: int = 1,
 ) -> Iterator[Assessment | RecordError | NonConformingRecordError]:
     """Assess every record of a file (JSON array, NDJSON, Turtle) or an iterable of dicts.
 
-    Records are derived in chunks of ``chunk_size`` patients, one query run per chunk (two
-    records of the same patient never share a chunk: each is assessed on its own data). An
+    Records are read lazily and assessed in chunks of ``chunk_size`` patients, one engine run
+    per chunk (two records of the same patient never share a chunk: each is assessed on its
+    own data), on ``jobs`` processes; memory stays flat whatever the cohort's size. An
     unreadable record (or, in strict mode, a non-conforming one) is yielded as its error, in
     place, and the others go on.
     """
+    from .cohort import assess_chunks
+
     items = (iter_records(source, at=_at(at)) if isinstance(source, (str, Path))
              else _loaded(source, _at(at)))
-    batch: list[tuple[PatientRecord, datetime]] = []
-    in_batch: set[str] = set()
-
-    def flush() -> Iterator[Assessment | NonConformingRecordError]:
-        if not batch:
-            return
-        done = _assessments([b[0] for b in batch], [b[1] for b in batch], engine)
-        for (record, _), assessment in zip(batch, done, strict=True):
-            yield _refused(assessment, record) if strict and not assessment.conforms \
-                else assessment
-        batch.clear()
-        in_batch.clear()
-
-    for item in items:
-        if isinstance(item, RecordError):
-            yield from flush()
-            yield item
-            continue
-        if item.iri in in_batch:
-            yield from flush()
-        batch.append((item, resolve_at(at, item.assessed_at)))
-        in_batch.add(item.iri)
-        if len(batch) >= chunk_size:
-            yield from flush()
-    yield from flush()
+    yield from assess_chunks(items, at=at, strict=strict, engine=engine, chunk_size=chunk_size,
+                             jobs=jobs)
 
 
 def _at(at: datetime | str | None) -> datetime | None:

@@ -228,8 +228,16 @@ def validate_command(files: tuple[str, ...], fmt: str, at: str | None) -> None:
     "--engine", type=click.Choice(["oxigraph", "rdflib"]), default="oxigraph", show_default=True,
     help="SPARQL engine: oxigraph (fast) or rdflib (reference); both give the same decisions.",
 )
+@click.option("--endpoint", metavar="URL",
+              help="Run on this SPARQL 1.1 server (e.g. http://127.0.0.1:7878 for "
+              "`oxigraph serve`) instead of the embedded store.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes to assess with (cohorts: each takes chunks of patients).")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Patients per engine run.")
 def assess_command(
-    files: tuple[str, ...], at: str | None, fmt: str, out: str | None, strict: bool, engine: str
+    files: tuple[str, ...], at: str | None, fmt: str, out: str | None, strict: bool, engine: str,
+    endpoint: str | None, jobs: int, chunk_size: int,
 ) -> None:
     """Decide, for every intervention (technique x target x side), whether it is permitted,
     needs caution, needs medical clearance, or is forbidden, with reasons.
@@ -239,18 +247,25 @@ def assess_command(
     line of a cohort) could not be read - the others are still assessed - and 1 when --strict
     refused a non-conforming record.
     """
-    from .assessment import assess_many
+    import time
+
+    from .cohort import assess_chunks
     from .errors import NonConformingRecordError, RecordError
     from .output import to_graph, to_json, to_json_line, to_text
+    from .records import iter_records
 
     when = _parse_at(at)
     sink = _Sink(out)
     unreadable = refused = False
     done: list = []
     progress = fmt == "ndjson" and sys.stderr.isatty()
+    render = to_json_line if fmt == "ndjson" else None
+    started = time.monotonic()
     try:
         for name in files:
-            for item in assess_many(name, at=when, strict=strict, engine=engine):
+            items = iter_records(name, at=when)
+            for item in assess_chunks(items, at=when, strict=strict, engine=endpoint or engine,
+                                      chunk_size=chunk_size, jobs=jobs, render=render):
                 if isinstance(item, RecordError):
                     click.echo(f"kgmassage: {item}", err=True)
                     unreadable = True
@@ -258,9 +273,11 @@ def assess_command(
                     click.echo(f"kgmassage: {item}", err=True)
                     refused = True
                 elif fmt == "ndjson":
-                    sink.write(to_json_line(item) + "\n")
-                    if progress:
-                        click.echo(f"\rassessed {sink.count} patient(s)", err=True, nl=False)
+                    sink.write(item + "\n")
+                    if progress and sink.count % 100 == 0:
+                        rate = sink.count / max(time.monotonic() - started, 1e-9)
+                        click.echo(f"\rassessed {sink.count:,} patients ({rate:,.0f}/s)",
+                                   err=True, nl=False)
                 elif fmt == "text":
                     sink.write(to_text(item) + "\n")
                 else:

@@ -43,6 +43,7 @@ __all__ = [
     "Backend",
     "OxigraphBackend",
     "RdflibBackend",
+    "EndpointBackend",
     "knowledge_tables",
     "ChunkRows",
     "Engine",
@@ -356,8 +357,108 @@ class RdflibBackend:
         self._graphs.pop(graph, None)
 
 
-def make_backend(name: str, knowledge: bytes) -> Backend:
-    """The back end called ``name`` (``"oxigraph"`` or ``"rdflib"``), holding ``knowledge``."""
+class EndpointBackend:
+    """A SPARQL 1.1 server over HTTP: the SPARQL 1.1 Protocol for queries and updates, the Graph
+    Store HTTP Protocol for loading. The knowledge graph is (re)loaded when the backend starts;
+    each chunk is a named graph, dropped afterwards.
+
+    Args:
+        url: the server's base URL; by default its endpoints are ``<url>/query``,
+            ``<url>/update`` and ``<url>/store`` (Oxigraph's; other servers: pass them).
+        timeout: seconds to wait for one request.
+    """
+
+    def __init__(self, knowledge: bytes, url: str, *, query: str | None = None,
+                 update: str | None = None, store: str | None = None,
+                 timeout: float = 120.0) -> None:
+        base = url.rstrip("/")
+        self.query_url = query or f"{base}/query"
+        self.update_url = update or f"{base}/update"
+        self.store_url = store or f"{base}/store"
+        self.timeout = timeout
+        self._put(KNOWLEDGE_GRAPH, knowledge)
+
+    def _request(self, label: str, url: str, data: bytes | None, headers: dict[str, str],
+                 method: str) -> bytes:
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310
+                return answer.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode("utf-8", "replace")
+            raise StageError(label, f"HTTP {exc.code} from {url}: {detail}") from None
+        except OSError as exc:
+            raise StageError(label, f"cannot reach {url}: {exc}") from None
+
+    def _put(self, graph: str, data: bytes) -> None:
+        from urllib.parse import quote
+
+        self._request("load", f"{self.store_url}?graph={quote(graph, safe='')}", data,
+                      {"Content-Type": "application/n-triples"}, "PUT")
+
+    def open_chunk(self, data: bytes) -> str:
+        graph = f"urn:kgmassage:graph:chunk:{uuid.uuid4()}"
+        self._put(graph, data)
+        return graph
+
+    def construct(self, stage: Stage, graph: str) -> None:
+        from urllib.parse import urlencode
+
+        body = urlencode({"update": stage.insert(graph, (KNOWLEDGE_GRAPH, graph))}).encode()
+        self._request(stage.name, self.update_url, body,
+                      {"Content-Type": "application/x-www-form-urlencoded"}, "POST")
+
+    def _select(self, label: str, text: str, graph: str, accept: str) -> bytes:
+        from urllib.parse import urlencode
+
+        body = urlencode([("query", text), ("default-graph-uri", KNOWLEDGE_GRAPH),
+                          ("default-graph-uri", graph)]).encode()
+        return self._request(label, self.query_url, body,
+                             {"Content-Type": "application/x-www-form-urlencoded",
+                              "Accept": accept}, "POST")
+
+    def select(self, label: str, text: str, graph: str) -> list[Row]:
+        data = self._select(label, text, graph, "text/tab-separated-values").decode("utf-8")
+        lines = data.split("\n")
+        names = [name[1:] for name in lines[0].split("\t")]
+        return [dict(zip(names, map(_tsv_value, line.split("\t")), strict=True))
+                for line in lines[1:] if line]
+
+    def select_terms(self, label: str, text: str, graph: str) -> list[dict[str, Any]]:
+        from rdflib import BNode, Literal, URIRef
+
+        answer = json.loads(self._select(label, text, graph, "application/sparql-results+json"))
+        names = answer["head"]["vars"]
+        rows = []
+        for binding in answer["results"]["bindings"]:
+            row: dict[str, Any] = dict.fromkeys(names)
+            for name, term in binding.items():
+                if term["type"] == "uri":
+                    row[name] = URIRef(term["value"])
+                elif term["type"] == "bnode":
+                    row[name] = BNode(term["value"])
+                else:
+                    row[name] = Literal(term["value"], lang=term.get("xml:lang"),
+                                        datatype=term.get("datatype"))
+            rows.append(row)
+        return rows
+
+    def close_chunk(self, graph: str) -> None:
+        from urllib.parse import urlencode
+
+        body = urlencode({"update": f"DROP SILENT GRAPH <{graph}>"}).encode()
+        self._request("drop", self.update_url, body,
+                      {"Content-Type": "application/x-www-form-urlencoded"}, "POST")
+
+
+def make_backend(name: str, knowledge: bytes, *, endpoint: str | None = None) -> Backend:
+    """The back end called ``name`` (``"oxigraph"``, ``"rdflib"``), or the SPARQL server at
+    ``endpoint`` (:class:`EndpointBackend`), holding ``knowledge``."""
+    if endpoint is not None:
+        return EndpointBackend(knowledge, endpoint)
     if name == "oxigraph":
         return OxigraphBackend(knowledge)
     if name == "rdflib":
@@ -452,10 +553,12 @@ class Engine:
         graph: the knowledge base graph (ontology, rules, record vocabulary); default: the
             packaged one.
         backend: ``"oxigraph"`` (fast) or ``"rdflib"`` (the reference).
+        shapes: the record shapes to check (default: the package's).
+        endpoint: run on this SPARQL 1.1 server instead (:class:`EndpointBackend`).
     """
 
     def __init__(self, graph: Graph, *, backend: str = "oxigraph",
-                 shapes: Graph | None = None) -> None:
+                 shapes: Graph | None = None, endpoint: str | None = None) -> None:
         from .resources import record_shapes_graph
         from .shacl_sparql import compile_shapes
 
@@ -464,8 +567,8 @@ class Engine:
         self.shapes = compile_shapes(record_shapes_graph() if shapes is None else shapes)
         # blank nodes (the rules' effects) get IRIs, so that every back end names them alike
         self.knowledge = knowledge_tables(graph.skolemize(), self.manifest.knowledge)
-        self.backend_name = backend
-        self.backend = make_backend(backend, self.knowledge)
+        self.backend_name = backend if endpoint is None else "endpoint"
+        self.backend = make_backend(backend, self.knowledge, endpoint=endpoint)
         self.catalogue = tuple(self._select_on_empty("catalogue"))
         reach: dict[tuple[str | None, ...], list[str]] = {}
         for row in self._select_on_empty("catalogue-reach"):
@@ -548,13 +651,15 @@ _DEFAULTS: dict[str, Engine] = {}
 _DEFAULTS_LOCK = threading.Lock()
 
 
-def default_engine(backend: str = "oxigraph") -> Engine:
-    """The engine of the packaged knowledge base on ``backend`` (built on first use)."""
+def default_engine(backend: str = "oxigraph", *, endpoint: str | None = None) -> Engine:
+    """The engine of the packaged knowledge base on ``backend``, or on the SPARQL server at
+    ``endpoint`` (built on first use, then reused)."""
     if backend not in BACKENDS:
         make_backend(backend, b"")  # raises the ParameterError
+    key = backend if endpoint is None else f"endpoint {endpoint}"
     with _DEFAULTS_LOCK:
-        if backend not in _DEFAULTS:
+        if key not in _DEFAULTS:
             from .resources import rules_graph
 
-            _DEFAULTS[backend] = Engine(rules_graph(), backend=backend)
-        return _DEFAULTS[backend]
+            _DEFAULTS[key] = Engine(rules_graph(), backend=backend, endpoint=endpoint)
+        return _DEFAULTS[key]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "KgMassageError",
     "RecordError",
@@ -54,6 +56,13 @@ class RecordError(KgMassageError):
         if field:
             where += f", field {field}"
         super().__init__(f"{where}: {detail}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (cohorts cross processes)
+        return (_record_error, (self.source, self.detail, self.line, self.field))
+
+
+def _record_error(source: str, detail: str, line: int | None, field: str | None) -> RecordError:
+    return RecordError(source, detail, line=line, field=field)
 
 
 class QueryError(KgMassageError):

@@ -38,7 +38,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -68,6 +68,7 @@ __all__ = [
     "record_to_graph",
     "graph_to_record",
     "record_iri",
+    "iter_lines",
     "record_graph",
     "unskolemized",
     "nt_literal",
@@ -1014,6 +1015,15 @@ def iter_records(
             yield from _iter_path(Path(source), name or str(source), at)
     else:
         yield RecordError(name or "<input>", f"cannot read a record from a {type(source).__name__}")
+
+
+def iter_lines(
+    lines: Iterable[str | bytes], *, name: str = "<lines>", at: datetime | None = None
+) -> Iterator[PatientRecord | RecordError]:
+    """Read NDJSON lines (text or bytes), one record per non-blank line, as
+    :func:`iter_records` reads an ``.ndjson`` file."""
+    encoded = (line.encode("utf-8") if isinstance(line, str) else line for line in lines)
+    yield from _iter_ndjson_lines(encoded, name, at)
 
 
 def load_record(

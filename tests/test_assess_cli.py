@@ -169,3 +169,23 @@ def test_a_fhir_bundle_without_patient_is_refused_clearly(tmp_path: Path) -> Non
     result = invoke(str(bundle))
     assert result.exit_code == 2
     assert "the Bundle holds no Patient" in result.stderr
+
+
+def test_a_cohort_on_two_processes_gives_what_one_gives(tmp_path: Path,
+                                                        kgmassage_command: list[str]) -> None:
+    lines = (EXAMPLES / "cohort.ndjson").read_text(encoding="utf-8").splitlines()
+    lines.insert(2, "{broken")
+    cohort = tmp_path / "cohort.ndjson"
+    cohort.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    outputs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}.ndjson"
+        done = subprocess.run([*kgmassage_command, "assess", str(cohort), "--format", "ndjson",
+                               "--out", str(out), "--jobs", jobs, "--chunk-size", "4",
+                               "--at", "2026-11-20T10:00:00Z"],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 2  # the bad line: reported, skipped, the rest assessed
+        assert f"{cohort}, line 3: malformed JSON" in done.stderr
+        outputs.append(out.read_text(encoding="utf-8"))
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) == len(lines) - 1
