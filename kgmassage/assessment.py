@@ -8,18 +8,19 @@ applies. Status names, ranks, rule messages and sources all come from the ontolo
 
 from __future__ import annotations
 
+import typing
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast, get_args
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
-from .engine import ChunkRows, Engine, Row, Tables, default_engine
-from .errors import NonConformingRecordError, ParameterError, RecordError, cut
+from .engine import ChunkRows, Engine, EngineName, Row, Tables, default_engine
+from .errors import NonConformingRecordError, ParameterError, RecordError, UnknownDecisionError, cut
 from .namespaces import KM, local_name
 from .records import PatientRecord, iter_records, load_record, unskolemized
 from .timeline import parse_instant, resolve_at
@@ -27,6 +28,9 @@ from .validation import ValidationResult, check_record, results_from_rows
 from .vocabulary import target_named, technique_named
 
 __all__ = [
+    "Status",
+    "Side",
+    "EngineName",
     "side_names",
     "status_names",
     "status_order",
@@ -40,6 +44,29 @@ __all__ = [
 ]
 
 
+#: The decision statuses, least severe first (the ontology's ``km:DecisionStatus`` notations;
+#: a test checks they agree).
+Status = typing.Literal["permitted", "caution", "requires-clearance", "forbidden"]
+#: The sides of an intervention.
+Side = typing.Literal["left", "right"]
+
+
+_STATUSES = frozenset(get_args(Status))
+_SIDES = frozenset(get_args(Side))
+
+
+def _status(name: str) -> Status:
+    if name not in _STATUSES:
+        raise ParameterError(f"unknown decision status {cut(name)!r}")
+    return cast(Status, name)
+
+
+def _side(name: str) -> Side:
+    if name not in _SIDES:
+        raise ParameterError(f"side must be 'left' or 'right', not {cut(str(name))!r}")
+    return cast(Side, name)
+
+
 @dataclass(frozen=True)
 class Reason:
     """One rule that applied to an intervention.
@@ -51,8 +78,10 @@ class Reason:
         message: the explanation for a clinician.
         source: the section of the source article the rule comes from.
         item: the record item that triggered the rule (``"conditions[0]"``), if any.
-        since: the time the rule counts from (the item's onset, recorded time or procedure
-            date, UTC; a date alone stands for the end of its day; else the assessment time).
+        since: the time the rule counts from: the item's onset, recorded time or procedure
+            date (a date as the day it names, a date-time as a UTC instant); ``None`` when the
+            item gives no usable time (the rule then counts from the assessment time).
+        item_label: what the item is, for people (``"suspected deep vein thrombosis"``).
         lifted_by: the clearances that lifted it (``"clearances[0]"``).
         rule_iri: the rule's IRI (``km:RuleDVT``).
         item_iri: the triggering item's node in the patient graph.
@@ -60,7 +89,7 @@ class Reason:
     """
 
     rule: str
-    status: str
+    status: Status
     lifted: bool
     message: str
     source: str
@@ -70,6 +99,7 @@ class Reason:
     rule_iri: str = field(default="", repr=False)
     item_iri: str | None = field(default=None, repr=False)
     alternatives: tuple[str, ...] = ()
+    item_label: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +109,7 @@ class Reason:
             "message": self.message,
             "source": self.source,
             "item": self.item,
+            "item_label": self.item_label,
             "since": self.since,
             "lifted_by": list(self.lifted_by),
         }
@@ -94,8 +125,8 @@ class Decision:
 
     technique: str | None
     target: str | None
-    side: str
-    status: str
+    side: Side
+    status: Status
     reasons: tuple[Reason, ...] = ()
     alternatives: tuple[str, ...] = ()
     planned: bool = False
@@ -137,12 +168,19 @@ class Assessment:
             counts[decision.status] += 1
         return counts
 
-    def decision(self, technique: str | None, target: str | None, side: str) -> Decision:
-        """The decision for one intervention; ``KeyError`` if it was not assessed."""
+    def decision(self, technique: str | None, target: str | None, side: Side) -> Decision:
+        """The decision for one intervention (local names, e.g. ``"Petrissage",
+        "VastusLateralis", "left"``).
+
+        Raises:
+            UnknownDecisionError: the assessment holds no such decision.
+        """
         for d in self.decisions:
             if (d.technique, d.target, d.side) == (technique, target, side):
                 return d
-        raise KeyError((technique, target, side))
+        raise UnknownDecisionError(
+            f"no decision on {technique}, {target}, {side} in this assessment (names are local "
+            "names, e.g. Petrissage, VastusLateralis, left; sides left, right)")
 
     def to_dict(self) -> dict[str, Any]:
         """The assessment JSON object of the public interface."""
@@ -265,12 +303,13 @@ def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str
     for row in rows["lifts"]:
         lifts[row["match"] or ""].append(row["clearance"] or "")
     matches = {row["match"]: row for row in rows["matches"]}
+    labels = _item_labels(engine, rows["items"])
     made: dict[tuple[str, str | None], Reason] = {}
 
     def reason(match: Row, slot: _Slot) -> Reason:
         key = (match["match"] or "", slot.target_iri)
         if key not in made:
-            made[key] = _reason(engine, match, lifts, slot.target_iri)
+            made[key] = _reason(engine, match, lifts, slot.target_iri, labels)
         return made[key]
 
     for match in matches.values():  # the catalogue: the engine's reach table
@@ -292,8 +331,39 @@ def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str
     return slots
 
 
+def _item_labels(engine: Engine, rows: Iterable[Row]) -> dict[str, str]:
+    """Each item as people name it: its status (when suspected, resolved …) and its classes."""
+    classes: dict[str, set[str]] = defaultdict(set)
+    statuses: dict[str, str] = {}
+    sides: dict[str, str] = {}
+    for row in rows:
+        item = row["item"] or ""
+        if row["class"]:
+            classes[item].add(engine.tables.labels.get(row["class"], local_name(row["class"])))
+        if row["status"] and row["status"] != "active":
+            statuses[item] = row["status"]
+        if row["side"]:
+            sides[item] = "both legs" if row["side"] == "bilateral" else f"{row['side']} leg"
+        classes.setdefault(item, set())
+    return {item: " ".join(filter(None, (statuses.get(item), " and ".join(sorted(names))
+                                         or "unrecognised entry"))) + f", {sides[item]}"
+            if item in sides else ""
+            for item, names in classes.items()}
+
+
+def _item_label(item: str | None, patient: str, labels: Mapping[str, str]) -> str | None:
+    if item is None:
+        return None
+    if item in labels:
+        return labels[item]
+    path = _item_path(item, patient) or ""
+    if path.startswith(("planned", "asked")):
+        return "planned intervention"
+    return "unrecognised content"
+
+
 def _reason(engine: Engine, match: Row, lifts: Mapping[str, list[str]],
-            target: str | None) -> Reason:
+            target: str | None, labels: Mapping[str, str]) -> Reason:
     tables = engine.tables
     effect = engine.effects[match["effect"]]
     patient = match["patient"] or ""
@@ -301,17 +371,19 @@ def _reason(engine: Engine, match: Row, lifts: Mapping[str, list[str]],
     item = match["item"]
     return Reason(
         rule=effect["ruleId"] or "",
-        status=tables.status_names[effect["status"] or ""],
+        status=_status(tables.status_names[effect["status"] or ""]),
         lifted=bool(lifted_by),
         message=effect["message"] or "",
         source=effect["source"] or "",
         item=_item_path(item, patient),
-        since=_when(match["since"], match["day"], match["timed"]) if item else None,
+        since=_when(match["since"], match["day"], match["timed"])
+        if item and match["dated"] == "true" else None,
         lifted_by=tuple(sorted(_item_path(c, patient) or c for c in lifted_by)),
         rule_iri=effect["rule"] or "",
         item_iri=item,
         alternatives=tables.alternatives.get(target or "", ()) if effect["offers"] == "true"
         else (),
+        item_label=_item_label(item, patient, labels),
     )
 
 
@@ -326,8 +398,8 @@ def _decision(tables: Tables, slot: _Slot) -> Decision:
     return Decision(
         technique=slot.technique,
         target=slot.target,
-        side=slot.side,
-        status=status,
+        side=_side(slot.side),
+        status=_status(status),
         reasons=tuple(reasons),
         alternatives=tuple(sorted({a for r in reasons for a in r.alternatives})),
         planned=slot.planned,
@@ -345,7 +417,8 @@ def _decisions(tables: Tables, slots: Mapping[str, _Slot]) -> tuple[Decision, ..
 
 
 def _engine(engine: str | Engine) -> Engine:
-    """An engine by name: ``"oxigraph"``, ``"rdflib"``, or the URL of a SPARQL server."""
+    """An engine by name: ``"oxigraph"``, ``"rdflib"``, or the URL of a SPARQL server (still
+    accepted as ``engine``, for callers of the first releases)."""
     if isinstance(engine, Engine):
         return engine
     if engine.startswith(("http://", "https://")):
@@ -413,7 +486,8 @@ def assess(
     *,
     at: datetime | str | None = None,
     strict: bool = False,
-    engine: str | Engine = "oxigraph",
+    engine: EngineName | Engine = "oxigraph",
+    endpoint: str | None = None,
 ) -> Assessment:
     """Assess one patient record.
 
@@ -423,10 +497,10 @@ def assess(
         at: the assessment time; default the record's ``assessed_at``, else now (UTC).
         strict: refuse (raise :class:`~kgmassage.errors.NonConformingRecordError`) a record
             with SHACL Violations instead of assessing it fail-safe.
-        engine: ``"oxigraph"`` (fast), ``"rdflib"`` (reference), the URL of a SPARQL 1.1
-            server (e.g. ``"http://127.0.0.1:7878"``, see
-            :class:`~kgmassage.engine.EndpointBackend`), or an
+        engine: ``"oxigraph"`` (fast), ``"rdflib"`` (reference) or an
             :class:`~kgmassage.engine.Engine`; all give the same result.
+        endpoint: the URL of a SPARQL 1.1 server to run on instead (e.g.
+            ``"http://127.0.0.1:7878"``, see :class:`~kgmassage.engine.EndpointBackend`).
 
     Returns:
         The :class:`Assessment`: every catalogue intervention on both sides plus every planned
@@ -441,7 +515,7 @@ def assess(
     """
     loaded = record if isinstance(record, PatientRecord) else load_record(record, at=_at(at))
     when = resolve_at(at, loaded.assessed_at)
-    (assessment,) = _assessments([loaded], [when], engine)
+    (assessment,) = _assessments([loaded], [when], endpoint or engine)
     if strict and not assessment.conforms:
         raise _refused(assessment, loaded)
     return assessment
@@ -452,7 +526,8 @@ def assess_many(
     *,
     at: datetime | str | None = None,
     strict: bool = False,
-    engine: str = "oxigraph",
+    engine: EngineName = "oxigraph",
+    endpoint: str | None = None,
     chunk_size: int = 500,
     jobs: int = 1,
 ) -> Iterator[Assessment | RecordError | NonConformingRecordError]:
@@ -462,14 +537,14 @@ def assess_many(
     per chunk (two records of the same patient never share a chunk: each is assessed on its
     own data), on ``jobs`` processes; memory stays flat whatever the cohort's size. An
     unreadable record (or, in strict mode, a non-conforming one) is yielded as its error, in
-    place, and the others go on.
+    place, and the others go on. ``engine`` and ``endpoint`` are as for :func:`assess`.
     """
     from .cohort import assess_chunks
 
     items = (iter_records(source, at=_at(at)) if isinstance(source, (str, Path))
              else _loaded(source, _at(at)))
-    yield from assess_chunks(items, at=at, strict=strict, engine=engine, chunk_size=chunk_size,
-                             jobs=jobs)
+    yield from assess_chunks(items, at=at, strict=strict, engine=endpoint or engine,
+                             chunk_size=chunk_size, jobs=jobs)
 
 
 def _at(at: datetime | str | None) -> datetime | None:
@@ -490,29 +565,29 @@ def decide(
     record: Mapping[str, Any] | str | Path | Graph | PatientRecord,
     technique: str,
     target: str,
-    side: str,
+    side: Side,
     *,
     at: datetime | str | None = None,
-    engine: str | Engine = "oxigraph",
+    engine: EngineName | Engine = "oxigraph",
+    endpoint: str | None = None,
 ) -> Decision:
     """The decision for any one intervention, catalogue or not, by the same rules.
 
     ``technique`` and ``target`` are names of the ontology's terms: local name, label or
     synonym, in any case (``"Petrissage"``, ``"knee cap"``); a name the ontology does not know
     is decided as an unknown technique or target (UNRECOGNIZED). ``side`` is ``"left"`` or
-    ``"right"``.
+    ``"right"``; ``engine`` and ``endpoint`` are as for :func:`assess`.
 
     >>> decide({"id": "p-2"}, "Petrissage", "Patella", "left", at="2026-11-20").status
     'forbidden'
     """
-    if side not in ("left", "right"):
-        raise ParameterError(f"side must be 'left' or 'right', not {cut(str(side))!r}")
+    _side(side)
     loaded = record if isinstance(record, PatientRecord) else load_record(record, at=_at(at))
     technique_term = technique_named(technique) or Literal(technique)
     target_term = target_named(target) or Literal(target)
     asked, node = _with_plan(loaded, technique_term, target_term, side)
     when = resolve_at(at, loaded.assessed_at)
-    assessment = _assessments([asked], [when], engine, asked=node)[0]
+    assessment = _assessments([asked], [when], endpoint or engine, asked=node)[0]
     return assessment.decision(local_name(technique_term), local_name(target_term), side)
 
 

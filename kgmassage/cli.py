@@ -7,8 +7,9 @@ does not conform), 2 unreadable input or usage error. Errors are one line on std
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_NONCONFORMING, EXIT_ERROR = 0, 1, 2
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print ``message`` on stderr and exit 2."""
     click.echo(f"kgmassage: {message}", err=True)
     sys.exit(EXIT_ERROR)
@@ -217,11 +218,14 @@ def validate_command(files: tuple[str, ...], fmt: str, at: str | None) -> None:
     "no offset is given; a bare date means the start of that day).",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["json", "ndjson", "text", "turtle"]), default="json",
-    show_default=True,
-    help="json (one object, or an array), ndjson (one line per patient, streamed), text (for "
-    "clinicians) or turtle (decisions as RDF with provenance).",
+    "--format", "fmt", type=click.Choice(["json", "ndjson", "text", "html", "turtle"]),
+    default="json", show_default=True,
+    help="json (one object, or an array), ndjson (one line per patient, streamed), text (a "
+    "report for clinicians), html (one self-contained page with a picture of the legs) or "
+    "turtle (decisions as RDF with provenance).",
 )
+@click.option("--verbose", is_flag=True,
+              help="text: also every decision with every reason, lifted ones included.")
 @click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 @click.option("--strict", is_flag=True, help="Refuse records that do not conform (exit 1).")
 @click.option(
@@ -237,7 +241,7 @@ def validate_command(files: tuple[str, ...], fmt: str, at: str | None) -> None:
               help="Patients per engine run.")
 def assess_command(
     files: tuple[str, ...], at: str | None, fmt: str, out: str | None, strict: bool, engine: str,
-    endpoint: str | None, jobs: int, chunk_size: int,
+    endpoint: str | None, jobs: int, chunk_size: int, verbose: bool,
 ) -> None:
     """Decide, for every intervention (technique x target x side), whether it is permitted,
     needs caution, needs medical clearance, or is forbidden, with reasons.
@@ -251,13 +255,14 @@ def assess_command(
 
     from .cohort import assess_chunks
     from .errors import NonConformingRecordError, RecordError
-    from .output import to_graph, to_json, to_json_line, to_text
+    from .output import to_graph, to_json, to_json_line
     from .records import iter_records
+    from .report import to_html, to_people_text
 
     when = _parse_at(at)
     sink = _Sink(out)
     unreadable = refused = False
-    done: list = []
+    done: list[Any] = []
     progress = fmt == "ndjson" and sys.stderr.isatty()
     render = to_json_line if fmt == "ndjson" else None
     started = time.monotonic()
@@ -279,11 +284,13 @@ def assess_command(
                         click.echo(f"\rassessed {sink.count:,} patients ({rate:,.0f}/s)",
                                    err=True, nl=False)
                 elif fmt == "text":
-                    sink.write(to_text(item) + "\n")
+                    sink.write(to_people_text(item, verbose=verbose) + "\n")
                 else:
                     done.append(item)
         if fmt == "json" and done:
             sink.write(to_json(done) + "\n")
+        elif fmt == "html" and done:
+            sink.write(to_html(done))
         elif fmt == "turtle" and done:
             sink.write(to_graph(done).serialize(format="turtle"))
     except BaseException:
@@ -305,7 +312,7 @@ class _Sink:
     def __init__(self, path: str | None) -> None:
         self.path = path
         self.count = 0
-        self._tmp = None
+        self._tmp = ""
         if path is not None:
             import os
             import tempfile
@@ -329,6 +336,9 @@ class _Sink:
             import os
 
             self._file.close()
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self._tmp, 0o666 & ~umask)  # as an ordinary file (mkstemp makes it 0600)
             os.replace(self._tmp, self.path)
 
     def discard(self) -> None:
@@ -337,6 +347,48 @@ class _Sink:
 
             self._file.close()
             os.unlink(self._tmp)
+
+
+@main.command("explain")
+@click.argument("record", metavar="RECORD")
+@click.option("--decision", "decision", required=True, metavar="TECHNIQUE,TARGET,SIDE",
+              help="The decision to explain, e.g. Petrissage,VastusLateralis,left (names of the "
+              "ontology: local name, label or synonym).")
+@click.option("--at", "at", metavar="DATETIME", help="Assessment time (as for assess).")
+@click.option("--format", "fmt", type=click.Choice(["svg", "dot", "graphml"]), default="svg",
+              show_default=True)
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+def explain_command(record: str, decision: str, at: str | None, fmt: str,
+                    out: str | None) -> None:
+    """Draw why one decision is what it is: record item → rule → decision, and the anatomy
+    path from the target to the knee joint (e.g. TFL → IT band → knee joint).
+
+    Exit 0 when drawn, 2 when the record cannot be read or the decision is unknown.
+    """
+    from .assessment import decide
+    from .errors import KgMassageError
+    from .explain import explanation, to_dot, to_graphml, to_svg
+
+    parts = [p.strip() for p in decision.split(",")]
+    if len(parts) != 3 or parts[2] not in ("left", "right"):
+        fail(f"--decision wants TECHNIQUE,TARGET,SIDE (SIDE left or right), not {decision!r}")
+    technique, target, side = parts
+    try:
+        decided = decide(record, technique, target, "left" if side == "left" else "right",
+                         at=_parse_at(at))
+        from .assessment import assess
+
+        assessment = assess(record, at=_parse_at(at))
+        if decided not in assessment.decisions:  # an intervention outside the record: decide it
+            assessment = replace(assessment, decisions=(*assessment.decisions, decided))
+        graph = explanation(assessment, decided.technique or "", decided.target or "",
+                            decided.side)
+    except KgMassageError as exc:
+        fail(str(exc))
+    text = {"svg": to_svg, "dot": to_dot, "graphml": to_graphml}[fmt](graph)
+    sink = _Sink(out)
+    sink.write(text)
+    sink.close()
 
 
 @main.command("rules")
@@ -360,3 +412,33 @@ def run() -> None:  # pragma: no cover - console entry point wrapper
         main(standalone_mode=True)
     except KgMassageError as exc:
         fail(str(exc))
+
+
+# --- serve (HTTP service) -----------------------------------------------------------------
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (loopback by default; the service has no "
+              "authentication: put it behind a gateway before exposing it).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True,
+              help="TCP port.")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+              default="info", show_default=True, help="Server log level (stderr).")
+def serve_command(host: str, port: int, log_level: str) -> None:
+    """Serve CDS Hooks 2.0 (GET /cds-services), POST /assess and /validate, a read-only
+    SPARQL endpoint (/sparql) and the OpenAPI docs (/docs) over HTTP (FastAPI on uvicorn).
+    Stop with Ctrl-C.
+    """
+    import logging
+
+    import uvicorn
+
+    from .service import create_app
+
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s:     %(name)s: %(message)s")
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        logging.getLogger("kgmassage.service").warning(
+            "serving on %s: the service has no authentication; expose it only behind a "
+            "gateway that authenticates CDS clients", host)
+    uvicorn.run(create_app(), host=host, port=port, log_level=log_level)

@@ -24,8 +24,9 @@ import threading
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dc_field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from rdflib import Graph
 
@@ -33,6 +34,7 @@ from .errors import KgMassageError, ParameterError, cut
 from .resources import query_text, read_text
 
 __all__ = [
+    "EngineName",
     "KNOWLEDGE_GRAPH",
     "BACKENDS",
     "StageError",
@@ -51,13 +53,16 @@ __all__ = [
     "default_engine",
 ]
 
+#: The embedded engines by name (a SPARQL server is given by its URL as ``endpoint``).
+EngineName = Literal["oxigraph", "rdflib"]
+
 logger = logging.getLogger(__name__)
 
 #: The named graph that holds the knowledge base (ontology, rules and knowledge tables).
 KNOWLEDGE_GRAPH = "urn:kgmassage:graph:knowledge"
 BACKENDS = ("oxigraph", "rdflib")
 #: The result queries read after the decision stages.
-DECISION_RESULTS = ("matches", "reasons", "lifts", "planned")
+DECISION_RESULTS = ("matches", "reasons", "lifts", "planned", "items")
 
 #: A result row: column name → value (an IRI or a literal's lexical form; a blank node as
 #: ``_:label``), ``None`` when unbound.
@@ -264,7 +269,9 @@ class OxigraphBackend:
         try:
             solutions = self._store.query(
                 text, default_graph=[ox.NamedNode(KNOWLEDGE_GRAPH), ox.NamedNode(graph)])
-            data = solutions.serialize(format=ox.QueryResultsFormat.TSV).decode("utf-8")
+            if not isinstance(solutions, ox.QuerySolutions):
+                raise TypeError("not a SELECT query")
+            data = (solutions.serialize(format=ox.QueryResultsFormat.TSV) or b"").decode("utf-8")
         except Exception as exc:
             raise StageError(label, str(exc)) from None
         lines = data.split("\n")
@@ -277,6 +284,8 @@ class OxigraphBackend:
         try:
             solutions = self._store.query(
                 text, default_graph=[ox.NamedNode(KNOWLEDGE_GRAPH), ox.NamedNode(graph)])
+            if not isinstance(solutions, ox.QuerySolutions):
+                raise TypeError("not a SELECT query")
             names = [v.value for v in solutions.variables]
             from .records import keep_lexical_forms
 
@@ -386,7 +395,8 @@ class EndpointBackend:
         request = urllib.request.Request(url, data=data, headers=headers, method=method)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310
-                return answer.read()
+                body: bytes = answer.read()
+                return body
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode("utf-8", "replace")
             raise StageError(label, f"HTTP {exc.code} from {url}: {detail}") from None
@@ -467,16 +477,10 @@ def make_backend(name: str, knowledge: bytes, *, endpoint: str | None = None) ->
 
 
 def _time_windows(graph: Graph) -> dict[str, timedelta]:
-    """Every ``km:TimeWindow`` of the rules with its length (``km:hours`` / ``km:days``)."""
-    from rdflib.namespace import RDF
+    """Every ``km:TimeWindow`` of the rules with its length, by IRI."""
+    from .rules import windows_in
 
-    from .namespaces import KM
-
-    return {
-        str(window): timedelta(hours=float(graph.value(window, KM.hours) or 0),
-                               days=float(graph.value(window, KM.days) or 0))
-        for window in graph.subjects(RDF.type, KM.TimeWindow)
-    }
+    return {str(window): length for window, length in windows_in(graph).items()}
 
 
 def knowledge_tables(graph: Graph, stages: Iterable[Stage]) -> bytes:
@@ -491,7 +495,7 @@ def knowledge_tables(graph: Graph, stages: Iterable[Stage]) -> bytes:
                          f"WHERE {{ {stage.pattern} }}")
         except Exception as exc:
             raise StageError(stage.name, str(exc)) from None
-    return store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
+    return store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()) or b""
 
 
 # ---------------------------------------------------------------------------------- engine
@@ -507,6 +511,12 @@ class Tables:
     side_names: Mapping[str, str]
     alternatives: Mapping[str, tuple[str, ...]]
     version: str
+    #: term IRI → its English label (classes, structures, regions, techniques)
+    labels: Mapping[str, str] = dc_field(default_factory=dict)
+    #: structure IRI → the local names of the regions it lies in
+    regions: Mapping[str, tuple[str, ...]] = dc_field(default_factory=dict)
+    #: technique IRIs of deep pressure
+    deep: frozenset[str] = frozenset()
 
     @property
     def status_order(self) -> tuple[str, ...]:
@@ -515,16 +525,16 @@ class Tables:
 
     @classmethod
     def from_graph(cls, graph: Graph) -> Tables:
-        from rdflib.namespace import OWL, RDF, SKOS
+        from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
-        from .namespaces import KM, local_name
+        from .namespaces import KM, KM_IRI, local_name
 
         names: dict[str, str] = {}
         ranks: dict[str, int] = {}
         for status in graph.subjects(RDF.type, KM.DecisionStatus):
             name = str(graph.value(status, SKOS.notation))
             names[str(status)] = name
-            ranks[name] = int(graph.value(status, KM.severityRank))  # type: ignore[arg-type]
+            ranks[name] = int(str(graph.value(status, KM.severityRank)))
         sides = {str(s): str(graph.value(s, SKOS.notation))
                  for s in set(graph.subjects(KM.coversSide, None))}
         alternatives: dict[str, list[str]] = {}
@@ -532,8 +542,14 @@ class Tables:
             alternatives.setdefault(str(target), []).append(local_name(str(alternative)))
         version = next((str(v) for o in graph.subjects(RDF.type, OWL.Ontology)
                         for v in graph.objects(o, OWL.versionInfo)), "")
+        labels = {str(s): str(o) for s, o in graph.subject_objects(RDFS.label)
+                  if str(s).startswith(KM_IRI) and getattr(o, "language", None) in (None, "en")}
+        regions: dict[str, list[str]] = {}
+        for structure, region in graph.subject_objects(KM.inRegion):
+            regions.setdefault(str(structure), []).append(local_name(str(region)))
+        deep = frozenset(str(t) for t in graph.subjects(KM.pressure, KM.Deep))
         return cls(names, ranks, sides, {k: tuple(sorted(v)) for k, v in alternatives.items()},
-                   version)
+                   version, labels, {k: tuple(sorted(v)) for k, v in regions.items()}, deep)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ __all__ = [
     "UnknownTermError",
     "NonConformingRecordError",
     "ParameterError",
+    "UnknownDecisionError",
     "cut",
 ]
 
@@ -79,3 +80,10 @@ class NonConformingRecordError(KgMassageError):
 
 class ParameterError(KgMassageError, ValueError):
     """An argument of the API is not acceptable (an assessment time, an engine, a side)."""
+
+
+class UnknownDecisionError(KgMassageError, KeyError):
+    """The assessment holds no decision on the intervention asked for."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -210,14 +210,15 @@ def _tables() -> dict[str, dict[str, str]]:
     }
     sides = {
         code: str(notation)
-        for term in graph.subjects(RDF.type, KM.Side)
+        for term in _instances(KM.Side)
         for notation in graph.objects(term, SKOS.notation)
         for code in _sct_codes(term, (SKOS.exactMatch,))
     }
     findings = {
         code: local_name(cls)
-        for cls in sorted(set(graph.transitive_subjects(RDFS.subClassOf, KM.Finding)))
-        if isinstance(cls, URIRef) and cls != KM.Finding
+        for cls in sorted(
+            c for c in set(graph.transitive_subjects(RDFS.subClassOf, KM.Finding))
+            if isinstance(c, URIRef) and c != KM.Finding)
         for code in _sct_codes(cls, (SKOS.exactMatch, SKOS.narrowMatch))
     }
     return {"regions": regions, "sites": sites, "sides": sides, "findings": findings}
@@ -752,7 +753,8 @@ def _planned(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
     if not targets:
         targets = [(None, shared)]
     out: list[dict[str, Any]] = []
-    for technique in techniques or [given]:
+    named: list[str | None] = list(techniques) or [given]
+    for technique in named:
         for target, sides in targets:
             item: dict[str, Any] = {}
             if technique is not None:

@@ -9,7 +9,7 @@ values (never formatted into the query text). Results come back as a small froze
 
 >>> kb = KnowledgeBase.load()
 >>> result = kb.query("muscles-crossing-knee")
->>> [row["muscle"].split("#")[1] for row in result.to_dicts()]
+>>> [row["muscle"].split("#")[1] for row in result.to_dicts()][:3]
 ['Gastrocnemius', 'Hamstrings', 'Quadriceps']
 >>> kb.explain_path("TensorFasciaeLatae", "KneeJoint")
 [('TensorFasciaeLatae', 'attachesTo', 'IliotibialBand'), ('IliotibialBand', 'pullsOn', 'KneeJoint')]
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Union, cast
 
 from rdflib import BNode, Graph, Literal, URIRef, Variable
 from rdflib.graph import ReadOnlyGraphAggregate
@@ -95,7 +95,8 @@ _RDF_FORMATS = {
 }
 #: Anatomy, region, technique and mechanism classes: the nodes of :meth:`to_networkx`.
 _NODE_KINDS = (
-    "Muscle", "Bone", "Joint", "ConnectiveTissue", "BodyRegion", "Technique", "Mechanism"
+    "Muscle", "Bone", "Joint", "ConnectiveTissue", "BodyRegion", "Technique", "Mechanism",
+    "AnatomicalEntity", "MolecularEntity", "Outcome", "ComplementaryTherapy", "JointMovement",
 )
 
 
@@ -349,7 +350,7 @@ def _read_data(path: Path) -> Graph:
 
 def _data_graph(data: DataSource) -> Graph:
     items: Iterable[Any] = (
-        [data] if isinstance(data, (Graph, str, os.PathLike)) else data  # type: ignore[list-item]
+        [data] if isinstance(data, (Graph, str, os.PathLike)) else data
     )
     graph = Graph()
     for item in items:
@@ -448,7 +449,7 @@ def _run_rdflib(
         detail = " ".join(str(exc).split())
         raise QueryError(f"{label}: SPARQL syntax error: {detail}") from None
     try:
-        answer = graph.query(prepared, initBindings=dict(bindings))
+        answer = graph.query(prepared, initBindings=cast(Any, dict(bindings)))
         if answer.type == "ASK":
             return QueryResult((), (), boolean=bool(answer.askAnswer))
         if answer.type == "SELECT":
@@ -456,9 +457,9 @@ def _run_rdflib(
             rows = tuple(tuple(row) for row in answer)  # type: ignore[arg-type]
             return QueryResult(variables, rows)
         triples = sorted(
-            (tuple(t) for t in answer), key=lambda row: tuple(str(t) for t in row)
+            (tuple(cast(Any, t)) for t in answer), key=lambda row: tuple(str(t) for t in row)
         )
-        return QueryResult(("subject", "predicate", "object"), tuple(triples))  # type: ignore[arg-type]
+        return QueryResult(("subject", "predicate", "object"), tuple(triples))
     except KgMassageError:
         raise
     except Exception as exc:
@@ -483,14 +484,15 @@ class KnowledgeBase:
     True
     """
 
-    __slots__ = ("_ontology", "_terms", "_network")
+    __slots__ = ("_ontology", "_terms", "_network", "_names")
 
     def __init__(self, ontology: Graph) -> None:
         self._ontology = ontology
         self._terms = frozenset(
             str(s) for s in ontology.subjects() if str(s).startswith(KM_IRI)
         )
-        self._network: networkx.MultiDiGraph | None = None
+        self._network: networkx.MultiDiGraph[str] | None = None
+        self._names: dict[str, str] | None = None
 
     @classmethod
     def load(cls) -> KnowledgeBase:
@@ -592,12 +594,15 @@ class KnowledgeBase:
 
     # -------------------------------------------------------------------------------- network
 
-    def to_networkx(self) -> networkx.MultiDiGraph:
+    def to_networkx(self) -> networkx.MultiDiGraph[str]:
         """The anatomy, regions, techniques and mechanisms as a networkx ``MultiDiGraph``.
 
         Nodes are keyed by local name (``"VastusMedialis"``) with attributes ``label`` and
         ``kind`` (``Muscle``, ``Bone``, ``Joint``, ``ConnectiveTissue``, ``BodyRegion``,
-        ``Technique``, ``Mechanism``); techniques also carry ``pressure`` (``"light"``/
+        ``Technique``, ``Mechanism``, and for what the article claims ``AnatomicalEntity``,
+        ``MolecularEntity``, ``Outcome``, ``ComplementaryTherapy``, ``JointMovement``: a clinical
+        class used as an outcome, such as ``KneePain``, is an ``Outcome`` node); techniques also
+        carry ``pressure`` (``"light"``/
         ``"deep"``) and ``self_applied``. Every ``km:`` relation between two such nodes is an
         edge whose key and ``relation`` attribute are the relation's local name (``crosses``,
         ``partOf``, ``targets``, ``adjacentTo`` in both directions, ...). A new graph each call.
@@ -611,7 +616,7 @@ class KnowledgeBase:
         import networkx as nx
 
         onto = self._ontology
-        network = nx.MultiDiGraph()
+        network: nx.MultiDiGraph[str] = nx.MultiDiGraph()
         nodes: dict[Node, str] = {}
         for kind in _NODE_KINDS:
             for node in sorted(onto.subjects(RDF.type, URIRef(KM_IRI + kind)), key=str):
@@ -646,8 +651,10 @@ class KnowledgeBase:
         """The shortest chain of typed relations from ``source`` to ``target``.
 
         Args:
-            source: a node of :meth:`to_networkx` (local name, ``km:`` name or full IRI).
-            target: another node.
+            source: a node of :meth:`to_networkx`: its local name, ``km:`` name or full IRI, or
+                its label or a synonym (``"TFL"``, ``"tensor fasciae latae"``, ``"kneecap"``),
+                matched trimmed and case-insensitively as record techniques and targets are.
+            target: another node, named the same ways.
             relations: follow only these relations (local names); default every relation.
 
         Returns:
@@ -659,7 +666,10 @@ class KnowledgeBase:
             UnknownTermError: ``source`` or ``target`` is not a node of the knowledge graph.
 
         >>> KnowledgeBase.load().explain_path("VastusMedialis", "KneeJoint")
-        [('VastusMedialis', 'refersPainTo', 'KneeJoint')]
+        [('VastusMedialis', 'crosses', 'KneeJoint')]
+        >>> path = KnowledgeBase.load().explain_path("TFL", "knee joint")
+        >>> [relation for _, relation, _ in path]
+        ['attachesTo', 'pullsOn']
         >>> path = KnowledgeBase.load().explain_path("Hip", "LowerLeg", relations=["adjacentTo"])
         >>> [step[2] for step in path]
         ['Thigh', 'Knee', 'LowerLeg']
@@ -692,14 +702,33 @@ class KnowledgeBase:
             node = before
         return path[::-1]
 
-    @staticmethod
-    def _node_name(name: str, network: networkx.MultiDiGraph) -> str:
+    def _node_name(self, name: str, network: networkx.MultiDiGraph[str]) -> str:
+        """The node ``name`` means: a local name, ``km:`` name or IRI; else a technique or
+        target name as records use them (label or synonym); else any node's label or synonym."""
+        from .vocabulary import name_key, target_named, technique_named
+
         local = name.removeprefix("km:").removeprefix(KM_IRI)
-        if local not in network:
+        if local in network:
+            return local
+        for resolve in (technique_named, target_named):
+            term = resolve(name)
+            if term is not None and local_name(term) in network:
+                return local_name(term)
+        if self._names is None:
+            names: dict[str, str] = {}
+            for node in sorted(network.nodes):
+                term = URIRef(KM_IRI + node)
+                labels = [node, *(str(o) for p in (RDFS.label, SKOS.altLabel)
+                                  for o in self._ontology.objects(term, p))]
+                for label in labels:
+                    names.setdefault(name_key(label), node)
+            self._names = names
+        found = self._names.get(name_key(name))
+        if found is None:
             known = ", ".join(sorted(network.nodes))
-            raise UnknownTermError(f"{name!r} is not a structure, region, technique or "
-                                   f"mechanism of the knowledge base; known: {known}")
-        return local
+            raise UnknownTermError(f"{name!r} is not a structure, region, technique, mechanism "
+                                   f"or outcome of the knowledge base; known: {known}")
+        return found
 
 
 @cache

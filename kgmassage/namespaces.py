@@ -304,6 +304,7 @@ class KM(DefinedNamespace):
     sideReach: URIRef
     regionReach: URIRef
     decides: URIRef
+    triggerDated: URIRef
     admittedBy: URIRef
     admitsDeep: URIRef
     admitsPlace: URIRef

@@ -38,18 +38,19 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import rdflib
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.compare import to_canonical_graph
 from rdflib.namespace import RDF, RDFS, XSD
+from rdflib.term import Node
 
 from .errors import RecordError, cut
 from .fhir import bundle_to_record, is_fhir
@@ -83,7 +84,8 @@ LISTS: dict[str, URIRef] = {
     "clearances": KM.hasClearance,
     "planned": KM.hasPlannedIntervention,
 }
-_LIST_CLASS = {"clearances": KM.Clearance, "planned": KM.PlannedIntervention}
+_T = TypeVar("_T")
+_LIST_CLASS: dict[str, Node] = {"clearances": KM.Clearance, "planned": KM.PlannedIntervention}
 _SIDES = {"left": KM.Left, "right": KM.Right, "bilateral": KM.Bilateral}
 _STATUSES = {
     "active": KM.Active,
@@ -453,7 +455,7 @@ def record_to_graph(obj: Mapping[str, Any], *, source: str = "<dict>", position:
 # --- graph → JSON ---------------------------------------------------------------------------
 
 #: Patient-graph predicate → the JSON key it comes from (lists, record, item and code keys).
-JSON_KEYS: dict[URIRef, str] = {
+JSON_KEYS: dict[Node, str] = {
     **{prop: name for name, prop in LISTS.items()},
     KM.identifier: "id",
     KM.assessedAt: "assessed_at",
@@ -481,8 +483,8 @@ _ITEM_PREDICATES = (
     KM.onset, KM.recordedAt, KM.performedOn, KM.issuedOn, KM.issuedBy, KM.incisionClosed,
     KM.suturesRemoved, KM.site, KM.technique, KM.target,
 )
-_SIDE_NAMES = {v: k for k, v in _SIDES.items()}
-_STATUS_NAMES = {v: k for k, v in _STATUSES.items()}
+_SIDE_NAMES: dict[Node, str] = {v: k for k, v in _SIDES.items()}
+_STATUS_NAMES: dict[Node, str] = {v: k for k, v in _STATUSES.items()}
 _LIST_NAMES = {v: k for k, v in LISTS.items()}
 
 
@@ -510,7 +512,7 @@ def _unrecognized_to_json(out: dict[str, Any], value: Any) -> None:
 
 def _coding_to_json(graph: Graph, node: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for pred, obj in sorted(graph.predicate_objects(node)):
+    for pred, obj in _ordered(graph.predicate_objects(node)):
         if pred in (KM.system, KM.codeValue, RDFS.label):
             _set(out, JSON_KEYS[pred], str(obj))
         elif pred in (KM.unrecognizedField, KM.unrecognizedContent):
@@ -520,17 +522,22 @@ def _coding_to_json(graph: Graph, node: Any) -> dict[str, Any]:
 
 
 
+def _ordered(nodes: Iterable[Any]) -> list[Any]:
+    """``nodes`` in rdflib's term order (stable output for the same graph)."""
+    return sorted(nodes)
+
+
 def _item_to_json(graph: Graph, node: Any, list_name: str) -> Any:
     entry = graph.value(node, KM.unrecognizedEntry)
     if entry is not None:
         return json.loads(str(entry))
     out: dict[str, Any] = {}
-    codes = sorted(graph.objects(node, KM.code))
+    codes = _ordered(graph.objects(node, KM.code))
     if codes:
         listed = len(codes) > 1 or str(codes[0]).rsplit("/", 1)[-1].isdigit()
         coded = [_coding_to_json(graph, c) for c in codes]
         out["code"] = coded if listed else coded[0]
-    for pred, obj in sorted(graph.predicate_objects(node)):
+    for pred, obj in _ordered(graph.predicate_objects(node)):
         if pred == RDF.type:
             if obj != _LIST_CLASS.get(list_name):
                 _set(out, "type", local_name(obj))
@@ -568,7 +575,7 @@ def graph_to_record(graph: Graph, patient: URIRef) -> dict[str, Any]:
         if value is not None:
             out[key] = str(value)
     for prop in (KM.unrecognizedField, KM.unrecognizedContent):
-        for value in sorted(graph.objects(patient, prop)):
+        for value in _ordered(graph.objects(patient, prop)):
             _unrecognized_to_json(out, value)
     for list_name, prop in LISTS.items():
         items = sorted(graph.objects(patient, prop), key=_item_order)
@@ -648,29 +655,33 @@ def _json_error(exc: json.JSONDecodeError, source: str, line_offset: int = 0) ->
 MAX_DEPTH = 100
 
 
-class _DuplicateKey(Exception):
+class DuplicateKeyError(Exception):
+    """A JSON object gives one key twice (raised by :func:`unique_keys`)."""
+
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
 
 
-class _NotJson(Exception):
+class NotJsonError(Exception):
+    """NaN or Infinity, which Python's reader accepts and JSON does not."""
+
     def __init__(self, token: str) -> None:
         super().__init__(token)
         self.token = token
 
 
-def _no_constant(token: str) -> Any:
+def reject_constant(token: str) -> Any:
     """``parse_constant``: NaN and Infinity are not JSON (Python's reader accepts them)."""
-    raise _NotJson(token)
+    raise NotJsonError(token)
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """``object_pairs_hook``: a JSON object as a dict, refusing a key given twice."""
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _DuplicateKey(key)
+            raise DuplicateKeyError(key)
         out[key] = value
     return out
 
@@ -686,11 +697,11 @@ def _too_deep(value: Any) -> bool:
     return False
 
 
-def _loads(decode: Any, source: str, line: int | None) -> Any:
+def _loads(decode: Callable[[], _T], source: str, line: int | None) -> _T:
     """Run ``decode()`` (a JSON decoding step), turning what can go wrong into RecordErrors."""
     try:
         return decode()
-    except _DuplicateKey as exc:
+    except DuplicateKeyError as exc:
         raise RecordError(
             source, f"the key {json.dumps(cut(exc.key))} is given twice in one object; a JSON "
             "reader keeps only one of its values, so the record is refused: give each key once",
@@ -698,7 +709,7 @@ def _loads(decode: Any, source: str, line: int | None) -> Any:
     except RecursionError:
         raise RecordError(source, f"JSON nested more than {MAX_DEPTH} levels deep",
                           line=line) from None
-    except _NotJson as exc:
+    except NotJsonError as exc:
         raise RecordError(source, f"malformed JSON: {exc.token} is not a JSON value",
                           line=line) from None
 
@@ -709,7 +720,7 @@ def _skip_ws(text: str, index: int) -> int:
     return index
 
 
-_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=unique_keys, parse_constant=reject_constant)
 _PLAIN_DECODER = json.JSONDecoder()
 
 
@@ -789,8 +800,8 @@ def _iter_ndjson_lines(
         try:
             text = _decode(raw, source, first_line=number).rstrip("\r\n")
             try:
-                value = _loads(partial(json.loads, text, object_pairs_hook=_unique_keys,
-                                       parse_constant=_no_constant), source, number)
+                value = _loads(partial(json.loads, text, object_pairs_hook=unique_keys,
+                                       parse_constant=reject_constant), source, number)
             except json.JSONDecodeError as exc:
                 raise _json_error(exc, source, line_offset=number - 1) from None
             yield _json_record(value, source, position, number, at)
@@ -826,7 +837,7 @@ def _described(graph: Graph, node: Any) -> bool:
     )
 
 
-def _reachable(graph: Graph, start: URIRef) -> Graph:
+def _reachable(graph: Graph, start: URIRef | BNode) -> Graph:
     """The record of patient ``start``: its own triples, those of the nodes it links to (its
     items, whatever the link: a misspelt list property still leads to its items) and those of
     the nodes they link to (codes)."""
@@ -839,7 +850,7 @@ def _reachable(graph: Graph, start: URIRef) -> Graph:
     return sub
 
 
-def _line_in(text: str, graph: Graph, node: URIRef) -> int | None:
+def _line_in(text: str, graph: Graph, node: URIRef | BNode) -> int | None:
     candidates = [f"<{node}>"]
     for prefix, namespace in graph.namespaces():
         if str(node).startswith(str(namespace)):
@@ -857,7 +868,8 @@ def _line_in(text: str, graph: Graph, node: URIRef) -> int | None:
 def _iter_graph(
     graph: Graph, source: str, text: str | None = None
 ) -> Iterator[PatientRecord | RecordError]:
-    patients = list(set(graph.subjects(RDF.type, KM.Patient)))
+    patients = [p for p in set(graph.subjects(RDF.type, KM.Patient))
+                if isinstance(p, URIRef | BNode)]
     if not patients:
         yield RecordError(source, "no patient found: the data holds no node of type km:Patient")
         return

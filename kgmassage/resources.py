@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.resources import files
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rdflib import Graph
 
 from .errors import QueryError
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 __all__ = [
     "ONTOLOGY_FILES",
@@ -27,7 +32,7 @@ __all__ = [
 ]
 
 #: Turtle files that make up the ontology, in load order.
-ONTOLOGY_FILES = ("kgmassage.ttl", "mappings.ttl", "engine.ttl")
+ONTOLOGY_FILES = ("kgmassage.ttl", "mappings.ttl", "engine.ttl", "claims.ttl")
 #: Turtle files that make up the SHACL shapes.
 SHAPE_FILES = (
     "patient.shapes.ttl", "record-vocabulary.shapes.ttl", "contraindications.shapes.ttl",
@@ -36,15 +41,26 @@ SHAPE_FILES = (
 RECORD_SHAPE_FILES = ("patient.shapes.ttl", "record-vocabulary.shapes.ttl")
 
 
+def _folder(package: str) -> Traversable:
+    """The packaged data folder ``kgmassage.<package>`` (``ontology``, ``shapes``, ``queries``).
+
+    In a source checkout imported from its root (``python -c`` there), ``kgmassage`` is the
+    source folder and the data folders are its siblings."""
+    try:
+        return files(f"kgmassage.{package}")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / package
+
+
 def read_text(package: str, name: str) -> str:
     """Text of a packaged file, e.g. ``read_text("ontology", "kgmassage.ttl")``."""
-    return files(f"kgmassage.{package}").joinpath(name).read_text(encoding="utf-8")
+    return _folder(package).joinpath(name).read_text(encoding="utf-8")
 
 
 def _parse(package: str, names: tuple[str, ...]) -> Graph:
     graph = Graph()
     for name in names:
-        resource = files(f"kgmassage.{package}").joinpath(name)
+        resource = _folder(package).joinpath(name)
         if resource.is_file():
             graph.parse(data=resource.read_text(encoding="utf-8"), format="turtle")
     return graph
@@ -94,7 +110,7 @@ def copy_graph(graph: Graph) -> Graph:
 
 def query_names(group: str) -> list[str]:
     """Names (without ``.rq``) of the queries shipped in ``queries/<group>/``."""
-    folder = files("kgmassage.queries").joinpath(group)
+    folder = _folder("queries").joinpath(group)
     if not folder.is_dir():
         return []
     return sorted(p.name[:-3] for p in folder.iterdir() if p.name.endswith(".rq"))
@@ -104,7 +120,7 @@ def query_names(group: str) -> list[str]:
 def query_text(group: str, name: str) -> str:
     """Text of ``queries/<group>/<name>.rq`` (or ``.ru``)."""
     for suffix in (".rq", ".ru"):
-        resource = files("kgmassage.queries").joinpath(group, name + suffix)
+        resource = _folder("queries").joinpath(group, name + suffix)
         if resource.is_file():
             return resource.read_text(encoding="utf-8")
     raise QueryError(f"no query named {group}/{name}")

@@ -23,12 +23,17 @@ __all__ = ["RuleInfo", "time_windows", "rule_infos", "rule_table"]
 @cache
 def time_windows() -> dict[URIRef, timedelta]:
     """Every ``km:TimeWindow`` of the rules with its length (``km:hours`` / ``km:days``)."""
-    graph = rules_graph()
+    return windows_in(rules_graph())
+
+
+def windows_in(graph: Graph) -> dict[URIRef, timedelta]:
+    """Every ``km:TimeWindow`` in ``graph`` with its length."""
     windows: dict[URIRef, timedelta] = {}
     for window in graph.subjects(RDF.type, KM.TimeWindow):
         hours = graph.value(window, KM.hours)
         days = graph.value(window, KM.days)
-        windows[URIRef(window)] = timedelta(hours=float(hours or 0), days=float(days or 0))
+        windows[URIRef(str(window))] = timedelta(
+            hours=float(str(hours or 0)), days=float(str(days or 0)))
     return windows
 
 
@@ -54,11 +59,13 @@ def _label(graph: Graph, node: Node | None) -> str:
     return str(label) if label is not None else str(node).rsplit("#", 1)[-1]
 
 
-_SIDES = {KM.SameSide: "on the item's side", KM.OtherSide: "on the other side",
-          KM.AnySide: "on both sides"}
-_GUARDS = {KM.WithinWindow: "within the {w}", KM.BeyondWindow: "after the {w}",
-           KM.WoundNotHealed: "while the wound is not healed (wound state unknown: during the {w})",
-           KM.WoundHealed: "once the wound is healed"}
+_SIDES: dict[Node | None, str] = {
+    KM.SameSide: "on the item's side", KM.OtherSide: "on the other side",
+    KM.AnySide: "on both sides"}
+_GUARDS: dict[Node, str] = {
+    KM.WithinWindow: "within the {w}", KM.BeyondWindow: "after the {w}",
+    KM.WoundNotHealed: "while the wound is not healed (wound state unknown: during the {w})",
+    KM.WoundHealed: "once the wound is healed"}
 
 
 def _effect_text(graph: Graph, effect: Node) -> str:

@@ -560,7 +560,7 @@ class _Compiler:
         found = dict(_DEFAULT_PREFIXES)
         holders = list(self.g.objects(node, SH.prefixes))
         ontologies = set(self.g.subjects(RDF.type, OWL.Ontology))
-        global_declares = set()
+        global_declares: set[rdflib_term.Node] = set()
         for ont in ontologies:
             global_declares.update(self.g.objects(ont, SH.declare))
         for holder in holders:

@@ -27,7 +27,7 @@ from rdflib.namespace import RDF, SH, XSD
 from rdflib.paths import Path as RdfPath
 
 from . import resources
-from .engine import default_engine
+from .engine import EngineName, default_engine
 from .errors import cut
 from .namespaces import KM, KM_IRI
 from .records import (
@@ -142,8 +142,8 @@ def _node_field(graph: Graph, patient: URIRef, node: Any) -> str | None:
     for name, prop in LISTS.items():
         if (patient, prop, node) in graph:
             return f"{name}[?]"
-    for item in graph.subjects(KM.code, node):
-        base = _node_field(graph, patient, item)
+    for coded in graph.subjects(KM.code, node):
+        base = _node_field(graph, patient, coded)
         if base:
             return f"{base}.code"
     return None
@@ -363,9 +363,10 @@ def validation_data(record: PatientRecord, at: datetime) -> Graph:
     with keep_lexical_forms():
         data.parse(data=chunk.ntriples, format="nt")
     for row in engine.classify(chunk):
-        obj = URIRef(row["o"]) if row["iri"] == "true" else Literal(
-            row["o"], datatype=XSD.boolean if row["p"] == str(KM.recognized) else None)
-        data.add((URIRef(row["s"]), URIRef(row["p"]), obj))
+        subj, pred, value = (row[key] or "" for key in ("s", "p", "o"))
+        obj = URIRef(value) if row["iri"] == "true" else Literal(
+            value, datatype=XSD.boolean if pred == str(KM.recognized) else None)
+        data.add((URIRef(subj), URIRef(pred), obj))
     return data
 
 
@@ -420,7 +421,7 @@ def validate(
     *,
     at: datetime | str | None = None,
     shapes: Graph | None = None,
-    engine: str = "oxigraph",
+    engine: EngineName = "oxigraph",
 ) -> ValidationReport:
     """Validate one patient record: its shapes, and its planned interventions by the rules.
 

@@ -62,12 +62,12 @@ def _tables() -> dict[str, dict[str, URIRef]]:
         "technique": _names(graph, _instances(graph, KM.Technique)),
         "target": _names(graph, _instances(graph, KM.AnatomicalStructure)),
         "status": {
-            str(n).casefold(): URIRef(s)
+            str(n).casefold(): URIRef(str(s))
             for s in graph.subjects(RDF.type, KM.ConditionStatus)
             for n in graph.objects(s, SKOS.notation)
         },
         "side": {
-            str(n): URIRef(s)
+            str(n): URIRef(str(s))
             for s in graph.subjects(RDF.type, KM.Side)
             for n in graph.objects(s, SKOS.notation)
         },

@@ -25,6 +25,15 @@ EXAMPLES = ROOT / "examples"
 RECORDS = ROOT / "tests" / "data" / "records"
 #: Namespace of the record-validity shapes (shapes/patient.shapes.ttl).
 SHAPES_NS = "https://w3id.org/kgmassage/shapes#"
+#: The source article's section headings, in order (every dcterms:source names one).
+HEADINGS = (
+    "Is Massage Good for Knee Pain?",
+    "The Biological Mechanism of Pain Relief",
+    "Targeted Massage Techniques for Knee Support",
+    "Safety Considerations and Contraindications",
+    "Absolute Contraindications",
+    "Medical Clearance and Caution",
+)
 
 
 def patient_shapes():

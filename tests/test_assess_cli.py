@@ -63,12 +63,14 @@ def test_at_overrides_the_record_time() -> None:
                                "forbidden": 0}
 
 
-def test_text_groups_by_status_most_severe_first() -> None:
+def test_text_starts_with_a_headline_per_leg() -> None:
     result = invoke(str(EXAMPLES / "dvt-left.json"), "--format", "text")
     assert result.exit_code == 0
-    text = result.stdout
-    assert text.index("FORBIDDEN") < text.index("REQUIRES MEDICAL CLEARANCE")
-    assert "DVT (forbidden)" in text and "Absolute Contraindications" in text
+    lines = result.stdout.splitlines()
+    assert lines[2].startswith("LEFT LEG — no massage: ")
+    assert lines[3].startswith("RIGHT LEG — medical clearance needed before any massage: ")
+    verbose = invoke(str(EXAMPLES / "dvt-left.json"), "--format", "text", "--verbose").stdout
+    assert "Absolute Contraindications" in verbose and verbose.startswith(result.stdout[:200])
 
 
 def test_turtle_is_queryable_rdf(tmp_path: Path) -> None:

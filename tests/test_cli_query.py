@@ -37,23 +37,38 @@ def test_table_is_the_default() -> None:
     code, out, err = run("muscles-crossing-knee")
     assert code == 0 and err == ""
     lines = out.splitlines()
-    assert lines[0].split() == ["muscle", "label", "region"]
-    assert [line.split()[0] for line in lines[2:5]] == [
-        "km:Gastrocnemius", "km:Hamstrings", "km:Quadriceps"
+    assert lines[0].split() == ["muscle", "label", "region", "regionLabel"]
+    assert [line.split()[0] for line in lines[2:9]] == [
+        "km:Gastrocnemius", "km:Hamstrings", "km:Quadriceps", "km:RectusFemoris",
+        "km:VastusIntermedius", "km:VastusLateralis", "km:VastusMedialis",
     ]
-    assert lines[-1] == "(3 rows)"
+    # labels beside the terms
+    assert lines[2].split() == ["km:Gastrocnemius", "gastrocnemius", "km:LowerLeg", "lower", "leg"]
+    assert lines[-1] == "(7 rows)"
+
+
+def test_table_shows_labels_of_the_new_questions() -> None:
+    code, out, err = run("contraindication-hazards", "--bind", "rule=DVT")
+    assert code == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0].split()[:4] == ["rule", "ruleLabel", "hazard", "hazardLabel"]
+    assert "dislodgement of a blood clot leadsTo pulmonary embolism" in lines[2]
+    assert lines[-1] == "(1 row)"
 
 
 def test_csv_and_json() -> None:
     code, out, _ = run("self-massage-options", "--format", "csv")
     assert code == 0
     rows = list(csv.reader(io.StringIO(out)))
-    assert rows[0] == ["technique", "target", "region"]
+    assert rows[0] == ["technique", "techniqueLabel", "target", "targetLabel", "region",
+                       "regionLabel"]
     assert len(rows) == 8
-    assert rows[1] == [KM_IRI + "FoamRolling", KM_IRI + "Hamstrings", KM_IRI + "Thigh"]
+    assert rows[1] == [KM_IRI + "FoamRolling", "foam rolling", KM_IRI + "Hamstrings",
+                       "hamstrings", KM_IRI + "Thigh", "thigh"]
     code, out, _ = run("therapy-sequence", "--format", "json")
     document = json.loads(out)
-    assert document["head"]["vars"] == ["first", "firstPressure", "then", "thenPressure"]
+    assert document["head"]["vars"] == ["first", "firstLabel", "firstPressure", "then",
+                                        "thenLabel", "thenPressure"]
     assert document["results"]["bindings"][0]["then"]["value"] == KM_IRI + "Petrissage"
 
 

@@ -57,7 +57,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_the_server_gives_the_embedded_engines_assessments(server: str) -> None:
     cohort = ROOT / "examples" / "cohort.ndjson"
     embedded = [a.to_dict() for a in assess_many(cohort, at=AT, chunk_size=5)]
-    remote = [a.to_dict() for a in assess_many(cohort, at=AT, chunk_size=5, engine=server)]
+    remote = [a.to_dict() for a in assess_many(cohort, at=AT, chunk_size=5, endpoint=server)]
     assert remote == embedded
     assert sum(a["summary"]["forbidden"] for a in remote) > 0
 

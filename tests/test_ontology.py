@@ -13,6 +13,7 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.compare import graph_diff, isomorphic
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
+from records_helpers import HEADINGS
 
 from kgmassage import resources
 from kgmassage.namespaces import KM, KM_IRI
@@ -31,14 +32,6 @@ MESH = "http://id.nlm.nih.gov/mesh/"
 MAPPING_PREDICATES = (
     SKOS.exactMatch, SKOS.narrowMatch, SKOS.broadMatch, SKOS.closeMatch, SKOS.relatedMatch
 )
-HEADINGS = {
-    "Is Massage Good for Knee Pain?",
-    "The Biological Mechanism of Pain Relief",
-    "Targeted Massage Techniques for Knee Support",
-    "Safety Considerations and Contraindications",
-    "Absolute Contraindications",
-    "Medical Clearance and Caution",
-}
 DECLARATIONS = (
     OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty,
     OWL.NamedIndividual,
@@ -140,11 +133,12 @@ def _load_build_tool(repo_root: Path):
     return module
 
 
-def test_owl_file_matches_the_turtle(ontology: Graph, repo_root: Path) -> None:
+def test_owl_file_matches_the_turtle(repo_root: Path) -> None:
     path = _owl_path()
     assert path.is_file(), "ontology/kgmassage.owl is missing: run `python tools/build_owl.py`"
     from_owl = Graph().parse(path, format="xml")
     tool = _load_build_tool(repo_root)
+    ontology = tool.release_graph()  # the ontology files and the rules of the shapes
     # Canonical blank-node labels make the isomorphism check a set comparison (fast); where
     # they cannot be computed, rdflib's full isomorphism test decides.
     if tool.canonical_labels(from_owl) is not None and tool.canonical_labels(ontology) is not None:
@@ -156,8 +150,8 @@ def test_owl_file_matches_the_turtle(ontology: Graph, repo_root: Path) -> None:
         pytest.fail(
             "ontology/kgmassage.owl is out of date with the Turtle files "
             f"({len(only_ttl)} triples only in the Turtle, {len(only_owl)} only in the .owl): "
-            "run `python tools/build_owl.py` after editing kgmassage.ttl, mappings.ttl or "
-            "engine.ttl, and commit the regenerated ontology/kgmassage.owl"
+            "run `python tools/build_owl.py` after editing ontology/*.ttl or the rules of "
+            "shapes/contraindications.shapes.ttl, and commit the regenerated ontology/kgmassage.owl"
         )
 
 
@@ -171,10 +165,11 @@ def test_owl_build_is_deterministic(repo_root: Path) -> None:
         "`python tools/build_owl.py` after editing kgmassage.ttl, mappings.ttl or engine.ttl"
     )
     # the output does not depend on the order the triples were read in
+    release = tool.release_graph()
     shuffled = Graph()
-    for prefix, namespace in resources.ontology_graph().namespaces():
+    for prefix, namespace in release.namespaces():
         shuffled.bind(prefix, namespace, override=True)
-    for triple in sorted(resources.ontology_graph(), key=lambda t: tuple(map(str, t)))[::-1]:
+    for triple in sorted(release, key=lambda t: tuple(map(str, t)))[::-1]:
         shuffled.add(triple)
     body = tool.to_rdfxml(shuffled, sources=("x.ttl",)).split("\n", 2)[2]
     assert body == built.split("\n", 2)[2]
@@ -200,6 +195,49 @@ def test_hermit_finds_the_ontology_consistent(hermit_world) -> None:
     unsatisfiable = [c for c in world.inconsistent_classes() if c is not OWL.Nothing]
     assert not unsatisfiable, f"unsatisfiable classes: {unsatisfiable}"
     assert len(list(onto.classes())) >= 40
+
+
+def test_hermit_infers_nothing_false_from_domains_and_ranges(hermit_world) -> None:
+    """The domains and ranges make no massage target, technique or clinical class of the
+    entities that are none (HermiT's inferred types of the knowledge individuals)."""
+    world, onto = hermit_world
+    structure, technique, mechanism = (onto[n] for n in (
+        "AnatomicalStructure", "Technique", "Mechanism"))
+    for name in ("SoftTissue", "TriggerPoint", "LateralTibia", "LargeNerveFibre", "Brain",
+                 "OpioidReceptor", "Endorphin", "MassageTherapy", "PainPerception"):
+        ancestors = set(onto[name].INDIRECT_is_a)
+        assert structure not in ancestors and technique not in ancestors, name
+    for name in ("Effleurage", "FoamRolling"):
+        assert mechanism not in set(onto[name].INDIRECT_is_a)
+
+
+def test_the_release_holds_the_rules_and_answers_with_plain_rdflib(repo_root: Path) -> None:
+    """kgmassage.owl alone (plain rdflib, no package) lists the rules and their hazards."""
+    release = Graph().parse(_owl_path(), format="xml")
+    rules = {str(r.id) for r in release.query(
+        "PREFIX km: <https://w3id.org/kgmassage#> "
+        "SELECT ?id WHERE { ?r a km:Rule ; km:ruleId ?id }")}
+    assert len(rules) == 12 and {"DVT", "ITB-DIRECT", "UNRECOGNIZED"} <= rules
+    # the plan-check shapes of validation are not knowledge: they stay out of the release
+    assert not set(release.subjects(RDF.type, URIRef("http://www.w3.org/ns/shacl#NodeShape")))
+    assert (km("RuleDVT"), km("hazard"), km("ClotDislodgement")) in release
+
+
+def test_readme_plain_rdflib_snippet_is_true(repo_root: Path, monkeypatch) -> None:
+    """The README's plain-rdflib snippet runs from the repository and prints what it says."""
+    readme = (repo_root / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Query the knowledge graph", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(repo_root)
+    printed: list[str] = []
+    namespace = {"print": lambda *args: printed.append(" ".join(map(str, args)))}
+    exec(compile(code, "README.md", "exec"), namespace)  # the README's own code
+    expected = [
+        line.split("# ", 1)[1].strip()
+        for line in code.splitlines()
+        if line.lstrip().startswith("print(") and "# " in line
+    ]
+    assert expected and printed == expected
 
 
 # ------------------------------------------------------------------------ header and vocabulary
@@ -241,7 +279,10 @@ def test_every_namespace_term_is_declared(ontology: Graph) -> None:
 
 
 def test_every_declared_term_is_in_the_namespace(ontology: Graph) -> None:
-    extra = sorted(local(t) for t in _declared(ontology) - _namespace_terms())
+    # The terms of claims.ttl (what the article claims: outcomes, hazards, evidence) are read by
+    # queries only, never by the Python code, so kgmassage.namespaces.KM need not list them.
+    claims = _declared(resources._parse("ontology", ("claims.ttl",)))
+    extra = sorted(local(t) for t in _declared(ontology) - _namespace_terms() - claims)
     assert not extra, f"declared km: terms missing from kgmassage.namespaces.KM: {extra}"
 
 
@@ -303,7 +344,7 @@ def test_clinical_hierarchy(ontology: Graph) -> None:
         parents = {local(p) for p in ontology.objects(km(child), RDFS.subClassOf)}
         assert parents == {parent}, child
         sources = {str(s) for s in ontology.objects(km(child), DCTERMS_SOURCE)}
-        assert sources and sources <= HEADINGS, child
+        assert sources and sources <= set(HEADINGS), child
     for top in ("Condition", "Finding", "Procedure"):
         assert (km(top), RDF.type, OWL.Class) in ontology
         assert ontology.value(km(top), RDFS.subClassOf) is None
@@ -338,8 +379,10 @@ def test_individuals_are_named_and_typed(ontology: Graph) -> None:
 
 
 def test_anatomical_relations(ontology: Graph) -> None:
+    quadriceps_heads = ("RectusFemoris", "VastusMedialis", "VastusLateralis", "VastusIntermedius")
     assert pairs(ontology, KM.crosses) == {
-        ("Quadriceps", "KneeJoint"), ("Hamstrings", "KneeJoint"), ("Gastrocnemius", "KneeJoint")
+        ("Quadriceps", "KneeJoint"), ("Hamstrings", "KneeJoint"), ("Gastrocnemius", "KneeJoint"),
+        *((head, "KneeJoint") for head in quadriceps_heads),
     }
     assert pairs(ontology, KM.partOf) == {
         (m, "Quadriceps")
@@ -348,7 +391,8 @@ def test_anatomical_relations(ontology: Graph) -> None:
     assert pairs(ontology, KM.attachesTo) == {("TensorFasciaeLatae", "IliotibialBand")}
     assert pairs(ontology, KM.pullsOn) == {("IliotibialBand", "KneeJoint")}
     assert pairs(ontology, KM.refersPainTo) == {
-        ("VastusMedialis", "KneeJoint"), ("VastusLateralis", "KneeJoint")
+        ("VastusMedialis", "KneeJoint"), ("VastusLateralis", "KneeJoint"),
+        ("TriggerPoint", "KneeJoint"),
     }
     assert pairs(ontology, KM.alternativeTarget) == {
         ("IliotibialBand", "TensorFasciaeLatae"), ("IliotibialBand", "VastusLateralis")
@@ -623,3 +667,91 @@ def test_every_mapping_target_is_in_the_reference(ontology: Graph, shared_dir: P
         if not re.search(r"(?<![\w.])" + re.escape(identifier) + r"(?![\w.])", text):
             missing.append(iri)
     assert not missing, f"mapping targets not found in ../shared/reference: {missing}"
+
+
+# ------------------------------------------------------------------------ researcher polish
+
+
+#: The ontology files whose labels this project keeps (engine.ttl, the decision engine's
+#: vocabulary, is maintained with the engine).
+LABELLED_FILES = ("kgmassage.ttl", "mappings.ttl", "claims.ttl")
+
+
+@pytest.mark.parametrize("name", LABELLED_FILES)
+def test_every_label_is_english(name: str) -> None:
+    graph = resources._parse("ontology", (name,))
+    untagged = sorted(
+        f"{local(s)} {o!r}" for s, o in graph.subject_objects(RDFS.label) if o.language != "en"
+    )
+    assert not untagged, f"labels without @en in {name}: {untagged[:10]}"
+
+
+def test_external_codes_have_labels(ontology: Graph) -> None:
+    external = {
+        o for p in MAPPING_PREDICATES for s, o in ontology.subject_objects(p)
+        if str(s).startswith(KM_IRI)
+    } | {s for s in ontology.subjects(KM.impliesSide) if not str(s).startswith(KM_IRI)}
+    assert len(external) > 150
+    missing = sorted(str(c) for c in external if ontology.value(c, RDFS.label) is None)
+    assert not missing, f"external codes without rdfs:label: {missing}"
+    assert ontology.value(URIRef(SCT + "128053003"), RDFS.label) == Literal(
+        "Deep venous thrombosis (disorder)", lang="en")
+    assert ontology.value(URIRef(OBO + "FMA_35175"), RDFS.label) == Literal("knee joint", lang="en")
+    # the curator's remarks stay in the mapping axioms, not in the labels
+    assert ontology.value(URIRef(MESH + "D005206"), RDFS.label) == Literal("Fascia Lata", lang="en")
+
+
+def test_every_object_property_has_domain_and_range() -> None:
+    graph = resources._parse("ontology", LABELLED_FILES)
+    lacking = sorted(
+        local(p) for p in graph.subjects(RDF.type, OWL.ObjectProperty)
+        if str(p).startswith(KM_IRI)
+        and (graph.value(p, RDFS.domain) is None or graph.value(p, RDFS.range) is None)
+    )
+    assert not lacking, f"object properties without rdfs:domain or rdfs:range: {lacking}"
+
+
+def test_region_of_the_it_band_is_unchanged_and_its_attachment_is_recorded(
+    ontology: Graph,
+) -> None:
+    """km:inRegion drives the region rules: the band stays in the thigh (clinical-rules.md);
+    its lower attachment below the knee is a relation of its own that no rule reads."""
+    assert set(ontology.objects(KM.IliotibialBand, KM.inRegion)) == {KM.Thigh}
+    assert (KM.IliotibialBand, km("distalAttachment"), km("LateralTibia")) in ontology
+    assert (km("LateralTibia"), km("distalTo"), KM.KneeJoint) in ontology
+    assert "Thigh" in str(ontology.value(KM.inRegion, SKOS.editorialNote))
+    for action in ("HipFlexion", "HipAbduction", "HipInternalRotation"):
+        assert (KM.TensorFasciaeLatae, km("hasAction"), km(action)) in ontology
+    assert (KM.TensorFasciaeLatae, km("tensions"), KM.IliotibialBand) in ontology
+    assert (KM.VastusLateralis, km("liesBeneath"), KM.IliotibialBand) in ontology
+    assert (KM.VastusLateralis, KM.attachesTo, KM.IliotibialBand) not in ontology
+
+
+def test_new_anatomy_is_no_target_or_site(ontology: Graph) -> None:
+    """Entities the article mentions but massage does not target are not km:AnatomicalStructure:
+    a record naming them stays an unknown target or site (fail safe), never a known one."""
+    from kgmassage.vocabulary import target_named, technique_named
+
+    for name in ("trigger point", "lateral tibia", "Gerdy's tubercle", "soft tissue", "fascia",
+                 "large nerve fibres", "brain", "opioid receptors"):
+        assert target_named(name) is None, name
+    assert technique_named("massage") is None and technique_named("massage therapy") is None
+    structures = {
+        s for c in ontology.transitive_subjects(RDFS.subClassOf, KM.AnatomicalStructure)
+        for s in ontology.subjects(RDF.type, c)
+    }
+    assert {local(s) for s in structures} == {
+        "KneeJoint", "Patella", "IliotibialBand", "TensorFasciaeLatae", "Quadriceps",
+        "RectusFemoris", "VastusMedialis", "VastusLateralis", "VastusIntermedius", "Hamstrings",
+        "Gastrocnemius",
+    }
+
+
+def test_itb_direct_message_names_the_attaching_muscle_and_the_one_beneath() -> None:
+    rules = resources.shape_graph("contraindications.shapes.ttl")
+    effect = rules.value(URIRef(KM_IRI + "RuleItbDirect"), KM.effect)
+    message = str(rules.value(effect, KM.message))
+    assert "tensor fasciae latae (the muscle near the hip that attaches to the IT band)" in message
+    assert "vastus lateralis (which lies beneath the band)" in message
+    evidence = str(rules.value(URIRef(KM_IRI + "RuleItbDirect"), URIRef(KM_IRI + "evidence")))
+    assert "lies beneath the band" in evidence

@@ -1,0 +1,355 @@
+"""Reports for people: a text report a clinician can act on in ten seconds, and an HTML page.
+
+Both start with a **headline per leg**: the most severe status that holds for every catalogue
+intervention on that leg, and the record items behind it ("LEFT LEG — no massage: suspected
+deep vein thrombosis (since 2026-11-19)"), a statement about deep pressure when a rule reaches
+exactly the deep-pressure techniques ("light pressure only: osteoporosis"), the two legs
+merged when they say the same. Then the decisions **grouped** so that identical outcomes
+collapse: one line per body region, side, status and set of reasons. Lifted reasons and the
+full per-decision list only in the verbose text. Nothing here decides anything: the statuses and
+reasons are the assessment's; labels, regions and pressures come from the knowledge base.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .assessment import Assessment, Decision, Reason
+from .engine import Tables, default_engine
+
+__all__ = ["Headline", "headlines", "groups", "to_people_text", "to_html", "form_page"]
+
+#: What a status says about a whole leg.
+WHOLE_LEG = {
+    "forbidden": "no massage",
+    "requires-clearance": "medical clearance needed before any massage",
+    "caution": "caution with any massage",
+    "permitted": "every massage of the catalogue permitted",
+}
+#: What a status says about the deep-pressure techniques of a leg.
+DEEP_ONLY = {
+    "forbidden": "no deep pressure",
+    "requires-clearance": "medical clearance needed before deep pressure",
+    "caution": "light pressure only",
+}
+SIDES = ("left", "right")
+REGIONS = ("Hip", "Thigh", "Knee", "LowerLeg")
+COLOURS = {"forbidden": "#c62828", "requires-clearance": "#ef6c00", "caution": "#f9a825",
+           "permitted": "#2e7d32", "none": "#9e9e9e"}
+
+
+@dataclass(frozen=True)
+class Headline:
+    """One statement about one leg or both: its status, its wording and the reasons behind it."""
+
+    sides: tuple[str, ...]
+    status: str
+    text: str
+    reasons: tuple[Reason, ...]
+
+    @property
+    def where(self) -> str:
+        return "BOTH LEGS" if len(self.sides) == 2 else f"{self.sides[0].upper()} LEG"
+
+    def line(self) -> str:
+        items = _items(self.reasons)
+        return f"{self.where} — {self.text}" + (f": {items}" if items else "")
+
+
+def _tables() -> Tables:
+    return default_engine().tables
+
+
+def _item(reason: Reason) -> str:
+    if reason.item is None:
+        return reason.rule
+    when = f"since {reason.since}" if reason.since else "time unknown"
+    return f"{reason.item_label or reason.item} ({when}) [{reason.item}]"
+
+
+def _items(reasons: Iterable[Reason]) -> str:
+    seen: list[str] = []
+    for reason in reasons:
+        text = _item(reason)
+        if text not in seen:
+            seen.append(text)
+    return "; ".join(seen)
+
+
+def _key(reason: Reason) -> tuple[str, str, str | None]:
+    return (reason.rule, reason.status, reason.item)
+
+
+def headlines(assessment: Assessment) -> list[Headline]:
+    """The statements that hold for a whole leg (or its deep-pressure techniques), both legs
+    merged when they say the same."""
+    tables = _tables()
+    ranks = tables.status_ranks
+    found: list[Headline] = []
+    for side in SIDES:
+        catalogue = [d for d in assessment.decisions if d.side == side and not _own_plan(d)]
+        deep = [d for d in catalogue if d.technique_iri in tables.deep]
+        cover: dict[tuple[str, str, str | None], list[Decision]] = defaultdict(list)
+        first: dict[tuple[str, str, str | None], Reason] = {}
+        for decision in catalogue:
+            for reason in decision.reasons:
+                if not reason.lifted:
+                    cover[_key(reason)].append(decision)
+                    first.setdefault(_key(reason), reason)
+        whole = [first[k] for k, ds in cover.items() if len({id(d) for d in ds}) == len(catalogue)]
+        if catalogue and all(d.status == "permitted" for d in catalogue):
+            found.append(Headline((side,), "permitted", WHOLE_LEG["permitted"], ()))
+        status = ""
+        if whole:
+            status = max((r.status for r in whole), key=ranks.__getitem__)
+            chosen = tuple(r for r in whole if r.status == status)
+            found.append(Headline((side,), status, WHOLE_LEG[status], chosen))
+        deep_only = [first[k] for k, ds in cover.items()  # said unless no massage at all
+                     if deep and {id(d) for d in ds} == {id(d) for d in deep}
+                     and status != "forbidden"]
+        for status in sorted({r.status for r in deep_only}, key=ranks.__getitem__,
+                             reverse=True):
+            chosen = tuple(r for r in deep_only if r.status == status)
+            found.append(Headline((side,), status, DEEP_ONLY[status], chosen))
+    merged: list[Headline] = []
+    for headline in found:
+        twin = next((h for h in merged if h.text == headline.text
+                     and _items(h.reasons) == _items(headline.reasons)), None)
+        if twin is not None:
+            merged[merged.index(twin)] = Headline(SIDES, twin.status, twin.text, twin.reasons)
+        else:
+            merged.append(headline)
+    return sorted(merged, key=lambda h: (-ranks[h.status], h.sides))
+
+
+def _own_plan(decision: Decision) -> bool:
+    """A planned intervention outside the catalogue (decided on its own)."""
+    return decision.planned and (decision.technique_iri is None or decision.target_iri is None
+                                 or (decision.technique, decision.target) not in _catalogue())
+
+
+def _catalogue() -> frozenset[tuple[str | None, str | None]]:
+    engine = default_engine()
+    from .namespaces import local_name
+
+    return frozenset((local_name(r["technique"]), local_name(r["target"]))
+                     for r in engine.catalogue)
+
+
+def _region(decision: Decision, tables: Tables) -> str:
+    regions = tables.regions.get(decision.target_iri or "", ())
+    return regions[0] if regions else "any region"
+
+
+def _label(iri: str | None, name: str | None, tables: Tables) -> str:
+    if iri is not None and iri in tables.labels:
+        return tables.labels[iri]
+    return name or "(none)"
+
+
+def groups(assessment: Assessment, *, skip: Iterable[Headline] = ()
+           ) -> list[tuple[str, str, str, list[str], str]]:
+    """Decisions grouped by region, side, status and the reasons that set the status:
+    ``(region, side, status, interventions, reasons)``, most severe first; the interventions
+    named by target ("quadriceps (effleurage, petrissage)"). Decisions a whole-leg headline in
+    ``skip`` already states (same leg, same status) are left out."""
+    tables = _tables()
+    ranks = tables.status_ranks
+    stated = {(side, h.status): {_key(r) for r in h.reasons} for h in skip for side in h.sides}
+    grouped: dict[tuple[str, str, str, str], dict[str, list[str]]] = defaultdict(dict)
+    for decision in assessment.decisions:
+        setting = [r for r in decision.reasons if not r.lifted and r.status == decision.status]
+        said = stated.get((decision.side, decision.status))
+        if said is not None and {_key(r) for r in setting} <= said and not _own_plan(decision):
+            continue
+        why = ", ".join(sorted({f"{r.rule}: {r.item_label}" if r.item_label else r.rule
+                                for r in setting}))
+        if decision.alternatives:
+            why += f"; instead work: {', '.join(decision.alternatives)}"
+        key = (_region(decision, tables), decision.side, decision.status, why)
+        target = _label(decision.target_iri, decision.target, tables)
+        technique = _label(decision.technique_iri, decision.technique, tables)
+        grouped[key].setdefault(target, []).append(
+            technique + (" (planned)" if decision.planned else ""))
+    order = {name: i for i, name in enumerate(REGIONS)}
+    return [
+        (region, side, status,
+         [f"{target} ({', '.join(sorted(techniques))})"
+          for target, techniques in sorted(targets.items())], why)
+        for (region, side, status, why), targets in sorted(
+            grouped.items(),
+            key=lambda kv: (-ranks[kv[0][2]], order.get(kv[0][0], 9), kv[0][1], kv[0][3]))
+    ]
+
+
+def _region_name(region: str) -> str:
+    return {"LowerLeg": "Lower leg"}.get(region, region)
+
+
+def to_people_text(assessment: Assessment, *, verbose: bool = False) -> str:
+    """The report for clinicians (see the module doc); ``verbose`` adds lifted reasons and
+    every decision with all its reasons."""
+    a = assessment
+    lines = [f"Patient {a.patient or '(no id)'} — assessed {a.assessed_at:%Y-%m-%d %H:%M} UTC"
+             f" — knowledge base {a.knowledge_version}"]
+    violations = [r for r in a.validation if r.severity == "Violation"]
+    if violations:
+        lines.append(f"The record does NOT conform ({len(violations)} problem(s)); unclear data "
+                     "is read fail-safe. Fix: " + "; ".join(
+                         f"{r.field or 'record'}" for r in violations[:5])
+                     + (" …" if len(violations) > 5 else "") + " (kgmassage validate)")
+    lines.append("")
+    heads = headlines(a)
+    lines += [h.line() for h in heads] or ["No restriction holds for a whole leg."]
+    rest = groups(a, skip=heads)
+    if rest:
+        lines += ["", "By region" + (" (besides the above)" if heads else "")]
+    for region, side, status, items, why in rest:
+        reasons = f" — {why}" if why else ""
+        lines.append(f"  {_region_name(region)}, {side}: {status}: {'; '.join(items)}{reasons}")
+    summary = ", ".join(f"{v} {k}" for k, v in reversed(list(a.summary.items())))
+    lines += ["", f"{len(a.decisions)} decisions: {summary}"]
+    if verbose:
+        lines += ["", "Every decision, with every reason (lifted ones marked):"]
+        for d in a.decisions:
+            lines.append(f"  {d.technique} on {d.target}, {d.side}: {d.status}"
+                         + (" (planned)" if d.planned else ""))
+            for r in d.reasons:
+                lifted = f", lifted by {', '.join(r.lifted_by)}" if r.lifted else ""
+                lines.append(f"      {r.rule} ({r.status}{lifted}) {_item(r) if r.item else ''}"
+                             f" — {r.message} [{r.source}]")
+        if a.validation:
+            lines += ["", "Validation:"]
+            lines += [f"  {r.severity} {r.field or ''}: {r.message}" for r in a.validation]
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------------- HTML
+
+_LEG = {  # region → (y, height) of its band in a leg drawn 60 wide, 400 high
+    "Hip": (10, 70), "Thigh": (85, 140), "Knee": (230, 50), "LowerLeg": (285, 115)}
+
+
+def region_statuses(assessment: Assessment) -> dict[tuple[str, str], str]:
+    """Each region of each leg: the most severe status of the decisions whose target lies
+    there, at least the status that holds for the whole leg (a region no catalogue
+    intervention targets — the knee — gets that one, else ``"none"``)."""
+    tables = _tables()
+    ranks = tables.status_ranks
+    whole = {side: h.status for h in headlines(assessment) if h.text == WHOLE_LEG[h.status]
+             for side in h.sides}
+    found: dict[tuple[str, str], str] = {}
+    for decision in assessment.decisions:
+        regions = tables.regions.get(decision.target_iri or "", REGIONS)
+        for region in regions:
+            key = (decision.side, region)
+            if key not in found or ranks[decision.status] > ranks[found[key]]:
+                found[key] = decision.status
+    for side in SIDES:
+        for region in REGIONS:
+            leg = whole.get(side)
+            here = found.get((side, region))
+            if here is None:
+                found[(side, region)] = leg if leg is not None else "none"
+            elif leg is not None and ranks[leg] > ranks[here]:
+                found[(side, region)] = leg
+    return found
+
+
+def _svg(assessment: Assessment) -> str:
+    statuses = region_statuses(assessment)
+    parts = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 260 430" width="260" '
+             'height="430" role="img" aria-label="Both legs by region, coloured by status">']
+    for index, side in enumerate(("right", "left")):  # the patient's right on the viewer's left
+        x = 40 + index * 120
+        parts.append(f'<text x="{x + 30}" y="425" text-anchor="middle" font-size="13">'
+                     f'{side} leg</text>')
+        for region, (y, height) in _LEG.items():
+            status = statuses[(side, region)]
+            parts.append(
+                f'<rect id="{side}-{region}" data-status="{status}" x="{x}" y="{y}" width="60" '
+                f'height="{height}" rx="12" fill="{COLOURS[status]}" stroke="#222">'
+                f'<title>{side} {_region_name(region).lower()}: {status}</title></rect>')
+            parts.append(f'<text x="{x + 30}" y="{y + height / 2 + 4}" text-anchor="middle" '
+                         f'font-size="11" fill="#fff">{_region_name(region)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def to_html(assessments: Sequence[Assessment], *, back: str | None = None) -> str:
+    """One self-contained HTML page (no network fetches): per patient an SVG of both legs by
+    region, each coloured by the most severe status there, a legend, the headlines and the
+    decisions grouped by region; ``back``, a link to the form the record came from."""
+    esc = html.escape
+    body = []
+    for a in assessments:
+        heads = "".join(f'<li class="{esc(h.status)}">{esc(h.line())}</li>'
+                        for h in headlines(a)) or "<li>No restriction holds for a whole leg.</li>"
+        rows = "".join(
+            f'<tr class="{esc(status)}"><td>{esc(_region_name(region))}</td><td>{esc(side)}</td>'
+            f"<td>{esc(status)}</td><td>{esc('; '.join(items))}</td><td>{esc(why)}</td></tr>"
+            for region, side, status, items, why in groups(a))
+        problems = sum(r.severity == "Violation" for r in a.validation)
+        conform = (f'<p class="warning">The record does not conform ({problems} problem(s)): '
+                   "unclear data is read fail-safe.</p>") if problems else ""
+        body.append(
+            f'<section class="patient"><h2>Patient {esc(a.patient or "(no id)")}</h2>'
+            f'<p>Assessed {a.assessed_at:%Y-%m-%d %H:%M} UTC · knowledge base '
+            f"{esc(a.knowledge_version)}</p>{conform}"
+            f'<div class="top"><figure>{_svg(a)}<figcaption>{_legend()}</figcaption></figure>'
+            f'<ul class="headlines">{heads}</ul></div>'
+            "<table><thead><tr><th>Region</th><th>Side</th><th>Status</th>"
+            "<th>Interventions</th><th>Why</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></section>")
+    link = f'<p><a href="{esc(back)}">Assess another record</a></p>' if back else ""
+    return _page(link + "".join(body) + link)
+
+
+def _page(body: str) -> str:
+    """A whole page around ``body``, with the report's style (inline: no network fetches)."""
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<title>kgmassage assessment</title><style>"
+            "body{font-family:sans-serif;margin:1.5em;color:#222}"
+            ".top{display:flex;gap:2em;align-items:flex-start}"
+            ".headlines li{margin:.4em 0;font-weight:bold}"
+            "li.forbidden{color:#c62828}li.requires-clearance{color:#ef6c00}"
+            "li.caution{color:#8d6e00}table{border-collapse:collapse;margin-top:1em}"
+            "td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em}"
+            ".legend{width:260px;font-size:.85em}.legend div{margin:.15em 0}"
+            ".legend span{display:inline-block;width:1em;height:1em;margin-right:.4em;"
+            "vertical-align:middle}.warning{color:#c62828}figure{margin:0}"
+            "textarea{width:100%;max-width:60em;font-family:monospace}"
+            "</style></head><body><h1>Massage for knee pain: what is safe</h1>"
+            + body + "</body></html>\n")
+
+
+def form_page(*, message: str | None = None, record: str = "", at: str = "",
+              action: str = "/") -> str:
+    """The page of the service's form: paste a record (JSON form or a FHIR R4 Bundle) or pick
+    a file (read in the browser, nothing fetched), optionally an assessment time; the answer
+    is the :func:`to_html` report. ``message``: why the last record was refused."""
+    esc = html.escape
+    error = f'<p class="warning" role="alert">{esc(message)}</p>' if message else ""
+    return _page(
+        f'{error}<form method="post" action="{esc(action)}">'
+        '<p><label for="file">A record file (JSON record or FHIR R4 Bundle):</label> '
+        '<input type="file" id="file" accept=".json,application/json"></p>'
+        '<p><label for="record">or paste it here:</label><br>'
+        f'<textarea id="record" name="record" rows="18" required>{esc(record)}</textarea></p>'
+        '<p><label for="at">Assessment time (optional, e.g. 2026-11-20T10:00:00Z):</label> '
+        f'<input id="at" name="at" value="{esc(at)}"></p>'
+        '<p><button type="submit">Assess</button></p></form>'
+        "<script>document.getElementById('file').addEventListener('change',function(e){"
+        "var f=e.target.files[0];if(!f)return;var r=new FileReader();"
+        "r.onload=function(){document.getElementById('record').value=r.result;};"
+        "r.readAsText(f);});</script>")
+
+
+def _legend() -> str:
+    names = {**{s: s for s in COLOURS}, "none": "no catalogue massage there"}
+    return '<div class="legend">' + "".join(
+        f'<div><span style="background:{colour}"></span>{names[status]}</div>'
+        for status, colour in COLOURS.items()) + "</div>"

@@ -1,0 +1,1725 @@
+"""The HTTP service (``kgmassage serve``): CDS Hooks 2.0, assessment and validation of records,
+and a read-only SPARQL 1.1 Protocol endpoint over the knowledge base.
+
+:func:`create_app` builds the ASGI application (FastAPI); nothing is loaded at import time. On
+start-up the decision engine is built once and a SPARQL worker process is started; requests
+then run the library (:func:`kgmassage.assess`, :func:`kgmassage.validate`,
+:func:`kgmassage.fhir.bundle_to_record`) one at a time under a lock.
+
+Routes:
+
+* ``GET /cds-services`` (discovery) and ``POST /cds-services/{id}`` for the services
+  ``massage-safety-patient-view``, ``massage-safety-order-select`` and
+  ``massage-safety-order-sign``; ``POST /cds-services/{id}/feedback``.
+* ``POST /assess``, ``POST /validate``: a record (the JSON form or a FHIR R4 Bundle) in, the
+  CLI's JSON out (``?at=`` optional).
+* ``GET|POST /sparql``: SPARQL 1.1 queries over the knowledge base (read-only; limits below).
+* ``GET /health``; OpenAPI at ``/openapi.json``, ``/docs``.
+
+Every error is an RFC 9457 problem (``application/problem+json``: ``type``, ``title``,
+``status``, ``detail``), never a traceback. Clinical safety first: a CDS request that cannot be
+read, or that lacks the patient data the decision needs, is refused (4xx), never answered with
+an empty card list that would read as "all clear".
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import html
+import io
+import json
+import logging
+import multiprocessing
+import re
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import Any
+from xml.sax.saxutils import escape as xml_escape
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import __version__
+from .errors import (
+    KgMassageError,
+    NonConformingRecordError,
+    ParameterError,
+    QueryError,
+    RecordError,
+    cut,
+)
+from .records import DuplicateKeyError, NotJsonError, reject_constant, unique_keys
+from .report import form_page, to_html
+
+__all__ = [
+    "MAX_BODY",
+    "SPARQL_MAX_BODY",
+    "SPARQL_TIMEOUT",
+    "SPARQL_ROW_LIMIT",
+    "SERVICES",
+    "PREFETCH",
+    "Problem",
+    "create_app",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Largest request body of the record and CDS Hooks routes (bytes).
+MAX_BODY = 16 * 1024 * 1024
+#: Largest SPARQL request: the body of a POST, or the query text of a GET (bytes).
+SPARQL_MAX_BODY = 64 * 1024
+#: Longest a SPARQL query may run (seconds); the worker running it is then stopped.
+SPARQL_TIMEOUT = 10.0
+#: Most result rows (solutions or triples) a SPARQL query may return.
+SPARQL_ROW_LIMIT = 10_000
+
+PROBLEM_JSON = "application/problem+json"
+_PROBLEM_TYPE = "urn:kgmassage:problem:"
+_ARTICLE = "Is Massage Good for Knee Pain?"
+_SOURCE_LABEL = "kgmassage knee-massage safety rules"
+_SNOMED = "http://snomed.info/sct"
+_LATERALITY = {"left": ("7771000", "Left"), "right": ("24028007", "Right"),
+               "bilateral": ("51440002", "Right and left")}
+_STATUSES = ("forbidden", "requires-clearance", "caution", "permitted")  # most severe first
+_RANK = {status: len(_STATUSES) - i for i, status in enumerate(_STATUSES)}
+_INDICATOR = {"forbidden": "critical", "requires-clearance": "warning", "caution": "info"}
+_VERDICT = {"forbidden": "forbidden", "requires-clearance": "needs medical clearance",
+            "caution": "caution"}
+
+
+# --- problems -------------------------------------------------------------------------------
+
+
+class Problem(Exception):
+    """An HTTP error answered as an RFC 9457 problem document.
+
+    Args:
+        status: the HTTP status.
+        title: a short, fixed summary of the kind of problem.
+        detail: what is wrong with this request, for a person.
+        kind: the problem type's last part (``record-error`` → ``urn:kgmassage:problem:…``);
+            ``None`` for ``about:blank`` (the status says it all).
+        extra: further members of the problem document (``field``, ``missing``, …).
+    """
+
+    def __init__(self, status: int, title: str, detail: str, *, kind: str | None = None,
+                 **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.kind = kind
+        self.extra = {k: v for k, v in extra.items() if v is not None}
+
+    def document(self, instance: str | None = None) -> dict[str, Any]:
+        """The problem as JSON."""
+        doc: dict[str, Any] = {
+            "type": _PROBLEM_TYPE + self.kind if self.kind else "about:blank",
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            doc["instance"] = instance
+        doc.update(self.extra)
+        return doc
+
+
+def _problem_response(problem: Problem, request: Request | None = None,
+                      headers: Mapping[str, str] | None = None) -> JSONResponse:
+    instance = request.url.path if request is not None else None
+    return JSONResponse(problem.document(instance), status_code=problem.status,
+                        media_type=PROBLEM_JSON, headers=dict(headers or {}))
+
+
+def _library_problem(exc: KgMassageError) -> Problem:
+    """A library error as the problem a client gets."""
+    if isinstance(exc, RecordError):
+        return Problem(422, "Record cannot be read", exc.detail, kind="record-error",
+                       source=exc.source, line=exc.line, field=exc.field)
+    if isinstance(exc, NonConformingRecordError):
+        return Problem(422, "Record does not conform", str(exc), kind="non-conforming-record")
+    if isinstance(exc, ParameterError):
+        return Problem(400, "Invalid parameter", str(exc), kind="parameter-error")
+    if isinstance(exc, QueryError):
+        return Problem(400, "Invalid query", str(exc), kind="query-error")
+    return Problem(400, "Request cannot be processed", str(exc), kind="kgmassage-error")
+
+
+# --- reading requests -----------------------------------------------------------------------
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused (413) past ``limit`` bytes without reading further."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise Problem(413, "Request too large",
+                      f"the body has {int(declared):,} bytes; the limit is {limit:,}")
+    size = 0
+    chunks: list[bytes] = []
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, "Request too large", f"the body exceeds {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def _require_json(request: Request) -> None:
+    kind = _media_type(request)
+    if kind != "application/json" and not (kind.startswith("application/")
+                                           and kind.endswith("+json")):
+        raise Problem(415, "Unsupported media type",
+                      f"send JSON (Content-Type: application/json or application/fhir+json), "
+                      f"not {cut(kind, 60) or 'a body without Content-Type'}")
+
+
+def parse_json(body: bytes, what: str = "the body") -> Any:
+    """Parse a JSON body strictly: a key given twice (a reader would keep only one of its
+    values, which may hide data) and NaN/Infinity are refused.
+
+    >>> parse_json(b'{"a": 1}')
+    {'a': 1}
+    >>> parse_json(b'{"a": 1, "a": 2}')
+    Traceback (most recent call last):
+    ...
+    kgmassage.service.Problem: the body gives the key 'a' twice; give each key once
+    """
+    if not body.strip():
+        raise Problem(400, "Malformed request", f"{what} is empty: send a JSON document",
+                      kind="malformed-json")
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise Problem(400, "Malformed request", f"{what} is not UTF-8: {exc.reason}",
+                      kind="malformed-json") from None
+    try:
+        return json.loads(text, object_pairs_hook=unique_keys, parse_constant=reject_constant)
+    except DuplicateKeyError as exc:
+        raise Problem(422, "Duplicate key",
+                      f"{what} gives the key {cut(exc.key, 60)!r} twice; give each key once",
+                      kind="duplicate-key") from None
+    except json.JSONDecodeError as exc:
+        raise Problem(400, "Malformed request",
+                      f"{what} is not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
+                      kind="malformed-json") from None
+    except NotJsonError as exc:
+        raise Problem(400, "Malformed request", f"{what} is not acceptable JSON: {exc} is not "
+                      "JSON", kind="malformed-json") from None
+    except (ValueError, RecursionError) as exc:
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise Problem(400, "Malformed request", f"{what} is not acceptable JSON: {detail}",
+                      kind="malformed-json") from None
+
+
+def _resolve_at(at: str | None) -> datetime:
+    from .timeline import resolve_at
+
+    return resolve_at(at)  # a ParameterError (400) when it does not parse
+
+
+# --- CDS Hooks: services and requests -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CdsService:
+    """One CDS service of the discovery document."""
+
+    id: str
+    hook: str
+    title: str
+    description: str
+
+    def discovery(self) -> dict[str, Any]:
+        """The service as the discovery endpoint lists it."""
+        return {
+            "hook": self.hook,
+            "title": self.title,
+            "description": self.description,
+            "id": self.id,
+            "prefetch": dict(PREFETCH),
+            "usageRequirements": (
+                "Send the prefetch keys conditions, procedures and observations (null when "
+                "there is nothing): this service does not query the FHIR server, and refuses "
+                "a request without them (412)."
+            ),
+        }
+
+
+#: Prefetch templates of every service: the data the decision needs.
+PREFETCH = {
+    "patient": "Patient/{{context.patientId}}",
+    "conditions": "Condition?patient={{context.patientId}}",
+    "procedures": "Procedure?patient={{context.patientId}}",
+    "observations": "Observation?patient={{context.patientId}}",
+}
+#: Prefetch keys a request must carry (a missing Patient is made from ``context.patientId``).
+_REQUIRED_PREFETCH = ("conditions", "procedures", "observations")
+_PREFETCH_TYPES = {"conditions": "Condition", "procedures": "Procedure",
+                   "observations": "Observation"}
+
+SERVICES = (
+    CdsService(
+        "massage-safety-patient-view", "patient-view", "Knee massage safety",
+        "Which massage interventions for knee pain are forbidden, need medical clearance or "
+        "need caution for this patient, per leg, with the rule, the record item and the "
+        "source section behind each.",
+    ),
+    CdsService(
+        "massage-safety-order-select", "order-select", "Knee massage order check (select)",
+        "Checks each selected massage ServiceRequest (technique, target, side) against the "
+        "patient's conditions, procedures and findings; one card per planned intervention "
+        "that is not permitted, with alternatives where the rule names them.",
+    ),
+    CdsService(
+        "massage-safety-order-sign", "order-sign", "Knee massage order check (sign)",
+        "Checks every draft massage ServiceRequest before signing; one card per planned "
+        "intervention that is not permitted, with alternatives where the rule names them.",
+    ),
+)
+_BY_ID = {s.id: s for s in SERVICES}
+
+
+def _bad_request(detail: str, field_name: str | None = None) -> Problem:
+    return Problem(400, "Invalid CDS Hooks request", detail, kind="invalid-hook-request",
+                   field=field_name)
+
+
+@dataclass
+class HookCall:
+    """A CDS Hooks request, checked."""
+
+    hook: str
+    hook_instance: str
+    patient_id: str
+    context: dict[str, Any]
+    prefetch: dict[str, Any]
+
+
+def _string(obj: Mapping[str, Any], key: str, where: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise _bad_request(f"{where}{key} is required: a non-empty string", where + key)
+    return value
+
+
+def read_hook_call(body: Any, service: CdsService) -> HookCall:
+    """Check a CDS Hooks 2.0 request for ``service`` (400 when it does not follow the
+    specification: ``hook``, ``hookInstance``, ``context`` with ``userId`` and
+    ``patientId``, and the hook's own context fields)."""
+    if not isinstance(body, dict):
+        raise _bad_request("a CDS Hooks request is a JSON object")
+    hook = _string(body, "hook", "")
+    if hook != service.hook:
+        raise _bad_request(f"the service {service.id} answers the hook {service.hook!r}, "
+                           f"not {cut(hook, 40)!r}", "hook")
+    instance = _string(body, "hookInstance", "")
+    context = body.get("context")
+    if not isinstance(context, dict):
+        raise _bad_request("context is required: an object", "context")
+    _string(context, "userId", "context.")
+    patient = _string(context, "patientId", "context.")
+    if "fhirAuthorization" in body and "fhirServer" not in body:
+        raise _bad_request("fhirServer is required when fhirAuthorization is given",
+                           "fhirServer")
+    prefetch = body.get("prefetch", {})
+    if not isinstance(prefetch, dict):
+        raise _bad_request("prefetch must be an object", "prefetch")
+    if hook in ("order-select", "order-sign"):
+        orders = context.get("draftOrders")
+        if not isinstance(orders, dict) or orders.get("resourceType") != "Bundle":
+            raise _bad_request("context.draftOrders is required: a FHIR Bundle",
+                               "context.draftOrders")
+        if not isinstance(orders.get("entry", []), list):
+            raise _bad_request("context.draftOrders.entry must be an array",
+                               "context.draftOrders.entry")
+    if hook == "order-select":
+        selections = context.get("selections")
+        if (not isinstance(selections, list) or not selections
+                or not all(isinstance(s, str) and s for s in selections)):
+            raise _bad_request("context.selections is required: an array of references "
+                               "such as ServiceRequest/123", "context.selections")
+    return HookCall(hook, instance, patient, context, prefetch)
+
+
+# --- CDS Hooks: prefetch → one Bundle -------------------------------------------------------
+
+_PATIENT_REF = re.compile(r"(?:^|/)Patient/([^/]+?)(?:/_history/[^/]*)?$")
+
+
+def _subject_check(resource: Mapping[str, Any], patient_id: str, where: str) -> None:
+    """Refuse (422) a resource whose subject is another patient: its data must not be used
+    for this one."""
+    for key in ("subject", "patient"):
+        ref = resource.get(key)
+        if isinstance(ref, Mapping) and isinstance(ref.get("reference"), str):
+            match = _PATIENT_REF.search(ref["reference"])
+            if match and match.group(1) != patient_id:
+                raise Problem(
+                    422, "Data of another patient",
+                    f"{where} refers to {cut(ref['reference'], 60)!r}, not to the patient in "
+                    f"context (Patient/{cut(patient_id, 40)})", kind="patient-mismatch",
+                    field=where)
+
+
+def _resource_name(resource: Mapping[str, Any]) -> str:
+    kind = str(resource.get("resourceType"))
+    ident = resource.get("id")
+    return f"{kind}/{ident}" if isinstance(ident, str) and ident else kind
+
+
+def _issues(outcome: Mapping[str, Any]) -> list[str]:
+    """The error and fatal issues of an OperationOutcome, as text."""
+    issues = outcome.get("issue")
+    found = []
+    for issue in issues if isinstance(issues, list) else []:
+        if not isinstance(issue, Mapping) or issue.get("severity") not in ("error", "fatal"):
+            continue
+        details = issue.get("details")
+        text = issue.get("diagnostics") or (
+            details.get("text") if isinstance(details, Mapping) else None)
+        found.append(cut(str(text or issue.get("code") or "error"), 120))
+    return found
+
+
+def _failed(key: str, detail: str) -> Problem:
+    return Problem(412, "Prefetch data unusable",
+                   f"prefetch {key}: {detail}; the decision cannot be made without it "
+                   "(this service does not query the FHIR server)",
+                   kind="prefetch-unusable", missing=[key])
+
+
+@dataclass
+class PatientData:
+    """The prefetch as one FHIR Bundle, and where each of its entries came from."""
+
+    patient: dict[str, Any]
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)
+
+    def bundle(self, extra: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+        """The Bundle :func:`kgmassage.fhir.bundle_to_record` reads: the Patient first."""
+        entries = [{"resource": r} for r in (self.patient, *self.resources, *extra)]
+        return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+    def refs(self, kind: str) -> list[str]:
+        """``Condition/abc`` (or ``Condition``) of each resource of ``kind``, in order."""
+        return [_resource_name(r) for r in self.resources if r.get("resourceType") == kind]
+
+    def finding_refs(self, findings: Sequence[Any]) -> list[str]:
+        """The Observation each finding of the record came from, when exactly one fits (its
+        time and its code; ``""`` otherwise): Observations may make no finding, so they do not
+        line up with the findings one to one."""
+        from .fhir import TEMPERATURE_CODES
+
+        observations = [r for r in self.resources if r.get("resourceType") == "Observation"]
+        out = []
+        for finding in findings:
+            fits = []
+            for obs in observations:
+                times = {obs.get(k) for k in ("effectiveDateTime", "effectiveInstant", "issued")}
+                period = obs.get("effectivePeriod")
+                if isinstance(period, Mapping):
+                    times |= {period.get("start"), period.get("end")}
+                if not isinstance(finding, Mapping) or finding.get("recorded_at") not in times:
+                    continue
+                codes = {(c.get("system"), c.get("code"))
+                         for key in ("code", "valueCodeableConcept")
+                         for c in _codings_of(obs.get(key))}
+                wanted = {(c.get("system"), c.get("code")) for c in _codings_of(finding)}
+                fever = finding.get("type") == "Fever" and bool(
+                    codes & TEMPERATURE_CODES or any(
+                        isinstance(part, Mapping)
+                        and {(c.get("system"), c.get("code"))
+                             for c in _codings_of(part.get("code"))} & TEMPERATURE_CODES
+                        for part in obs.get("component", []) or []))
+                if fever or (wanted and wanted <= codes):
+                    fits.append(_resource_name(obs))
+            out.append(fits[0] if len(fits) == 1 else "")
+        return out
+
+
+def _codings_of(concept: Any) -> list[Mapping[str, Any]]:
+    """The codings of a CodeableConcept, or the ``code`` of a record item (one or a list)."""
+    if not isinstance(concept, Mapping):
+        return []
+    if isinstance(concept.get("coding"), list):
+        return [c for c in concept["coding"] if isinstance(c, Mapping)]
+    code = concept.get("code")
+    codes = code if isinstance(code, list) else [code]
+    return [c for c in codes if isinstance(c, Mapping)]
+
+
+def _entries(key: str, value: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(where, resource) of a prefetch value: a searchset Bundle, or one resource."""
+    kind = value.get("resourceType")
+    if kind == "OperationOutcome":
+        raise _failed(key, "the client reports an error: "
+                      + ("; ".join(_issues(value)) or "an OperationOutcome instead of data"))
+    if kind != "Bundle":
+        return [(f"prefetch.{key}", value)]
+    links = value.get("link", [])
+    if isinstance(links, list) and any(isinstance(link, Mapping) and link.get("relation") == "next"
+                                       for link in links):
+        raise _failed(key, "the search result is paginated (a 'next' link): send every page "
+                      "in the prefetch")
+    entries = value.get("entry", [])
+    if not isinstance(entries, list):
+        raise _bad_request(f"prefetch.{key}.entry must be an array", f"prefetch.{key}.entry")
+    found = []
+    matches = 0
+    for index, entry in enumerate(entries):
+        where = f"prefetch.{key}.entry[{index}]"
+        if not isinstance(entry, Mapping):
+            raise _bad_request(f"{where} must be an object", where)
+        resource = entry.get("resource")
+        if resource is None:
+            continue
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            raise _bad_request(f"{where}.resource must be a FHIR resource (with resourceType)",
+                               where + ".resource")
+        if resource["resourceType"] == "OperationOutcome":
+            issues = _issues(resource)
+            if issues:
+                raise _failed(key, "the client reports an error: " + "; ".join(issues))
+            continue
+        search = entry.get("search")
+        if not (isinstance(search, Mapping) and search.get("mode") == "include"):
+            matches += 1
+        found.append((f"{where} ({cut(_resource_name(resource), 60)})", resource))
+    total = value.get("total")
+    if isinstance(total, int) and not isinstance(total, bool) and total > matches:
+        raise _failed(key, f"the search found {total} resources but the Bundle holds "
+                      f"{matches}: send them all")
+    return found
+
+
+def read_prefetch(call: HookCall) -> PatientData:
+    """The patient's data from the prefetch, as one Bundle's resources.
+
+    Raises:
+        Problem: 412 when a required key is missing, the data is paginated, incomplete or an
+            OperationOutcome; 422 when a resource belongs to another patient; 400 when the
+            prefetch is not made of FHIR resources.
+    """
+    missing = [key for key in _REQUIRED_PREFETCH if key not in call.prefetch]
+    if missing:
+        raise Problem(
+            412, "Prefetch data missing",
+            f"the request lacks the prefetch {', '.join(missing)}: this service does not "
+            "query the FHIR server, so the patient's conditions, procedures and observations "
+            "must come in the prefetch (null when there are none)",
+            kind="prefetch-missing", missing=missing)
+    patient = _patient(call)
+    data = PatientData(patient)
+    seen: set[tuple[str, str]] = set()
+    for key in _REQUIRED_PREFETCH:
+        value = call.prefetch.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
+            raise _bad_request(f"prefetch.{key} must be a FHIR Bundle (searchset) or null",
+                               f"prefetch.{key}")
+        for where, resource in _entries(key, value):
+            kind = resource["resourceType"]
+            if kind == "Patient":
+                if resource.get("id") not in (None, call.patient_id):
+                    raise Problem(422, "Data of another patient",
+                                  f"{where} is another patient than Patient/"
+                                  f"{cut(call.patient_id, 40)}", kind="patient-mismatch",
+                                  field=where)
+                continue
+            if kind not in _PREFETCH_TYPES.values():
+                continue  # included resources the decision does not read (Encounter, …)
+            _subject_check(resource, call.patient_id, where)
+            ident = resource.get("id")
+            if isinstance(ident, str) and ident:
+                if (kind, ident) in seen:
+                    continue
+                seen.add((kind, ident))
+            data.resources.append(resource)
+            data.origins.append(where)
+    return data
+
+
+def _patient(call: HookCall) -> dict[str, Any]:
+    value = call.prefetch.get("patient")
+    if value is None:
+        return {"resourceType": "Patient", "id": call.patient_id}
+    if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+        patients = [r for _, r in _entries("patient", value)
+                    if r.get("resourceType") == "Patient"]
+        if len(patients) != 1:
+            raise _bad_request("prefetch.patient must hold exactly one Patient",
+                               "prefetch.patient")
+        value = patients[0]
+    if not isinstance(value, dict) or value.get("resourceType") != "Patient":
+        raise _bad_request("prefetch.patient must be a FHIR Patient or null", "prefetch.patient")
+    if value.get("id") not in (None, call.patient_id):
+        raise Problem(422, "Data of another patient",
+                      f"prefetch.patient is Patient/{cut(str(value.get('id')), 40)}, not the "
+                      f"patient in context (Patient/{cut(call.patient_id, 40)})",
+                      kind="patient-mismatch", field="prefetch.patient")
+    return value if value.get("id") else {**value, "id": call.patient_id}
+
+
+_ENTRY = re.compile(r"^entry\[(\d+)\]")
+
+
+def _fhir_problem(exc: RecordError, origins: Sequence[str]) -> Problem:
+    """A RecordError of the assembled Bundle, naming the place in the request instead."""
+    where = exc.field
+    match = _ENTRY.match(where or "")
+    if match:
+        index = int(match.group(1)) - 1  # entry 0 is the Patient
+        where = origins[index] if 0 <= index < len(origins) else "prefetch.patient"
+    return Problem(422, "FHIR data cannot be read",
+                   f"{where}: {exc.detail}" if where else exc.detail,
+                   kind="fhir-error", field=where)
+
+
+# --- CDS Hooks: orders ----------------------------------------------------------------------
+
+
+@dataclass
+class Order:
+    """A draft massage order: its ServiceRequest and the planned items it maps to."""
+
+    ref: str
+    where: str
+    resource: dict[str, Any]
+    plans: list[dict[str, Any]] = field(default_factory=list)
+    first: int = 0  # index of its first plan in the record's ``planned``
+
+
+def read_orders(call: HookCall) -> list[Order]:
+    """The ServiceRequests to check: the selected ones (order-select) or every one
+    (order-sign) of ``context.draftOrders``."""
+    entries = call.context["draftOrders"].get("entry", [])
+    found: list[Order] = []
+    names: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        where = f"context.draftOrders.entry[{index}]"
+        if not isinstance(entry, Mapping):
+            raise _bad_request(f"{where} must be an object", where)
+        resource = entry.get("resource")
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            raise _bad_request(f"{where}.resource must be a FHIR resource", where + ".resource")
+        name = _resource_name(resource)
+        if "/" in name:
+            names[name] = index
+        if resource["resourceType"] == "ServiceRequest":
+            _subject_check(resource, call.patient_id, where)
+            found.append(Order(name if "/" in name else f"ServiceRequest at {where}", where,
+                               resource))
+    if call.hook != "order-select":
+        return found
+    unknown = [s for s in call.context["selections"] if s not in names]
+    if unknown:
+        raise _bad_request(f"context.selections names {', '.join(cut(u, 60) for u in unknown)}"
+                           ", not in context.draftOrders", "context.selections")
+    chosen = set(call.context["selections"])
+    return [order for order in found if order.ref in chosen]
+
+
+def _order_plans(order: Order, patient: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
+    from .fhir import bundle_to_record
+
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"resource": patient}, {"resource": order.resource}]}
+    try:
+        return list(bundle_to_record(bundle, at=at, source="draftOrders").get("planned", []))
+    except RecordError as exc:
+        where = order.where
+        if exc.field and not _ENTRY.match(exc.field):
+            where = f"{where}.resource.{exc.field}"
+        raise Problem(422, "FHIR data cannot be read", f"{where}: {exc.detail}",
+                      kind="fhir-error", field=where) from None
+
+
+# --- cards ----------------------------------------------------------------------------------
+
+
+@cache
+def _labels() -> dict[str, str]:
+    """km: local name → its English label."""
+    from rdflib import Literal
+    from rdflib.namespace import RDFS
+
+    from .namespaces import KM_IRI
+    from .resources import ontology_graph
+
+    out: dict[str, str] = {}
+    for term, label in ontology_graph().subject_objects(RDFS.label):
+        if (str(term).startswith(KM_IRI) and isinstance(label, Literal)
+                and label.language in (None, "en")):
+            out.setdefault(str(term)[len(KM_IRI):], str(label))
+    return out
+
+
+def _term(name: str | None, known: bool) -> str:
+    """A technique or target for people: its label, or the unknown name as given."""
+    if name is None:
+        return "(none given)"
+    if known:
+        return _labels().get(name, name)
+    return f"“{cut(name, 40)}” (not recognised)"
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def _md(text: str) -> str:
+    """Text from a record, safe inside markdown (no markup, no HTML)."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def _code(text: str) -> str:
+    """Text from a record as a markdown code span (which takes no escapes)."""
+    return "`" + " ".join(text.replace("`", "'").split()) + "`"
+
+
+def _short(text: str, limit: int = 139) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _legs(sides: Iterable[str]) -> str:
+    found = set(sides)
+    if found >= {"left", "right"}:
+        return "both legs"
+    return f"{next(iter(found))} leg" if found else "no leg"
+
+
+def _since(text: str | None) -> str | None:
+    if not text:
+        return None
+    if "T" not in text:
+        return text
+    try:
+        return datetime.fromisoformat(text).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return text
+
+
+def _codes_text(code: Any) -> list[str]:
+    codes = code if isinstance(code, list) else [code] if isinstance(code, Mapping) else []
+    out = []
+    for c in codes:
+        if isinstance(c, Mapping):
+            shown = c.get("display") or f"{c.get('system', '?')}|{c.get('code', '?')}"
+            out.append(str(shown))
+    return out
+
+
+_ITEM = re.compile(r"^(?P<list>[a-z]+)\[(?P<index>\d+)\]")
+
+
+@dataclass
+class _Context:
+    """What card texts need besides the assessment."""
+
+    record: dict[str, Any]
+    refs: dict[str, list[str]]
+
+    def item(self, path: str | None) -> str:
+        """The record item behind a reason, for people (markdown)."""
+        if not path:
+            return "every patient (the rule always applies)"
+        match = _ITEM.match(path)
+        if path == "record":
+            return "the record itself (content the rules cannot read)"
+        if not match:
+            return _code(path)
+        name, index = match.group("list"), int(match.group("index"))
+        items = self.record.get(name)
+        item = items[index] if isinstance(items, list) and index < len(items) else None
+        refs = self.refs.get(name, [])
+        ref = f" ({_md(refs[index])})" if index < len(refs) and refs[index] else ""
+        if not isinstance(item, Mapping):
+            return f"{_code(path)}{ref}"
+        what = _codes_text(item.get("code")) or [str(item.get("type") or "")]
+        if name == "planned":
+            what = [f"{item.get('technique', '(no technique)')} on "
+                    f"{item.get('target', '(no target)')}"]
+        parts = [", ".join(w for w in what if w) or "unrecognised item"]
+        for key in ("site", "side"):
+            if isinstance(item.get(key), str):
+                parts.append(item[key])
+        if isinstance(item.get("status"), str) and item["status"] != "active":
+            parts.append(item["status"])
+        return f"{_code(path)}{ref}: {_md('; '.join(parts))}"
+
+
+def _reason_lines(reasons: Iterable[Any], ctx: _Context) -> list[str]:
+    """One bullet per reason: rule, status, message; the record item; the source section."""
+    lines = []
+    seen: set[tuple[str, str | None, str, bool]] = set()
+    for r in sorted(reasons, key=lambda r: (-_RANK[r.status], r.lifted, r.rule, r.item or "")):
+        key = (r.rule, r.item, r.status, r.lifted)
+        if key in seen:
+            continue
+        seen.add(key)
+        lifted = f", lifted by {', '.join(r.lifted_by) or 'a clearance'}" if r.lifted else ""
+        since = _since(r.since)
+        lines += [
+            f"- **{r.rule}** ({r.status}{lifted}): {_md(r.message)}",
+            f"  - Record item: {ctx.item(r.item)}" + (f", since {since}" if since else ""),
+            f"  - Source: *{_ARTICLE}*, section “{_md(r.source)}”",
+        ]
+    return lines
+
+
+def _standing(decisions: Iterable[Any], status: str) -> list[Any]:
+    return [r for d in decisions for r in d.reasons if not r.lifted and r.status == status]
+
+
+def _card(status: str, summary: str, detail: str, **more: Any) -> dict[str, Any]:
+    card = {
+        "uuid": str(uuid.uuid4()),
+        "summary": _short(summary),
+        "detail": detail,
+        "indicator": _INDICATOR[status],
+        "source": {"label": _SOURCE_LABEL},
+    }
+    card.update({k: v for k, v in more.items() if v})
+    return card
+
+
+def _by_technique(decisions: Iterable[Any]) -> list[str]:
+    groups: dict[str, list[str]] = {}
+    for d in decisions:
+        technique = _term(d.technique, d.technique_iri is not None)
+        target = _term(d.target, d.target_iri is not None)
+        if target not in groups.setdefault(technique, []):
+            groups[technique].append(target)
+    return [f"- {_md(t)}: {_md(', '.join(targets))}" for t, targets in groups.items()]
+
+
+def patient_cards(assessment: Any, ctx: _Context) -> list[dict[str, Any]]:
+    """patient-view: one card per leg and status that is not permitted (a leg's cards merge
+    into one for both legs when they say the same), most severe first; and one card when the
+    record does not conform."""
+    catalogue = [d for d in assessment.decisions if not d.planned]
+    total = len({(d.technique, d.target) for d in catalogue})
+    cards = []
+    for status in _STATUSES[:3]:
+        by_side = {side: [d for d in catalogue if d.side == side and d.status == status]
+                   for side in ("left", "right")}
+
+        def shape(ds: list[Any], status: str = status) -> tuple[Any, ...]:
+            return (frozenset((d.technique, d.target) for d in ds),
+                    frozenset(r.rule for r in _standing(ds, status)))
+
+        if by_side["left"] and shape(by_side["left"]) == shape(by_side["right"]):
+            groups = [("both legs", by_side["left"] + by_side["right"])]
+        else:
+            groups = [(f"{side} leg", ds) for side, ds in by_side.items() if ds]
+        for legs, ds in groups:
+            cards.append(_headline_card(status, legs, ds, total, ctx))
+    if not assessment.conforms:
+        cards.append(_data_card(assessment))
+    return cards
+
+
+def _headline_card(status: str, legs: str, decisions: list[Any], total: int,
+                   ctx: _Context) -> dict[str, Any]:
+    count = len({(d.technique, d.target) for d in decisions})
+    rules = sorted({r.rule for r in _standing(decisions, status)})
+    scope = f"all {total}" if count == total else f"{count} of {total}"
+    summary = (f"{legs.capitalize()}: massage {_VERDICT[status]} "
+               f"({scope} interventions) — {', '.join(rules)}")
+    others = sorted({(r.rule, r.status) for d in decisions for r in d.reasons
+                     if not r.lifted and r.status != status}, key=lambda x: (-_RANK[x[1]], x))
+    lines = [
+        f"**{legs.capitalize()}: {_VERDICT[status]}** for {scope} massage interventions of the "
+        "catalogue.",
+        "",
+        "**Why**",
+        "",
+        *_reason_lines(_standing(decisions, status), ctx),
+        "",
+        "**Interventions**",
+        "",
+        *_by_technique(decisions),
+    ]
+    if others:
+        lines += ["", "Also applies: " + ", ".join(f"{rule} ({s})" for rule, s in others) + "."]
+    return _card(status, summary, "\n".join(lines))
+
+
+def _data_card(assessment: Any) -> dict[str, Any]:
+    violations = [r for r in assessment.validation if r.severity == "Violation"]
+    lines = [
+        f"The patient's data has {len(violations)} problem(s). The decisions above treat unclear "
+        "data as the worst plausible case (fail safe); correct the record to get exact advice.",
+        "",
+        *(f"- {_code(r.field or r.path or r.focus)}: {_md(cut(r.message, 300))}"
+          for r in violations[:20]),
+    ]
+    if len(violations) > 20:
+        lines.append(f"- … and {len(violations) - 20} more")
+    return _card("requires-clearance",
+                 f"Patient data has {len(violations)} problem(s); massage advice errs on the "
+                 "safe side", "\n".join(lines))
+
+
+def order_cards(assessment: Any, ctx: _Context, orders: Sequence[Order],
+                alternatives: Any) -> list[dict[str, Any]]:
+    """order-select/order-sign: one card per planned intervention (technique, target) of an
+    order that is not permitted, its sides together when they share a status; most severe
+    first. ``alternatives(order, technique, alternative, side)`` gives the status of working
+    ``alternative`` instead (only alternatives less severe than the card's are offered)."""
+    from .records import unskolemized
+
+    patient = assessment.patient_iri
+    cards: list[tuple[int, int, dict[str, Any]]] = []
+    for number, order in enumerate(orders):
+        nodes = {f"{patient}/planned/{order.first + i}" for i in range(len(order.plans))}
+        groups: dict[tuple[Any, Any, str], list[Any]] = {}
+        for d in assessment.decisions:
+            if d.status != "permitted" and nodes & {unskolemized(p) for p in d.plans}:
+                groups.setdefault((d.technique, d.target, d.status), []).append(d)
+        for (_, _, status), ds in groups.items():
+            cards.append((-_RANK[status], number, _order_card(order, status, ds, ctx,
+                                                              alternatives)))
+    cards.sort(key=lambda c: (c[0], c[1]))
+    return [card for _, _, card in cards]
+
+
+def _order_card(order: Order, status: str, decisions: list[Any], ctx: _Context,
+                alternatives: Any) -> dict[str, Any]:
+    first = decisions[0]
+    technique = _term(first.technique, first.technique_iri is not None)
+    target = _term(first.target, first.target_iri is not None)
+    sides = sorted({d.side for d in decisions})
+    legs = _legs(sides)
+    rules = sorted({r.rule for r in _standing(decisions, status)})
+    verdict = {"forbidden": "Do not perform", "requires-clearance": "Get medical clearance for",
+               "caution": "Caution:"}[status]
+    summary = f"{verdict} {technique} on {target}, {legs} — {', '.join(rules)}"
+    lower = [r for d in decisions for r in d.reasons if not r.lifted and r.status != status]
+    lines = [
+        f"**{_md(technique.capitalize())} on {_md(target)}, {legs}: {_VERDICT[status]}.**",
+        "",
+        f"Order: {_code(order.ref)} ({_code(order.where)}).",
+        "",
+        "**Why**",
+        "",
+        *_reason_lines(_standing(decisions, status), ctx),
+    ]
+    if lower:
+        lines += ["", "Also applies:", "", *_reason_lines(lower, ctx)]
+    suggestions, notes = _suggestions(order, status, decisions, alternatives)
+    if notes:
+        lines += ["", "**Instead**", "", *notes]
+    more: dict[str, Any] = {}
+    if suggestions:
+        more = {"selectionBehavior": "at-most-one", "suggestions": suggestions}
+    return _card(status, summary, "\n".join(lines), **more)
+
+
+def _suggestions(order: Order, status: str, decisions: list[Any], alternatives: Any
+                 ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Suggestions to work the rule's alternatives instead (an update of the order when it
+    plans one intervention), and a line on each alternative for the detail."""
+    first = decisions[0]
+    named = sorted({a for d in decisions for a in d.alternatives})
+    if not named or first.technique_iri is None:
+        return [], []
+    technique = _term(first.technique, True)
+    sides = sorted({d.side for d in decisions})
+    suggestions, notes = [], []
+    for alternative in named:
+        found = [alternatives(first.technique, alternative, side) for side in sides]
+        worst = max(found, key=_RANK.__getitem__)
+        label = _term(alternative, True)
+        if _RANK[worst] >= _RANK[status]:
+            notes.append(f"- {_md(label)}: not offered, {worst} for this patient too.")
+            continue
+        notes.append(f"- {_md(label)}: {worst} for this patient.")
+        suggestion: dict[str, Any] = {
+            "label": _short(f"Order {technique} on {label} instead ({worst})", 80),
+            "uuid": str(uuid.uuid4()),
+        }
+        if worst == "permitted":
+            suggestion["isRecommended"] = True
+        if len(order.plans) == 1 and "/" in order.ref:
+            suggestion["actions"] = [{
+                "type": "update",
+                "description": f"Change the target of {order.ref} to {label}",
+                "resource": _retargeted(order, label),
+            }]
+        suggestions.append(suggestion)
+    if sum(1 for s in suggestions if s.get("isRecommended")) > 1:
+        for s in suggestions:  # at most one may be chosen: recommend none above the others
+            s.pop("isRecommended", None)
+    return suggestions, notes
+
+
+def _retargeted(order: Order, label: str) -> dict[str, Any]:
+    """The order's ServiceRequest with its body site replaced by ``label`` (same side)."""
+    resource = copy.deepcopy(order.resource)
+    site: dict[str, Any] = {"text": label}
+    side = order.plans[0].get("side")
+    if side in _LATERALITY:
+        code, display = _LATERALITY[side]
+        site["coding"] = [{"system": _SNOMED, "code": code, "display": display}]
+    resource["bodySite"] = [site]
+    return resource
+
+
+# --- CDS Hooks: a call ----------------------------------------------------------------------
+
+
+def run_hook(service: CdsService, body: Any, at: datetime) -> dict[str, Any]:
+    """Answer one CDS Hooks call: ``{"cards": [...]}``.
+
+    Raises:
+        Problem: the request does not follow the specification (400), lacks the prefetch
+            (412), or holds data that cannot be read or belongs to another patient (422).
+    """
+    from .assessment import assess, decide
+    from .fhir import bundle_to_record
+    from .records import load_record
+
+    call = read_hook_call(body, service)
+    data = read_prefetch(call)
+    try:
+        record = bundle_to_record(data.bundle(), at=at, source="prefetch")
+    except RecordError as exc:
+        raise _fhir_problem(exc, data.origins) from None
+    orders: list[Order] = []
+    if service.hook != "patient-view":
+        planned: list[dict[str, Any]] = []
+        for order in read_orders(call):
+            order.plans = _order_plans(order, data.patient, at)
+            order.first = len(planned)
+            planned += order.plans
+            if order.plans:
+                orders.append(order)
+        if planned:
+            record["planned"] = planned
+    loaded = load_record(record, name="request", at=at)
+    assessment = assess(loaded, at=at)
+    ctx = _Context(record, {"conditions": data.refs("Condition"),
+                            "procedures": data.refs("Procedure"),
+                            "findings": data.finding_refs(record.get("findings", [])),
+                            "planned": [o.ref for o in orders for _ in o.plans]})
+    if service.hook == "patient-view":
+        cards = patient_cards(assessment, ctx)
+    else:
+        known: dict[tuple[str | None, str | None, str], str] = {
+            (d.technique, d.target, d.side): d.status for d in assessment.decisions}
+
+        def alternative(technique: str, target: str, side: str) -> str:
+            if (technique, target, side) not in known:
+                known[(technique, target, side)] = decide(
+                    loaded, technique, target, "left" if side == "left" else "right",
+                    at=at).status
+            return known[(technique, target, side)]
+
+        cards = order_cards(assessment, ctx, orders, alternative)
+    logger.info("%s %s: %d card(s)", service.id, call.hook_instance[:64], len(cards))
+    return {"cards": cards}
+
+
+def check_feedback(body: Any) -> int:
+    """Check a feedback document; the number of feedback items (400 when malformed)."""
+    if not isinstance(body, dict) or not isinstance(body.get("feedback"), list):
+        raise _bad_request("feedback is required: an array", "feedback")
+    for index, item in enumerate(body["feedback"]):
+        where = f"feedback[{index}]"
+        if not isinstance(item, dict):
+            raise _bad_request(f"{where} must be an object", where)
+        _string(item, "card", where + ".")
+        if item.get("outcome") not in ("accepted", "overridden"):
+            raise _bad_request(f"{where}.outcome must be 'accepted' or 'overridden'",
+                               where + ".outcome")
+        _string(item, "outcomeTimestamp", where + ".")
+        if item["outcome"] == "accepted" and not isinstance(item.get("acceptedSuggestions"),
+                                                            list):
+            raise _bad_request(f"{where}.acceptedSuggestions is required when accepted",
+                               where + ".acceptedSuggestions")
+    return len(body["feedback"])
+
+
+# --- SPARQL ---------------------------------------------------------------------------------
+
+#: Result media types offered, in the order preferred when the client accepts several.
+_SOLUTION_TYPES = ("application/sparql-results+json", "application/json", "text/csv",
+                   "text/tab-separated-values", "application/sparql-results+xml",
+                   "application/xml")
+_GRAPH_TYPES = ("text/turtle", "application/n-triples", "text/plain")
+_TOKENS = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
+    r'|"(?:[^"\\\n\r]|\\.)*"|\'(?:[^\'\\\n\r]|\\.)*\''
+    r'|<[^<>"{}|^`\\\s]*>|#[^\n\r]*',
+    re.DOTALL,
+)
+_UPDATE_WORDS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY",
+                           "MOVE", "ADD", "WITH"})
+_PROLOGUE = re.compile(r"\s*(?:(?:BASE\s*<>|PREFIX\s+[^\s:]*:\s*<>)\s*)*", re.IGNORECASE)
+_SERVICE = re.compile(r"(?<![\w:?$.\-])SERVICE(?![\w:.\-])", re.IGNORECASE)
+
+
+def _stripped(query: str) -> str:
+    """The query with strings, IRIs and comments blanked (``""``, ``<>``, a space)."""
+    def blank(match: re.Match[str]) -> str:
+        token = match.group(0)
+        return "<>" if token.startswith("<") else " " if token.startswith("#") else '""'
+
+    return _TOKENS.sub(blank, query)
+
+
+def check_query(query: str) -> None:
+    """Refuse (403) an update and a federated query (``SERVICE``: the endpoint fetches
+    nothing from elsewhere), before the query runs.
+
+    >>> check_query("PREFIX x: <urn:x#> INSERT DATA { x:a x:b x:c }")
+    Traceback (most recent call last):
+    ...
+    kgmassage.service.Problem: this endpoint is read-only: SPARQL updates (INSERT) are refused
+    """
+    text = _stripped(query)
+    rest = text[_PROLOGUE.match(text).end():]  # type: ignore[union-attr]
+    word = re.match(r"[A-Za-z]+", rest)
+    if word and word.group(0).upper() in _UPDATE_WORDS:
+        raise Problem(403, "Updates refused", "this endpoint is read-only: SPARQL updates "
+                      f"({word.group(0).upper()}) are refused", kind="update-refused")
+    if _SERVICE.search(text):
+        raise Problem(403, "Federated query refused", "SERVICE is refused: the endpoint "
+                      "queries the knowledge base only", kind="service-refused")
+
+
+def negotiate(accept: str | None, offered: Sequence[str]) -> str | None:
+    """The offered media type the Accept header prefers (``None`` when none is acceptable).
+
+    >>> negotiate("text/csv;q=0.5, application/sparql-results+json", _SOLUTION_TYPES)
+    'application/sparql-results+json'
+    >>> negotiate(None, _GRAPH_TYPES), negotiate("image/png", _GRAPH_TYPES)
+    ('text/turtle', None)
+    """
+    if not accept or not accept.strip():
+        return offered[0]
+    ranges: list[tuple[str, float]] = []
+    for part in accept.split(","):
+        pieces = [p.strip() for p in part.split(";")]
+        if not pieces[0]:
+            continue
+        q = 1.0
+        for param in pieces[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        ranges.append((pieces[0].lower(), q))
+    best, best_q = None, 0.0
+    for media in offered:
+        kind = media.split("/")[0]
+        quality, specificity = 0.0, -1
+        for pattern, q in ranges:
+            level = (2 if pattern == media else 1 if pattern == f"{kind}/*"
+                     else 0 if pattern == "*/*" else -1)
+            if level > specificity:
+                quality, specificity = q, level
+        if quality > best_q:
+            best, best_q = media, quality
+    return best
+
+
+def _json_term(term: Any) -> dict[str, Any]:
+    import pyoxigraph as ox
+
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Triple):
+        return {"type": "triple", "value": {"subject": _json_term(term.subject),
+                                            "predicate": _json_term(term.predicate),
+                                            "object": _json_term(term.object)}}
+    out = {"type": "literal", "value": term.value}
+    if term.language:
+        out["xml:lang"] = term.language
+    elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
+        out["datatype"] = term.datatype.value
+    return out
+
+
+def _csv_value(term: Any) -> str:
+    import pyoxigraph as ox
+
+    if term is None:
+        return ""
+    if isinstance(term, ox.BlankNode):
+        return f"_:{term.value}"
+    if isinstance(term, ox.Triple):
+        return str(term)
+    value: str = term.value
+    return value
+
+
+def _xml_term(term: Any) -> str:
+    import pyoxigraph as ox
+
+    if isinstance(term, ox.NamedNode):
+        return f"<uri>{xml_escape(term.value)}</uri>"
+    if isinstance(term, ox.BlankNode):
+        return f"<bnode>{xml_escape(term.value)}</bnode>"
+    if isinstance(term, ox.Triple):
+        return (f"<triple><subject>{_xml_term(term.subject)}</subject><predicate>"
+                f"{_xml_term(term.predicate)}</predicate><object>{_xml_term(term.object)}"
+                "</object></triple>")
+    if term.language:
+        return f'<literal xml:lang="{xml_escape(term.language)}">{xml_escape(term.value)}</literal>'
+    return (f'<literal datatype="{xml_escape(term.datatype.value)}">'
+            f"{xml_escape(term.value)}</literal>")
+
+
+_XML_HEAD = '<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">'
+
+
+def _solutions(variables: list[str], rows: list[list[Any]], media: str) -> bytes:
+    if media in ("application/sparql-results+json", "application/json"):
+        bindings = [{v: _json_term(t) for v, t in zip(variables, row, strict=True)
+                     if t is not None} for row in rows]
+        return json.dumps({"head": {"vars": variables}, "results": {"bindings": bindings}},
+                          ensure_ascii=False).encode("utf-8")
+    if media == "text/csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(variables)
+        writer.writerows([_csv_value(t) for t in row] for row in rows)
+        return out.getvalue().encode("utf-8")
+    if media == "text/tab-separated-values":
+        lines = ["\t".join(f"?{v}" for v in variables)]
+        lines += ["\t".join("" if t is None else str(t) for t in row) for row in rows]
+        return ("\n".join(lines) + "\n").encode("utf-8")
+    head = "".join(f'<variable name="{xml_escape(v)}"/>' for v in variables)
+    body = "".join(
+        "<result>" + "".join(f'<binding name="{xml_escape(v)}">{_xml_term(t)}</binding>'
+                             for v, t in zip(variables, row, strict=True) if t is not None)
+        + "</result>" for row in rows)
+    return (f"{_XML_HEAD}<head>{head}</head><results>{body}</results></sparql>\n"
+            ).encode()
+
+
+def _boolean(value: bool, media: str) -> bytes:
+    if media in ("application/sparql-results+json", "application/json"):
+        return json.dumps({"head": {}, "boolean": value}).encode("utf-8")
+    if media in ("application/sparql-results+xml", "application/xml"):
+        return f"{_XML_HEAD}<head/><boolean>{str(value).lower()}</boolean></sparql>\n".encode()
+    return (str(value).lower() + "\n").encode("utf-8")
+
+
+def _too_many(limit: int, what: str) -> tuple[Any, ...]:
+    return ("problem", 422, "Result too large",
+            f"the query returns more than {limit:,} {what}; narrow it or page with LIMIT and "
+            "OFFSET", "row-limit")
+
+
+def answer_query(store: Any, query: str, accept: str | None, limit: int,
+                 prefixes: Mapping[str, str]) -> tuple[Any, ...]:
+    """Run ``query`` on ``store`` (pyoxigraph): ``("ok", media type, body)`` or
+    ``("problem", status, title, detail, kind)``."""
+    import pyoxigraph as ox
+
+    try:
+        answer = store.query(query, prefixes=dict(prefixes))
+        if isinstance(answer, ox.QueryBoolean):
+            media = negotiate(accept, _SOLUTION_TYPES)
+            if media is None:
+                return _not_acceptable(_SOLUTION_TYPES)
+            return ("ok", media, _boolean(bool(answer), media))
+        if isinstance(answer, ox.QuerySolutions):
+            media = negotiate(accept, _SOLUTION_TYPES)
+            if media is None:
+                return _not_acceptable(_SOLUTION_TYPES)
+            variables = [v.value for v in answer.variables]
+            rows: list[list[Any]] = []
+            for solution in answer:
+                if len(rows) == limit:
+                    return _too_many(limit, "rows")
+                rows.append([solution[v] for v in variables])
+            return ("ok", media, _solutions(variables, rows, media))
+        media = negotiate(accept, _GRAPH_TYPES)
+        if media is None:
+            return _not_acceptable(_GRAPH_TYPES)
+        lines: list[str] = []
+        for triple in answer:
+            if len(lines) == limit:
+                return _too_many(limit, "triples")
+            lines.append(f"{triple.subject} {triple.predicate} {triple.object} .\n")
+        return ("ok", media, "".join(lines).encode("utf-8"))
+    except SyntaxError as exc:
+        return ("problem", 400, "Invalid query", f"SPARQL syntax error: {exc}", "query-error")
+    except Exception as exc:  # pyoxigraph raises OSError, ValueError… for failed evaluation
+        return ("problem", 400, "Query failed", f"{type(exc).__name__}: {exc}", "query-error")
+
+
+def _not_acceptable(offered: Sequence[str]) -> tuple[Any, ...]:
+    return ("problem", 406, "Not acceptable",
+            f"this result can be given as {', '.join(offered)}", None)
+
+
+def _sparql_worker(conn: Any, knowledge: bytes, prefixes: dict[str, str]) -> None:
+    """The SPARQL worker process: the knowledge base in a store of its own, read-only; one
+    query at a time from ``conn``, answered on it."""
+    import pyoxigraph as ox
+
+    store = ox.Store()
+    store.load(knowledge, format=ox.RdfFormat.N_TRIPLES)
+    conn.send(("ready", len(store)))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        query, accept, limit = job
+        conn.send(answer_query(store, query, accept, limit, prefixes))
+
+
+@cache
+def _knowledge_ntriples() -> bytes:
+    from .resources import rules_graph
+
+    return rules_graph().serialize(format="nt", encoding="utf-8")
+
+
+def _default_prefixes() -> dict[str, str]:
+    from .knowledge import TABLE_PREFIXES
+
+    return dict(TABLE_PREFIXES)
+
+
+class SparqlRunner:
+    """Runs queries in a worker process holding the knowledge base, one at a time; a query
+    past the time limit has its worker stopped (and a new one started for the next)."""
+
+    def __init__(self, timeout: float = SPARQL_TIMEOUT, row_limit: int = SPARQL_ROW_LIMIT
+                 ) -> None:
+        self.timeout = timeout
+        self.row_limit = row_limit
+        self._lock = threading.Lock()
+        self._process: Any = None
+        self._conn: Any = None
+        self._ready = False
+
+    def start(self) -> None:
+        """Start the worker (it loads the knowledge base in the background)."""
+        with self._lock:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        if self._process is not None and self._process.is_alive():
+            return
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        process = context.Process(target=_sparql_worker, name="kgmassage-sparql",
+                                  args=(child, _knowledge_ntriples(), _default_prefixes()),
+                                  daemon=True)
+        process.start()
+        child.close()
+        self._process, self._conn = process, parent
+        self._ready = False
+
+    def _wait_ready(self) -> None:
+        if self._ready:
+            return
+        if not self._conn.poll(120):
+            self._stop()
+            raise Problem(503, "SPARQL endpoint unavailable", "the query worker did not start")
+        self._conn.recv()
+        self._ready = True
+
+    def _stop(self) -> None:
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if conn is not None:
+            try:
+                conn.send(None)
+            except (OSError, ValueError):
+                pass
+            conn.close()
+        if process is not None:
+            process.join(timeout=1)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=5)
+
+    def close(self) -> None:
+        """Stop the worker."""
+        with self._lock:
+            self._stop()
+
+    def run(self, query: str, accept: str | None) -> tuple[str, bytes]:
+        """``(media type, body)`` of the answer; a :class:`Problem` when it fails."""
+        with self._lock:
+            self._spawn()
+            try:
+                self._wait_ready()
+                self._conn.send((query, accept, self.row_limit))
+                started = time.monotonic()
+                if not self._conn.poll(self.timeout):
+                    logger.warning("SPARQL query stopped after %.1f s", time.monotonic() - started)
+                    self._stop()
+                    raise Problem(503, "Query timed out",
+                                  f"the query ran longer than {self.timeout:g} s and was "
+                                  "stopped; narrow it", kind="query-timeout")
+                answer = self._conn.recv()
+            except (EOFError, OSError, BrokenPipeError):
+                self._stop()
+                raise Problem(503, "SPARQL endpoint unavailable",
+                              "the query worker ended; try again") from None
+        if answer[0] == "ok":
+            return answer[1], answer[2]
+        _, status, title, detail, kind = answer
+        raise Problem(status, title, detail, kind=kind)
+
+
+def _sparql_params(pairs: Sequence[tuple[str, str]]) -> str:
+    """The one ``query`` of the protocol parameters (an update, or a dataset, refused)."""
+    names = [name for name, _ in pairs]
+    if "update" in names:
+        raise Problem(403, "Updates refused", "this endpoint is read-only: SPARQL updates are "
+                      "refused", kind="update-refused")
+    for name in ("default-graph-uri", "named-graph-uri", "using-graph-uri",
+                 "using-named-graph-uri"):
+        if name in names:
+            raise Problem(400, "Dataset not supported", f"{name} is not supported: the "
+                          "knowledge base is the default graph", kind="query-error")
+    queries = [value for name, value in pairs if name == "query"]
+    if len(queries) != 1:
+        raise Problem(400, "Missing query", "give exactly one query parameter (or POST the "
+                      "query as application/sparql-query)", kind="query-error")
+    return queries[0]
+
+
+# --- the app --------------------------------------------------------------------------------
+
+_JSON_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "application/fhir+json": {"schema": {"type": "object"}},
+    },
+}
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: {"description": text, "content": {PROBLEM_JSON: {"schema": {"type": "object"}}}}
+    for status, text in ((400, "Malformed request"), (412, "Prefetch data missing"),
+                         (413, "Request too large"), (415, "Not JSON"),
+                         (422, "Data cannot be read"))
+}
+
+
+def create_app(*, warm: bool = True, sparql_timeout: float = SPARQL_TIMEOUT,
+               sparql_row_limit: int = SPARQL_ROW_LIMIT, max_body: int = MAX_BODY,
+               sparql_max_body: int = SPARQL_MAX_BODY) -> FastAPI:
+    """The ASGI application.
+
+    Args:
+        warm: on start-up, build the decision engine and start the SPARQL worker (else on
+            first use).
+        sparql_timeout: seconds a SPARQL query may run.
+        sparql_row_limit: most rows a SPARQL result may have.
+        max_body: largest body of the record and CDS Hooks routes (bytes).
+        sparql_max_body: largest SPARQL request (bytes).
+    """
+    sparql = SparqlRunner(sparql_timeout, sparql_row_limit)
+    engine_lock = threading.Lock()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if warm:
+            sparql.start()
+            await run_in_threadpool(_warm, engine_lock)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(sparql.close)
+
+    app = FastAPI(
+        title="kgmassage",
+        version=__version__,
+        summary="Knee-massage clinical decision support: CDS Hooks 2.0, record assessment, "
+        "a read-only SPARQL endpoint over the knowledge base.",
+        lifespan=lifespan,
+    )
+    app.state.sparql = sparql
+
+    def locked(function: Any, *args: Any, **kwargs: Any) -> Any:
+        with engine_lock:
+            return function(*args, **kwargs)
+
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return _problem_response(exc, request)
+
+    @app.exception_handler(KgMassageError)
+    async def _library(request: Request, exc: KgMassageError) -> JSONResponse:
+        return _problem_response(_library_problem(exc), request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        return _problem_response(Problem(exc.status_code, _reason(exc.status_code), detail),
+                                 request, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = ["/".join(str(p) for p in e.get("loc", ())) + ": " + str(e.get("msg"))
+                 for e in exc.errors()[:3]]
+        return _problem_response(Problem(400, "Invalid parameter", "; ".join(parts),
+                                         kind="parameter-error"), request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unexpected error on %s", request.url.path, exc_info=exc)
+        return _problem_response(Problem(500, "Internal error", "the request failed; the "
+                                         "server log has the details"), request)
+
+    # --- service ---
+
+    @app.get("/health", tags=["service"], summary="Liveness and versions")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    # --- CDS Hooks ---
+
+    @app.get("/cds-services", tags=["CDS Hooks"], summary="CDS Hooks discovery")
+    async def discovery() -> dict[str, Any]:
+        return {"services": [s.discovery() for s in SERVICES]}
+
+    @app.post("/cds-services/{service_id}", tags=["CDS Hooks"], summary="Call a CDS service",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": {"type": "object"}}}}},
+              responses=_PROBLEMS)
+    async def call_service(
+        request: Request, service_id: str,
+        at: str | None = Query(None, description="Assessment time (xsd date or date-time; "
+                               "default now, UTC). Not part of CDS Hooks: for replay and "
+                               "tests."),
+    ) -> JSONResponse:
+        service = _BY_ID.get(service_id)
+        if service is None:
+            raise Problem(404, "Not found", f"no CDS service {cut(service_id, 60)!r}; see "
+                          "GET /cds-services")
+        _require_json(request)
+        body = parse_json(await _read_body(request, max_body), "the CDS Hooks request")
+        when = _resolve_at(at)
+        return JSONResponse(await run_in_threadpool(locked, run_hook, service, body, when))
+
+    @app.post("/cds-services/{service_id}/feedback", tags=["CDS Hooks"],
+              summary="Feedback on cards", responses=_PROBLEMS,
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": {"type": "object"}}}}})
+    async def feedback(request: Request, service_id: str) -> Response:
+        if service_id not in _BY_ID:
+            raise Problem(404, "Not found", f"no CDS service {cut(service_id, 60)!r}")
+        _require_json(request)
+        count = check_feedback(parse_json(await _read_body(request, max_body), "the feedback"))
+        logger.info("feedback for %s: %d item(s)", service_id, count)
+        return Response(status_code=200)
+
+    # --- the page for people ---
+
+    @app.get("/", tags=["pages"], summary="The form: paste or upload a record",
+             response_class=HTMLResponse)
+    async def home() -> HTMLResponse:
+        return HTMLResponse(form_page())
+
+    @app.post("/", tags=["pages"], summary="The report of the record sent by the form",
+              response_class=HTMLResponse)
+    async def home_report(request: Request) -> HTMLResponse:
+        return await run_in_threadpool(
+            locked, _report_page, await _read_body(request, max_body),
+            request.headers.get("content-type", ""))
+
+    # --- records ---
+
+    @app.post("/assess", tags=["records"], summary="Assess one record (JSON or FHIR Bundle)",
+              openapi_extra={"requestBody": _JSON_BODY}, responses=_PROBLEMS)
+    async def assess_route(
+        request: Request,
+        at: str | None = Query(None, description="Assessment time (xsd date or date-time); "
+                               "default the record's assessed_at, else now (UTC)."),
+        strict: bool = Query(False, description="Refuse (422) a record that does not conform."),
+    ) -> JSONResponse:
+        record = await _record_body(request, max_body)
+        result = await run_in_threadpool(locked, _assess, record, at, strict)
+        return JSONResponse(result)
+
+    @app.post("/validate", tags=["records"], summary="Validate one record",
+              openapi_extra={"requestBody": _JSON_BODY}, responses=_PROBLEMS)
+    async def validate_route(
+        request: Request,
+        at: str | None = Query(None, description="Assessment time dates are checked against."),
+    ) -> JSONResponse:
+        record = await _record_body(request, max_body)
+        return JSONResponse(await run_in_threadpool(locked, _validate, record, at))
+
+    # --- SPARQL ---
+
+    @app.get("/sparql", tags=["SPARQL"], summary="SPARQL 1.1 query (GET)",
+             responses={**_PROBLEMS, 403: {"description": "Update or SERVICE refused"},
+                        503: {"description": "Query timed out"}})
+    async def sparql_get(
+        request: Request,
+        query: str | None = Query(None, description="The SPARQL 1.1 query."),
+    ) -> Response:
+        if len(request.url.query.encode()) > sparql_max_body:
+            raise Problem(413, "Request too large",
+                          f"the query string exceeds {sparql_max_body:,} bytes")
+        text = _sparql_params(request.query_params.multi_items())
+        return await _sparql(request, text)
+
+    @app.post("/sparql", tags=["SPARQL"], summary="SPARQL 1.1 query (POST)",
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/sparql-query": {"schema": {"type": "string"}},
+                  "application/x-www-form-urlencoded": {"schema": {
+                      "type": "object", "properties": {"query": {"type": "string"}}}}}}},
+              responses={**_PROBLEMS, 403: {"description": "Update or SERVICE refused"},
+                         503: {"description": "Query timed out"}})
+    async def sparql_post(request: Request) -> Response:
+        from urllib.parse import parse_qsl
+
+        body = await _read_body(request, sparql_max_body)
+        kind = _media_type(request)
+        params = request.query_params.multi_items()
+        if kind == "application/sparql-update":
+            raise Problem(403, "Updates refused", "this endpoint is read-only: SPARQL updates "
+                          "are refused", kind="update-refused")
+        if kind == "application/sparql-query":
+            _sparql_params([*params, ("query", "")])  # dataset parameters are refused
+            text = _decoded(body)
+        elif kind == "application/x-www-form-urlencoded":
+            try:
+                pairs = parse_qsl(_decoded(body), keep_blank_values=True, strict_parsing=False)
+            except ValueError as exc:
+                raise Problem(400, "Malformed request", str(exc), kind="query-error") from None
+            text = _sparql_params([*params, *pairs])
+        else:
+            raise Problem(415, "Unsupported media type", "POST the query as "
+                          "application/sparql-query, or as the query parameter of "
+                          "application/x-www-form-urlencoded")
+        return await _sparql(request, text)
+
+    async def _sparql(request: Request, text: str) -> Response:
+        if not text.strip():
+            raise Problem(400, "Missing query", "the query is empty", kind="query-error")
+        check_query(text)
+        accept = request.headers.get("accept")
+        if (negotiate(accept, _SOLUTION_TYPES) is None
+                and negotiate(accept, _GRAPH_TYPES) is None):
+            raise Problem(406, "Not acceptable", "results are given as "
+                          f"{', '.join(_SOLUTION_TYPES + _GRAPH_TYPES)}")
+        media, content = await run_in_threadpool(sparql.run, text, accept)
+        charset = "; charset=utf-8" if media.startswith("text/") else ""
+        return Response(content, media_type=media + charset)
+
+    return app
+
+
+def _decoded(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Problem(400, "Malformed request", f"the body is not UTF-8: {exc.reason}",
+                      kind="query-error") from None
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+async def _record_body(request: Request, limit: int) -> dict[str, Any]:
+    _require_json(request)
+    record = parse_json(await _read_body(request, limit), "the record")
+    if not isinstance(record, dict):
+        raise Problem(422, "Record cannot be read", "send one record: a JSON object (the "
+                      "record form, or a FHIR R4 Bundle)", kind="record-error")
+    return record
+
+
+def _assess(record: dict[str, Any], at: str | None, strict: bool) -> dict[str, Any]:
+    from .assessment import assess
+    from .records import load_record
+
+    when = None if at is None else _resolve_at(at)
+    loaded = load_record(record, name="request", at=when)
+    return assess(loaded, at=when, strict=strict).to_dict()
+
+
+def _report_page(body: bytes, content_type: str) -> HTMLResponse:
+    """The HTML report of the record of a form post, or the form again saying what is wrong
+    (400) with the text kept."""
+    from urllib.parse import parse_qs
+
+    from .assessment import assess
+    from .records import load_record
+
+    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        return HTMLResponse(form_page(message="send the form (a record in the field "
+                                      "'record')"), status_code=415)
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    text = fields.get("record", [""])[0]
+    at = fields.get("at", [""])[0].strip() or None
+    try:
+        record = parse_json(text.encode("utf-8"), "the record")
+        if not isinstance(record, dict):
+            raise Problem(422, "Record cannot be read", "the record must be one JSON object "
+                          "(the record form, or a FHIR R4 Bundle)")
+        when = None if at is None else _resolve_at(at)
+        assessment = assess(load_record(record, name="the pasted record", at=when), at=when)
+    except Problem as exc:
+        return HTMLResponse(form_page(message=exc.detail, record=text, at=at or ""),
+                            status_code=400)
+    except KgMassageError as exc:
+        return HTMLResponse(form_page(message=str(exc), record=text, at=at or ""),
+                            status_code=400)
+    return HTMLResponse(to_html([assessment], back="/"))
+
+
+def _validate(record: dict[str, Any], at: str | None) -> dict[str, Any]:
+    from .records import load_record
+    from .validation import validate
+
+    when = None if at is None else _resolve_at(at)
+    return validate(load_record(record, name="request", at=when), at=when).to_dict()
+
+
+def _warm(lock: threading.Lock) -> None:
+    """Build the decision engine and the FHIR tables once, before the first request."""
+    from .assessment import assess
+    from .fhir import bundle_to_record
+
+    with lock:
+        started = time.monotonic()
+        bundle = {"resourceType": "Bundle", "type": "collection",
+                  "entry": [{"resource": {"resourceType": "Patient", "id": "warm-up"}}]}
+        assess(bundle_to_record(bundle, at="2026-01-01T00:00:00Z"))
+        _labels()
+        logger.info("decision engine ready in %.1f s", time.monotonic() - started)

@@ -1,0 +1,79 @@
+"""The reports for people: headlines per leg, outcomes grouped by region (snapshot tests), and
+the HTML page with its picture of the legs."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from kgmassage import assess
+from kgmassage.report import headlines, region_statuses, to_html, to_people_text
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAPSHOTS = ROOT / "tests" / "data" / "snapshots"
+AT = "2026-11-20T10:00:00Z"
+
+CASES = {
+    "dvt-and-unhealed-tkr": {
+        "id": "dvt-tkr",
+        "conditions": [{"type": "DeepVeinThrombosis", "side": "left", "status": "suspected",
+                        "onset": "2026-11-19"}],
+        "procedures": [{"type": "TotalKneeReplacement", "side": "right", "date": "2026-11-10"}]},
+    "severe-osteoporosis": {
+        "id": "osteo", "conditions": [{"type": "SevereOsteoporosis", "onset": "2020-01-01"}],
+        "clearances": [{"date": "2026-11-01", "issued_by": "GP"}]},
+    "skin-lesion-and-fever": {
+        "id": "lesion",
+        "conditions": [{"type": "OpenWound", "site": "Thigh", "side": "right"}],
+        "findings": [{"type": "Fever"}],
+        "planned": [{"technique": "foam rolling", "target": "IT band", "side": "right"}]},
+    "nothing": {"id": "clean", "conditions": [{"type": "KneePain", "side": "left"}]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_text_report_snapshot(name: str) -> None:
+    text = to_people_text(assess(CASES[name], at=AT))
+    snapshot = SNAPSHOTS / f"{name}.txt"
+    if os.environ.get("KGM_UPDATE_SNAPSHOTS"):
+        snapshot.write_text(text, encoding="utf-8")
+    assert text == snapshot.read_text(encoding="utf-8")
+
+
+def test_the_message_that_matters_comes_first() -> None:
+    lines = to_people_text(assess(CASES["dvt-and-unhealed-tkr"], at=AT)).splitlines()
+    assert lines[2] == ("LEFT LEG — no massage: suspected deep vein thrombosis, left leg "
+                        "(since 2026-11-19) [conditions[0]]")
+    assert lines[3].startswith("RIGHT LEG — no massage: total knee replacement, right leg")
+    assert len(lines) < 15
+
+
+def test_both_legs_merge_and_deep_pressure_is_one_line() -> None:
+    heads = headlines(assess(CASES["severe-osteoporosis"], at=AT))
+    assert [(h.where, h.text) for h in heads] == [("BOTH LEGS", "light pressure only")]
+
+
+def test_undated_items_show_time_unknown() -> None:
+    text = to_people_text(assess(CASES["skin-lesion-and-fever"], at=AT))
+    assert "fever, both legs (time unknown) [findings[0]]" in text
+
+
+def test_lifted_reasons_only_in_verbose() -> None:
+    assessment = assess(CASES["severe-osteoporosis"], at=AT)
+    assert "CHRONIC-CONDITION" not in to_people_text(assessment)
+    assert "CHRONIC-CONDITION (requires-clearance, lifted by clearances[0])" in to_people_text(
+        assessment, verbose=True)
+
+
+def test_html_page_is_self_contained_and_colours_each_region() -> None:
+    assessment = assess(CASES["skin-lesion-and-fever"], at=AT)
+    page = to_html([assessment])
+    assert not re.search(r"""(src|href)=["']?https?:""", page)
+    statuses = region_statuses(assessment)
+    assert statuses[("left", "Thigh")] == "requires-clearance"
+    assert statuses[("right", "Thigh")] == "forbidden"
+    assert 'id="right-Thigh" data-status="forbidden"' in page
+    assert 'id="left-Knee" data-status="requires-clearance"' in page

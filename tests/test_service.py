@@ -1,0 +1,655 @@
+"""The HTTP service, started for real: ``kgmassage serve`` as a subprocess on a free loopback
+port (and, for the limits, uvicorn in a thread with small limits), talked to with httpx.
+
+CDS Hooks requests and responses are checked against the CDS Hooks 2.0 specification (discovery
+fields, card fields, no null or empty values, suggestions with a selection behaviour)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+import kgmassage
+from kgmassage.knowledge import KnowledgeBase
+
+ROOT = Path(__file__).resolve().parent.parent
+CDS = ROOT / "tests" / "data" / "cds"
+FHIR = ROOT / "tests" / "data" / "fhir"
+AT = "2026-11-20T10:00:00Z"
+SERVICES = {
+    "patient-view": "massage-safety-patient-view",
+    "order-select": "massage-safety-order-select",
+    "order-sign": "massage-safety-order-sign",
+}
+PROBLEM_KEYS = {"type", "title", "status", "detail"}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait(url: str, process: subprocess.Popen[bytes] | None, log: Path | None) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            text = log.read_text() if log else ""
+            pytest.fail(f"kgmassage serve ended with {process.returncode}:\n{text}")
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the service at {url} did not start")
+
+
+@pytest.fixture(scope="module")
+def server(kgmassage_command: list[str], tmp_path_factory: pytest.TempPathFactory
+           ) -> Iterator[str]:
+    """``kgmassage serve`` through its real entry point, on a free loopback port."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [*kgmassage_command, "serve", "--port", str(port), "--log-level", "warning"],
+            stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    assert "Traceback" not in log.read_text(), log.read_text()
+
+
+@pytest.fixture(scope="module")
+def limited() -> Iterator[str]:
+    """The app with small limits (1 s, 50 rows, 4 KB bodies) on uvicorn in a thread."""
+    import uvicorn
+
+    from kgmassage.service import create_app
+
+    port = _free_port()
+    app = create_app(sparql_timeout=1.0, sparql_row_limit=50, max_body=4096)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait(url, None, None)
+        yield url
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def client(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=60) as http:
+        yield http
+
+
+def _load(name: str) -> dict[str, Any]:
+    return json.loads((CDS / name).read_text())
+
+
+def _call(client: httpx.Client, request: dict[str, Any], at: str | None = AT
+          ) -> httpx.Response:
+    params = {"at": at} if at else {}
+    return client.post(f"/cds-services/{SERVICES[request['hook']]}", json=request,
+                       params=params)
+
+
+def _no_empty(value: Any, where: str = "") -> None:
+    """CDS Hooks: JSON elements are never null or empty (an empty card list aside)."""
+    assert value is not None and value not in ("", [], {}), f"{where} is null or empty"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _no_empty(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _no_empty(item, f"{where}[{index}]")
+
+
+def _cards(response: httpx.Response) -> list[dict[str, Any]]:
+    """The cards of a CDS Hooks response, checked against the specification."""
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"cards"}
+    for card in body["cards"]:
+        _no_empty(card, "card")
+        assert set(card) <= {"uuid", "summary", "detail", "indicator", "source", "suggestions",
+                             "selectionBehavior", "overrideReasons", "links"}
+        assert isinstance(card["summary"], str) and len(card["summary"]) < 140
+        assert card["indicator"] in ("info", "warning", "critical")
+        assert isinstance(card["source"]["label"], str)
+        uuid.UUID(card["uuid"])
+        if "suggestions" in card:
+            assert card["selectionBehavior"] in ("at-most-one", "any")
+            recommended = [s for s in card["suggestions"] if s.get("isRecommended")]
+            if card["selectionBehavior"] == "at-most-one":
+                assert len(recommended) <= 1
+            for suggestion in card["suggestions"]:
+                assert isinstance(suggestion["label"], str)
+                for action in suggestion.get("actions", []):
+                    assert action["type"] in ("create", "update", "delete")
+                    assert isinstance(action["description"], str)
+                    if action["type"] != "delete":
+                        assert "resourceType" in action["resource"]
+    return body["cards"]
+
+
+def _problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert PROBLEM_KEYS <= set(body) and body["status"] == status
+    assert "Traceback" not in response.text
+    return body
+
+
+# --- CDS Hooks: discovery -------------------------------------------------------------------
+
+
+def test_discovery_lists_the_three_services_with_their_prefetch(client: httpx.Client) -> None:
+    response = client.get("/cds-services")
+    assert response.status_code == 200
+    services = response.json()["services"]
+    assert {s["hook"]: s["id"] for s in services} == SERVICES
+    for service in services:
+        _no_empty(service)
+        assert {"hook", "description", "id"} <= set(service)
+        assert set(service) <= {"hook", "title", "description", "id", "prefetch",
+                                "usageRequirements"}
+        assert service["prefetch"] == {
+            "patient": "Patient/{{context.patientId}}",
+            "conditions": "Condition?patient={{context.patientId}}",
+            "procedures": "Procedure?patient={{context.patientId}}",
+            "observations": "Observation?patient={{context.patientId}}",
+        }
+
+
+# --- CDS Hooks: orders ----------------------------------------------------------------------
+
+
+def _request_from_bundle(bundle: dict[str, Any]) -> dict[str, Any]:
+    """An order-sign request made of a FHIR Bundle: its ServiceRequests become the draft
+    orders (status draft), everything else the prefetch searchsets."""
+    resources = [e["resource"] for e in bundle["entry"]]
+    patient = next(r for r in resources if r["resourceType"] == "Patient")
+
+    def searchset(kind: str) -> dict[str, Any]:
+        found = [r for r in resources if r["resourceType"] == kind]
+        return {"resourceType": "Bundle", "type": "searchset", "total": len(found),
+                "entry": [{"resource": r, "search": {"mode": "match"}} for r in found]}
+
+    orders = [dict(r, status="draft") for r in resources if r["resourceType"] == "ServiceRequest"]
+    return {
+        "hookInstance": str(uuid.uuid4()),
+        "hook": "order-sign",
+        "context": {"userId": "Practitioner/example", "patientId": patient["id"],
+                    "draftOrders": {"resourceType": "Bundle",
+                                    "entry": [{"resource": r} for r in orders]}},
+        "prefetch": {"patient": patient, "conditions": searchset("Condition"),
+                     "procedures": searchset("Procedure"),
+                     "observations": searchset("Observation")},
+    }
+
+
+@pytest.mark.parametrize("at", [AT, None])
+def test_order_sign_petrissage_on_the_leg_of_a_left_dvt_is_critical(
+        client: httpx.Client, at: str | None) -> None:
+    request = _request_from_bundle(json.loads((FHIR / "dvt-left.json").read_text()))
+    (card,) = _cards(_call(client, request, at))
+    assert card["indicator"] == "critical"
+    assert "petrissage" in card["summary"] and "vastus lateralis" in card["summary"]
+    assert "left leg" in card["summary"] and "DVT" in card["summary"]
+    detail = card["detail"]
+    assert "**DVT** (forbidden)" in detail
+    assert "`conditions[0]` (Condition/dvt-1)" in detail
+    assert "Deep venous thrombosis of lower extremity" in detail
+    assert "Absolute Contraindications" in detail
+    assert "`ServiceRequest/massage-1`" in detail
+
+
+def test_order_sign_example_file(client: httpx.Client) -> None:
+    (card,) = _cards(_call(client, _load("order-sign-dvt-left.json")))
+    assert card["indicator"] == "critical"
+    assert card["summary"] == "Do not perform petrissage on vastus lateralis, left leg — DVT"
+
+
+def test_order_sign_right_leg_of_a_left_dvt_needs_clearance(client: httpx.Client) -> None:
+    request = _load("order-sign-dvt-left.json")
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    order["bodySite"][0]["coding"][0].update(code="24028007", display="Right")
+    (card,) = _cards(_call(client, request))
+    assert card["indicator"] == "warning"
+    assert "right leg" in card["summary"]
+
+
+def test_order_sign_bilateral_order_gives_one_card_per_status(client: httpx.Client) -> None:
+    request = _load("order-sign-dvt-left.json")
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    order["bodySite"] = [{"text": "vastus lateralis"}]  # no laterality: both legs
+    cards = _cards(_call(client, request))
+    assert [(c["indicator"], "left leg" in c["summary"], "right leg" in c["summary"])
+            for c in cards] == [("critical", True, False), ("warning", False, True)]
+
+
+def test_order_select_cards_only_the_selected_orders_with_alternatives(
+        client: httpx.Client) -> None:
+    request = _load("order-select-itb.json")
+    (card,) = _cards(_call(client, request))
+    assert card["indicator"] == "info"
+    assert "iliotibial band" in card["summary"] and "ITB-DIRECT" in card["summary"]
+    assert card["selectionBehavior"] == "at-most-one"
+    labels = [s["label"] for s in card["suggestions"]]
+    assert labels == ["Order foam rolling on tensor fasciae latae instead (permitted)",
+                      "Order foam rolling on vastus lateralis instead (permitted)"]
+    # accepting a suggestion gives an order that is permitted: no card
+    for suggestion in card["suggestions"]:
+        (action,) = suggestion["actions"]
+        assert action["type"] == "update"
+        changed = copy.deepcopy(request)
+        changed["context"]["draftOrders"]["entry"][0]["resource"] = action["resource"]
+        assert _cards(_call(client, changed)) == []
+
+
+def test_order_select_alternatives_not_better_are_not_suggested(client: httpx.Client) -> None:
+    request = _load("order-select-itb.json")
+    dvt = _load("order-sign-dvt-left.json")["prefetch"]["conditions"]["entry"][0]["resource"]
+    dvt = copy.deepcopy(dvt)
+    dvt["subject"]["reference"] = "Patient/itb-1"
+    dvt["bodySite"][0]["coding"][1].update(code="24028007", display="Right")
+    request["prefetch"]["conditions"]["entry"].append({"resource": dvt})
+    (card,) = _cards(_call(client, request))
+    assert card["indicator"] == "critical"
+    assert "suggestions" not in card
+    assert "not offered, forbidden for this patient too" in card["detail"]
+
+
+def test_order_sign_checks_every_draft_order_most_severe_first(client: httpx.Client) -> None:
+    request = _load("order-select-itb.json")
+    request["hook"] = "order-sign"
+    del request["context"]["selections"]
+    cards = _cards(_call(client, request))
+    assert [c["indicator"] for c in cards] == ["critical", "info"]
+    assert "patella" in cards[0]["summary"] and "PATELLA-PRESSURE" in cards[0]["summary"]
+
+
+def test_order_that_is_permitted_gives_no_card(client: httpx.Client) -> None:
+    request = _load("order-select-itb.json")
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    order["code"] = {"text": "Effleurage"}
+    order["bodySite"] = [{"text": "right quadriceps"}]
+    assert _cards(_call(client, request)) == []
+
+
+def test_unrecognised_massage_order_needs_clearance(client: httpx.Client) -> None:
+    request = _load("order-sign-dvt-left.json")
+    request["prefetch"]["conditions"] = None
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    order["code"]["text"] = "Deep tissue work"
+    order["bodySite"] = [{"text": "outer thigh band"}]
+    cards = _cards(_call(client, request))
+    assert cards and {c["indicator"] for c in cards} == {"warning"}
+    assert all("UNRECOGNIZED" in c["summary"] for c in cards)
+
+
+def test_concurrent_calls_give_the_same_answers(server: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    requests = [_load("order-sign-dvt-left.json"), _load("patient-view-dvt-left.json"),
+                _load("order-select-itb.json")] * 4
+
+    def summaries(request: dict[str, Any]) -> list[str]:
+        with httpx.Client(base_url=server, timeout=60) as http:
+            return [c["summary"] for c in _cards(_call(http, request))]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(summaries, requests))
+    assert answers == answers[:3] * 4
+    assert [len(a) for a in answers[:3]] == [1, 2, 1]
+
+
+# --- CDS Hooks: patient-view ----------------------------------------------------------------
+
+
+def test_patient_view_gives_one_card_per_leg_and_status(client: httpx.Client) -> None:
+    cards = _cards(_call(client, _load("patient-view-dvt-left.json")))
+    assert [(c["indicator"], c["summary"]) for c in cards] == [
+        ("critical", "Left leg: massage forbidden (all 19 interventions) — DVT"),
+        ("warning", "Right leg: massage needs medical clearance (all 19 interventions) — DVT"),
+    ]
+    assert "Absolute Contraindications" in cards[0]["detail"]
+    assert "(Condition/dvt-1)" in cards[0]["detail"]
+
+
+def test_patient_view_merges_legs_that_say_the_same(client: httpx.Client) -> None:
+    request = _load("patient-view-dvt-left.json")
+    request["prefetch"]["conditions"] = None
+    observation = request["prefetch"]["observations"]["entry"][0]["resource"]
+    observation["valueQuantity"]["value"] = 38.6
+    (card,) = _cards(_call(client, request))
+    assert card["indicator"] == "warning"
+    assert card["summary"].startswith("Both legs: massage needs medical clearance")
+    assert "RED-FLAG" in card["summary"]
+    assert "`findings[0]` (Observation/temp-1): Fever" in card["detail"]
+
+
+def test_patient_view_without_contraindications_has_no_cards(client: httpx.Client) -> None:
+    request = _load("patient-view-dvt-left.json")
+    request["prefetch"]["conditions"] = None
+    assert _cards(_call(client, request)) == []
+
+
+def test_patient_view_without_patient_prefetch_uses_the_context(client: httpx.Client) -> None:
+    request = _load("patient-view-dvt-left.json")
+    del request["prefetch"]["patient"]
+    assert len(_cards(_call(client, request))) == 2
+
+
+# --- CDS Hooks: refused requests (never an empty card list) ---------------------------------
+
+
+def test_missing_prefetch_is_412(client: httpx.Client) -> None:
+    request = _load("order-sign-dvt-left.json")
+    del request["prefetch"]["conditions"]
+    del request["prefetch"]["observations"]
+    body = _problem(_call(client, request), 412)
+    assert body["missing"] == ["conditions", "observations"]
+    request.pop("prefetch")
+    _problem(_call(client, request), 412)
+
+
+@pytest.mark.parametrize("change", ["next-link", "total", "outcome", "outcome-entry"])
+def test_incomplete_prefetch_is_412(client: httpx.Client, change: str) -> None:
+    request = _load("patient-view-dvt-left.json")
+    conditions = request["prefetch"]["conditions"]
+    outcome = {"resourceType": "OperationOutcome",
+               "issue": [{"severity": "error", "code": "timeout", "diagnostics": "timed out"}]}
+    if change == "next-link":
+        conditions["link"] = [{"relation": "next", "url": "https://ehr.example.org/p2"}]
+    elif change == "total":
+        conditions["total"] = 7
+    elif change == "outcome":
+        request["prefetch"]["conditions"] = outcome
+    else:
+        conditions["entry"].append({"resource": outcome, "search": {"mode": "outcome"}})
+    _problem(_call(client, request), 412)
+
+
+@pytest.mark.parametrize("change, field", [
+    (lambda r: r.update(hook="order-sign"), "hook"),
+    (lambda r: r.pop("hookInstance"), "hookInstance"),
+    (lambda r: r.pop("context"), "context"),
+    (lambda r: r["context"].pop("patientId"), "context.patientId"),
+    (lambda r: r["context"].pop("userId"), "context.userId"),
+    (lambda r: r.update(prefetch=[]), "prefetch"),
+    (lambda r: r["prefetch"].update(conditions={"resourceType": "Bundle", "entry": {}}),
+     "prefetch.conditions.entry"),
+    (lambda r: r["prefetch"].update(conditions=[1]), "prefetch.conditions"),
+])
+def test_malformed_hook_request_is_400(client: httpx.Client, change: Any, field: str) -> None:
+    request = _load("patient-view-dvt-left.json")
+    change(request)
+    response = client.post("/cds-services/massage-safety-patient-view", json=request)
+    assert _problem(response, 400)["field"] == field
+
+
+def test_order_select_needs_selections_in_the_draft_orders(client: httpx.Client) -> None:
+    request = _load("order-select-itb.json")
+    request["context"]["selections"] = ["ServiceRequest/nowhere"]
+    assert _problem(_call(client, request), 400)["field"] == "context.selections"
+    del request["context"]["draftOrders"]
+    assert _problem(_call(client, request), 400)["field"] == "context.draftOrders"
+
+
+def test_data_of_another_patient_is_refused(client: httpx.Client) -> None:
+    request = _load("patient-view-dvt-left.json")
+    condition = request["prefetch"]["conditions"]["entry"][0]["resource"]
+    condition["subject"]["reference"] = "https://ehr.example.org/fhir/Patient/someone-else"
+    body = _problem(_call(client, request), 422)
+    assert body["field"] == "prefetch.conditions.entry[0] (Condition/dvt-1)"
+    request = _load("order-sign-dvt-left.json")
+    request["prefetch"]["patient"]["id"] = "someone-else"
+    _problem(_call(client, request), 422)
+
+
+def test_invalid_fhir_names_the_place_in_the_request(client: httpx.Client) -> None:
+    request = _load("patient-view-dvt-left.json")
+    request["prefetch"]["conditions"]["entry"][0]["resource"]["onsetDateTime"] = "yesterday"
+    body = _problem(_call(client, request), 422)
+    assert body["field"] == "prefetch.conditions.entry[0] (Condition/dvt-1)"
+    assert "onsetDateTime" in body["detail"]
+    request = _load("order-sign-dvt-left.json")
+    request["context"]["draftOrders"]["entry"][0]["resource"]["status"] = "signed?"
+    body = _problem(_call(client, request), 422)
+    assert body["field"] == "context.draftOrders.entry[0]"
+
+
+def test_unreadable_bodies(client: httpx.Client) -> None:
+    url = "/cds-services/massage-safety-patient-view"
+    json_type = {"Content-Type": "application/json"}
+    _problem(client.post(url, content=b"{not json", headers=json_type), 400)
+    _problem(client.post(url, content=b"", headers=json_type), 400)
+    _problem(client.post(url, content=b'{"hook": "a", "hook": "b"}', headers=json_type), 422)
+    _problem(client.post(url, content=b'{"x": NaN}', headers=json_type), 400)
+    _problem(client.post(url, content=b"{}", headers={"Content-Type": "text/plain"}), 415)
+    _problem(client.post("/cds-services/nope", json={}), 404)
+    _problem(client.post(url, json=_load("patient-view-dvt-left.json"),
+                         params={"at": "yesterday"}), 400)
+
+
+def test_feedback(client: httpx.Client) -> None:
+    url = "/cds-services/massage-safety-order-sign/feedback"
+    ok = {"feedback": [{"card": str(uuid.uuid4()), "outcome": "overridden",
+                        "outcomeTimestamp": "2026-11-20T10:05:31Z"}]}
+    assert client.post(url, json=ok).status_code == 200
+    _problem(client.post(url, json={"feedback": [{"card": "x", "outcome": "liked"}]}), 400)
+
+
+# --- records --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", [ROOT / "examples" / "dvt-left.json", FHIR / "dvt-left.json"])
+def test_assess_and_validate_give_the_cli_json(client: httpx.Client, path: Path) -> None:
+    record = json.loads(path.read_text())
+    response = client.post("/assess", json=record, params={"at": AT})
+    assert response.status_code == 200, response.text
+    assert response.json() == kgmassage.assess(record, at=AT).to_dict()
+    response = client.post("/validate", json=record, params={"at": AT})
+    assert response.status_code == 200, response.text
+    expected = kgmassage.validate(kgmassage.load_record(record, name="request", at=None),
+                                  at=AT).to_dict()
+    assert response.json() == expected
+
+
+def test_assess_refuses_what_it_cannot_read(client: httpx.Client) -> None:
+    _problem(client.post("/assess", json=[{"id": "a"}]), 422)
+    body = _problem(client.post("/assess", content=b'{"id": "a", "id": "b"}',
+                                headers={"Content-Type": "application/json"}), 422)
+    assert "'id' twice" in body["detail"]
+    body = _problem(client.post("/assess", json={"resourceType": "Bundle", "type": "collection",
+                                                 "entry": []}), 422)
+    assert body["type"] == "urn:kgmassage:problem:record-error"
+    _problem(client.post("/assess", json={"id": "a"}, params={"at": "2026-11-20T10:00Z"}), 400)
+    nonconforming = {"id": "a", "conditions": [{"type": "KneePain", "side": "lfet"}]}
+    assert client.post("/assess", json=nonconforming).json()["conforms"] is False
+    _problem(client.post("/assess", json=nonconforming, params={"strict": "true"}), 422)
+    _problem(client.post("/validate", content=b"[", headers={"Content-Type":
+                                                             "application/json"}), 400)
+
+
+# --- SPARQL ---------------------------------------------------------------------------------
+
+
+def _values(body: dict[str, Any]) -> list[dict[str, str]]:
+    return [{k: v["value"] for k, v in row.items()} for row in body["results"]["bindings"]]
+
+
+def test_sparql_answers_a_research_query_as_the_knowledge_base_does(
+        client: httpx.Client) -> None:
+    text = (ROOT / "queries" / "research" / "muscles-crossing-knee.rq").read_text()
+    expected = KnowledgeBase.load().query("muscles-crossing-knee", engine="oxigraph")
+    expected_rows = [{k: str(v) for k, v in row.items() if v is not None}
+                     for row in expected.to_dicts()]
+    post = client.post("/sparql", content=text,
+                       headers={"Content-Type": "application/sparql-query"})
+    assert post.status_code == 200, post.text
+    assert post.headers["content-type"].startswith("application/sparql-results+json")
+    assert post.json()["head"]["vars"] == list(expected.variables)
+    assert _values(post.json()) == expected_rows
+    get = client.get("/sparql", params={"query": text})
+    assert _values(get.json()) == expected_rows
+    form = client.post("/sparql", data={"query": text})
+    assert _values(form.json()) == expected_rows
+
+
+@pytest.mark.parametrize("accept, media, start", [
+    ("text/csv", "text/csv", "muscle,label,"),
+    ("text/tab-separated-values", "text/tab-separated-values", "?muscle\t?label\t"),
+    ("application/sparql-results+xml", "application/sparql-results+xml", "<?xml"),
+    ("application/json;q=0.5, text/csv;q=0.9", "text/csv", "muscle"),
+    ("*/*", "application/sparql-results+json", "{"),
+])
+def test_sparql_result_formats_by_accept(client: httpx.Client, accept: str, media: str,
+                                         start: str) -> None:
+    text = (ROOT / "queries" / "research" / "muscles-crossing-knee.rq").read_text()
+    response = client.get("/sparql", params={"query": text}, headers={"Accept": accept})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith(media)
+    assert response.text.startswith(start)
+    assert "Gastrocnemius" in response.text
+
+
+def test_sparql_ask_and_construct(client: httpx.Client) -> None:
+    ask = client.get("/sparql", params={"query": "ASK { km:Quadriceps km:crosses km:KneeJoint }"})
+    assert ask.json() == {"head": {}, "boolean": True}
+    construct = client.get("/sparql", params={
+        "query": "CONSTRUCT { ?m km:crosses km:KneeJoint } WHERE { ?m km:crosses km:KneeJoint }"})
+    assert construct.headers["content-type"].startswith("text/turtle")
+    muscles = client.get("/sparql", params={
+        "query": "SELECT ?m WHERE { ?m km:crosses km:KneeJoint }"}).json()
+    assert construct.text.count(" .\n") == len(muscles["results"]["bindings"]) >= 3
+    assert ("<https://w3id.org/kgmassage#Quadriceps> <https://w3id.org/kgmassage#crosses> "
+            "<https://w3id.org/kgmassage#KneeJoint> .\n") in construct.text
+
+
+def test_sparql_refuses_updates_and_leaves_the_store_as_it_was(client: httpx.Client) -> None:
+    count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    before = client.get("/sparql", params={"query": count}).json()
+    update = "PREFIX km: <https://w3id.org/kgmassage#> INSERT DATA { km:a km:b km:c }"
+    _problem(client.post("/sparql", data={"update": update}), 403)
+    _problem(client.post("/sparql", content=update,
+                         headers={"Content-Type": "application/sparql-update"}), 403)
+    _problem(client.post("/sparql", data={"query": update}), 403)
+    _problem(client.get("/sparql", params={"query": "# c\nDROP ALL"}), 403)
+    _problem(client.get("/sparql", params={
+        "query": "SELECT * WHERE { SERVICE <http://127.0.0.1:1/sparql> { ?s ?p ?o } }"}), 403)
+    assert client.get("/sparql", params={"query": count}).json() == before
+
+
+def test_sparql_bad_requests(client: httpx.Client) -> None:
+    _problem(client.get("/sparql", params={"query": "SELEC * WHERE { ?s ?p ?o }"}), 400)
+    _problem(client.get("/sparql"), 400)
+    _problem(client.get("/sparql", params=[("query", "ASK {}"), ("query", "ASK {}")]), 400)
+    _problem(client.get("/sparql", params={"query": "ASK {}", "default-graph-uri": "urn:x"}),
+             400)
+    _problem(client.get("/sparql", params={"query": "ASK {}"}, headers={"Accept": "image/png"}),
+             406)
+    _problem(client.post("/sparql", content="ASK {}", headers={"Content-Type": "text/plain"}),
+             415)
+    big = "ASK { }" + " " * (64 * 1024)
+    _problem(client.post("/sparql", content=big,
+                         headers={"Content-Type": "application/sparql-query"}), 413)
+    # a string or IRI that merely says SERVICE or INSERT is fine
+    ok = client.get("/sparql", params={"query": 'SELECT ("INSERT SERVICE" AS ?x) '
+                                                "WHERE { OPTIONAL { <urn:SERVICE> ?p ?o } }"})
+    assert ok.status_code == 200, ok.text
+
+
+def test_sparql_row_and_time_limits(limited: str) -> None:
+    with httpx.Client(base_url=limited, timeout=60) as http:
+        body = _problem(http.get("/sparql", params={"query": "SELECT * WHERE { ?s ?p ?o }"}),
+                        422)
+        assert "50" in body["detail"]
+        small = http.get("/sparql", params={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 50"})
+        assert len(small.json()["results"]["bindings"]) == 50
+        slow = ("SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . "
+                "FILTER(STR(?c) != STR(?i)) }")
+        started = time.monotonic()
+        _problem(http.get("/sparql", params={"query": slow}), 503)
+        assert time.monotonic() - started < 30
+        # the next query runs on a fresh worker
+        after = http.get("/sparql", params={"query": "ASK { ?s ?p ?o }"})
+        assert after.json()["boolean"] is True
+        big = {"hook": "patient-view", "padding": "x" * 5000}
+        _problem(http.post("/cds-services/massage-safety-patient-view", json=big), 413)
+
+
+# --- the rest -------------------------------------------------------------------------------
+
+
+def test_health_openapi_and_unknown_routes(client: httpx.Client) -> None:
+    assert client.get("/health").json()["status"] == "ok"
+    spec = client.get("/openapi.json").json()
+    assert {"/cds-services", "/cds-services/{service_id}", "/assess", "/validate", "/sparql",
+            "/health"} <= set(spec["paths"])
+    assert client.get("/docs").status_code == 200
+    _problem(client.get("/nowhere"), 404)
+    _problem(client.delete("/assess"), 405)
+
+
+# --- the page for people ---
+
+def test_home_page_is_a_self_contained_form(client: httpx.Client) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<form method="post" action="/">' in page.text
+    assert 'name="record"' in page.text and 'type="file"' in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # nothing fetched
+
+
+def test_home_form_post_gives_the_report_page(client: httpx.Client) -> None:
+    record = (ROOT / "examples" / "demo-report.json").read_text(encoding="utf-8")
+    page = client.post("/", data={"record": record, "at": ""})
+    assert page.status_code == 200
+    assert "LEFT LEG — no massage: suspected deep vein thrombosis" in page.text
+    assert '<rect id="left-Knee"' in page.text
+    assert '<a href="/">Assess another record</a>' in page.text
+
+
+@pytest.mark.parametrize(("record", "at", "says"), [
+    ('{"id": "x", "id": "y"}', "", "the key &#x27;id&#x27; twice"),
+    ("[1, 2]", "", "one JSON object"),
+    ('{"id": "x"}', "tomorrow", "not an xsd:date or xsd:dateTime"),
+    ('{"id": "x", "conditions": 3}', "", "conditions"),
+])
+def test_home_form_with_bad_input_shows_the_form_again_with_the_reason(
+        client: httpx.Client, record: str, at: str, says: str) -> None:
+    page = client.post("/", data={"record": record, "at": at})
+    assert page.status_code == 400
+    assert 'role="alert"' in page.text and says in page.text
+    assert '<form method="post"' in page.text
