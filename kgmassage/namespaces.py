@@ -241,6 +241,7 @@ class KM(DefinedNamespace):
     WoundHealed: URIRef
     effect: URIRef
     trigger: URIRef
+    effectStatus: URIRef
     exactTrigger: URIRef
     directClass: URIRef
     sideScope: URIRef
@@ -291,6 +292,10 @@ class KM(DefinedNamespace):
     reportsStatus: URIRef
     CatalogueIntervention: URIRef
     AnyPlace: URIRef
+    Place: URIRef
+    RegionReachEntry: URIRef
+    SideReachEntry: URIRef
+    AdmissionEntry: URIRef
     classClosure: URIRef
     placeRegion: URIRef
     fromPlace: URIRef

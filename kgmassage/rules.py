@@ -95,7 +95,7 @@ def _effect_text(graph: Graph, effect: Node) -> str:
     guard = graph.value(effect, KM.guard)
     if guard is not None:
         scope.append(_GUARDS[guard].format(w=_label(graph, graph.value(effect, KM.window))))
-    status = str(graph.value(graph.value(effect, KM.status), SKOS.notation))
+    status = str(graph.value(graph.value(effect, KM.effectStatus), SKOS.notation))
     return f"{when}: {' '.join(s for s in scope if s)} → **{status}**"
 
 

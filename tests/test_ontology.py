@@ -672,18 +672,15 @@ def test_every_mapping_target_is_in_the_reference(ontology: Graph, shared_dir: P
 # ------------------------------------------------------------------------ researcher polish
 
 
-#: The ontology files whose labels this project keeps (engine.ttl, the decision engine's
-#: vocabulary, is maintained with the engine).
-LABELLED_FILES = ("kgmassage.ttl", "mappings.ttl", "claims.ttl")
-
-
-@pytest.mark.parametrize("name", LABELLED_FILES)
-def test_every_label_is_english(name: str) -> None:
-    graph = resources._parse("ontology", (name,))
+@pytest.mark.parametrize("package", ["ontology", "shapes"])
+def test_every_label_and_definition_is_english(package: str) -> None:
+    names = resources.ONTOLOGY_FILES if package == "ontology" else resources.SHAPE_FILES
+    graph = resources._parse(package, names)
     untagged = sorted(
-        f"{local(s)} {o!r}" for s, o in graph.subject_objects(RDFS.label) if o.language != "en"
+        f"{local(s)} {p.n3()} {o!r}" for p in (RDFS.label, SKOS.definition, RDFS.comment)
+        for s, o in graph.subject_objects(p) if isinstance(o, Literal) and o.language != "en"
     )
-    assert not untagged, f"labels without @en in {name}: {untagged[:10]}"
+    assert not untagged, f"labels without @en in {package}/: {untagged[:10]}"
 
 
 def test_external_codes_have_labels(ontology: Graph) -> None:
@@ -701,12 +698,12 @@ def test_external_codes_have_labels(ontology: Graph) -> None:
     assert ontology.value(URIRef(MESH + "D005206"), RDFS.label) == Literal("Fascia Lata", lang="en")
 
 
-def test_every_object_property_has_domain_and_range() -> None:
-    graph = resources._parse("ontology", LABELLED_FILES)
+def test_every_object_property_has_domain_and_range(ontology: Graph) -> None:
+    """Every km: object property (the RO relations km:increases etc. specialise are RO's)."""
     lacking = sorted(
-        local(p) for p in graph.subjects(RDF.type, OWL.ObjectProperty)
+        local(p) for p in ontology.subjects(RDF.type, OWL.ObjectProperty)
         if str(p).startswith(KM_IRI)
-        and (graph.value(p, RDFS.domain) is None or graph.value(p, RDFS.range) is None)
+        and (ontology.value(p, RDFS.domain) is None or ontology.value(p, RDFS.range) is None)
     )
     assert not lacking, f"object properties without rdfs:domain or rdfs:range: {lacking}"
 
@@ -755,3 +752,15 @@ def test_itb_direct_message_names_the_attaching_muscle_and_the_one_beneath() -> 
     assert "vastus lateralis (which lies beneath the band)" in message
     evidence = str(rules.value(URIRef(KM_IRI + "RuleItbDirect"), URIRef(KM_IRI + "evidence")))
     assert "lies beneath the band" in evidence
+
+
+def test_status_means_one_thing_per_class() -> None:
+    """km:status: record items (a condition status), decisions and reasons (a decision status);
+    a rule effect's status is km:effectStatus, exactly one, a decision status."""
+    rules = resources.rules_graph()
+    effects = set(rules.subjects(RDF.type, KM.RuleEffect))
+    assert len(effects) >= 20
+    assert not [e for e in effects if rules.value(e, KM.status) is not None]
+    for effect in effects:
+        (status,) = rules.objects(effect, KM.effectStatus)
+        assert (status, RDF.type, KM.DecisionStatus) in rules
