@@ -93,6 +93,8 @@ _RDF_FORMATS = {
     ".owl": "xml",
     ".xml": "xml",
 }
+_SYNTAX_NAMES = {"turtle": "Turtle", "nt": "N-Triples", "n3": "N3", "nquads": "N-Quads",
+                 "trig": "TriG", "xml": "RDF/XML"}
 #: Anatomy, region, technique and mechanism classes: the nodes of :meth:`to_networkx`.
 _NODE_KINDS = (
     "Muscle", "Bone", "Joint", "ConnectiveTissue", "BodyRegion", "Technique", "Mechanism",
@@ -343,8 +345,9 @@ def _read_data(path: Path) -> Graph:
     try:
         graph.parse(path, format=fmt)
     except Exception as exc:  # rdflib raises many parser-specific types
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RecordError(source, f"is not valid {fmt}: {detail}") from None
+        from .records import rdf_syntax_error
+
+        raise rdf_syntax_error(exc, source, _SYNTAX_NAMES.get(fmt, fmt)) from None
     return graph
 
 

@@ -811,10 +811,13 @@ def _iter_ndjson_lines(
         yield RecordError(source, "the file holds no records (it is empty)")
 
 
-def _turtle_error(exc: Exception, source: str) -> RecordError:
+def rdf_syntax_error(exc: Exception, source: str, syntax: str = "Turtle") -> RecordError:
+    """The RecordError for an rdflib parser's ``exc`` on ``source``: the line (where the parser
+    gives it) and the parser's reason, without its echo of the input."""
     lines = getattr(exc, "lines", None)
-    why = getattr(exc, "_why", None) or str(exc).strip().splitlines()[0]
-    return RecordError(source, f"malformed Turtle: {why}",
+    text = str(exc).strip()
+    why = getattr(exc, "_why", None) or (text.splitlines()[0] if text else type(exc).__name__)
+    return RecordError(source, f"malformed {syntax}: {why}",
                        line=lines + 1 if isinstance(lines, int) else None)
 
 
@@ -824,7 +827,7 @@ def _parse_turtle(text: str, source: str) -> Graph:
         with keep_lexical_forms():
             graph.parse(data=text, format="turtle", publicID="urn:kgmassage:source:")
     except Exception as exc:  # rdflib raises several unrelated types for bad syntax
-        raise _turtle_error(exc, source) from None
+        raise rdf_syntax_error(exc, source) from None
     return graph
 
 

@@ -140,3 +140,15 @@ def test_real_entry_point(kgmassage_command: list[str], tmp_path: Path) -> None:
     )
     assert failed.returncode == 2 and failed.stdout == ""
     assert failed.stderr.count("\n") == 1 and "Traceback" not in failed.stderr
+
+
+def test_bad_turtle_gives_the_same_message_as_validate(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.ttl"
+    bad.write_text('@prefix km: <https://w3id.org/kgmassage#> .\nkm:a km:b km:c .\n\n'
+                   'km:x km:y "unterminated .\n', encoding="utf-8")
+    expected = f"kgmassage: {bad}, line 4: malformed Turtle: newline found in string literal\n"
+    runner = CliRunner()
+    queried = runner.invoke(main, ["query", "muscles-crossing-knee", "--data", str(bad)])
+    validated = runner.invoke(main, ["validate", str(bad)])
+    assert (queried.exit_code, queried.stderr) == (2, expected)
+    assert (validated.exit_code, validated.stderr) == (2, expected)

@@ -228,7 +228,7 @@ def test_query_with_json_records(kb, tmp_path: Path, engine: str) -> None:
     ("name", "content", "message"),
     [
         ("missing.ttl", None, "no such file"),
-        ("bad.ttl", "this is not turtle", "is not valid turtle"),
+        ("bad.ttl", "this is not turtle", "malformed Turtle"),
         ("doc.jsonld", "{}", "JSON-LD is not read"),
         ("bad.json", "{not json", ""),
     ],
