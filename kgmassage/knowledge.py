@@ -38,7 +38,7 @@ from rdflib.term import Node
 
 from .errors import KgMassageError, QueryError, RecordError, UnknownTermError
 from .namespaces import KM_IRI, local_name
-from .resources import query_names, query_text, rules_graph
+from .resources import knowledge_ntriples, query_names, query_text, rules_graph
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx
@@ -408,18 +408,13 @@ def _values_clause(bindings: Mapping[Variable, Node]) -> str:
     return f"VALUES ({names}) {{ ({' '.join(terms)}) }}"
 
 
-@cache
-def _knowledge_ntriples() -> bytes:
-    return rules_graph().serialize(format="nt", encoding="utf-8")
-
-
 def _run_oxigraph(
     text: str, label: str, data: Graph | None, bindings: Mapping[Variable, Node]
 ) -> QueryResult:
     import pyoxigraph as ox
 
     store = ox.Store()
-    store.load(_knowledge_ntriples(), format=ox.RdfFormat.N_TRIPLES)
+    store.load(knowledge_ntriples(), format=ox.RdfFormat.N_TRIPLES)
     if data is not None and len(data):
         store.load(data.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)
     if bindings:

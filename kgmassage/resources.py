@@ -117,6 +117,12 @@ def query_names(group: str) -> list[str]:
 
 
 @cache
+def knowledge_ntriples() -> bytes:
+    """The rules graph (ontology and rules) as N-Triples, for stores that load it."""
+    return rules_graph().serialize(format="nt", encoding="utf-8")
+
+
+@cache
 def query_text(group: str, name: str) -> str:
     """Text of ``queries/<group>/<name>.rq`` (or ``.ru``)."""
     for suffix in (".rq", ".ru"):

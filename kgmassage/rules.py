@@ -17,17 +17,11 @@ from rdflib.term import Node
 from .namespaces import KM
 from .resources import rules_graph
 
-__all__ = ["RuleInfo", "time_windows", "rule_infos", "rule_table"]
-
-
-@cache
-def time_windows() -> dict[URIRef, timedelta]:
-    """Every ``km:TimeWindow`` of the rules with its length (``km:hours`` / ``km:days``)."""
-    return windows_in(rules_graph())
+__all__ = ["RuleInfo", "windows_in", "rule_infos", "rule_table"]
 
 
 def windows_in(graph: Graph) -> dict[URIRef, timedelta]:
-    """Every ``km:TimeWindow`` in ``graph`` with its length."""
+    """Every ``km:TimeWindow`` in ``graph`` with its length (``km:hours`` / ``km:days``)."""
     windows: dict[URIRef, timedelta] = {}
     for window in graph.subjects(RDF.type, KM.TimeWindow):
         hours = graph.value(window, KM.hours)

@@ -60,6 +60,7 @@ from .errors import (
 )
 from .records import DuplicateKeyError, NotJsonError, reject_constant, unique_keys
 from .report import form_page, to_html
+from .resources import knowledge_ntriples
 
 __all__ = [
     "MAX_BODY",
@@ -1297,13 +1298,6 @@ def _sparql_worker(conn: Any, knowledge: bytes, prefixes: dict[str, str]) -> Non
         conn.send(answer_query(store, query, accept, limit, prefixes))
 
 
-@cache
-def _knowledge_ntriples() -> bytes:
-    from .resources import rules_graph
-
-    return rules_graph().serialize(format="nt", encoding="utf-8")
-
-
 def _default_prefixes() -> dict[str, str]:
     from .knowledge import TABLE_PREFIXES
 
@@ -1334,7 +1328,7 @@ class SparqlRunner:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         process = context.Process(target=_sparql_worker, name="kgmassage-sparql",
-                                  args=(child, _knowledge_ntriples(), _default_prefixes()),
+                                  args=(child, knowledge_ntriples(), _default_prefixes()),
                                   daemon=True)
         process.start()
         child.close()
