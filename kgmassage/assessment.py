@@ -387,30 +387,47 @@ def _reason(engine: Engine, match: Row, lifts: Mapping[str, list[str]],
     )
 
 
-def _decision(tables: Tables, slot: _Slot) -> Decision:
+Verdict = tuple[tuple[Reason, ...], Status, tuple[str, ...]]
+
+
+def _verdict(tables: Tables, reasons: Iterable[Reason]) -> Verdict:
+    """The reasons in order (most severe first), the status they make, their alternatives."""
     ranks = tables.status_ranks
-    reasons = sorted(set(slot.reasons),
-                     key=lambda r: (-ranks[r.status], r.lifted, r.rule, r.item or ""))
     # duplicates of one rule from distinct items stay (set() only drops exact repeats
     # produced by several paths to the same fact)
-    standing = [r.status for r in reasons if not r.lifted]
+    ordered = tuple(sorted(set(reasons),
+                           key=lambda r: (-ranks[r.status], r.lifted, r.rule, r.item or "")))
+    standing = [r.status for r in ordered if not r.lifted]
     status = max(standing, key=ranks.__getitem__) if standing else tables.status_order[0]
-    return Decision(
-        technique=slot.technique,
-        target=slot.target,
-        side=_side(slot.side),
-        status=_status(status),
-        reasons=tuple(reasons),
-        alternatives=tuple(sorted({a for r in reasons for a in r.alternatives})),
-        planned=slot.planned,
-        technique_iri=slot.technique_iri,
-        target_iri=slot.target_iri,
-        plans=tuple(sorted(set(slot.plans))),
-    )
+    return ordered, _status(status), tuple(sorted({a for r in ordered for a in r.alternatives}))
 
 
-def _decisions(tables: Tables, slots: Mapping[str, _Slot]) -> tuple[Decision, ...]:
-    decided = [(slot.catalogue, _decision(tables, slot)) for slot in slots.values()]
+def _decisions(tables: Tables, slots: Mapping[str, _Slot], verdicts: dict[tuple[int, ...], Verdict]
+               ) -> tuple[Decision, ...]:
+    """One patient's decisions, catalogue first, by technique, target and side.
+
+    ``verdicts`` remembers the verdict of each list of reason objects met in the chunk (many
+    interventions share one list: all those a rule reaches, or none); its keys are object ids,
+    so it must not outlive the chunk's slots.
+    """
+    decided = []
+    for slot in slots.values():
+        key = tuple(map(id, slot.reasons))
+        if key not in verdicts:
+            verdicts[key] = _verdict(tables, slot.reasons)
+        reasons, status, alternatives = verdicts[key]
+        decided.append((slot.catalogue, Decision(
+            technique=slot.technique,
+            target=slot.target,
+            side=_side(slot.side),
+            status=status,
+            reasons=reasons,
+            alternatives=alternatives,
+            planned=slot.planned,
+            technique_iri=slot.technique_iri,
+            target_iri=slot.target_iri,
+            plans=tuple(sorted(set(slot.plans))),
+        )))
     decided.sort(key=lambda cd: (not cd[0], cd[1].technique or "", cd[1].target or "",
                                  cd[1].side))
     return tuple(d for _, d in decided)
@@ -451,6 +468,7 @@ def _assessments(
     for row in rows["validation"]:
         by_patient[chunk.owners.get(str(row["focus"]), "")].append(row)
     done = []
+    verdicts: dict[tuple[int, ...], Verdict] = {}
     for record, at in zip(records, ats, strict=True):
         results = _validation(runner, record, at, by_patient.get(str(record.iri), ()))
         done.append(Assessment(
@@ -460,7 +478,7 @@ def _assessments(
             input_digest=record.digest,
             conforms=not any(r.severity == "Violation" for r in results),
             validation=results,
-            decisions=_decisions(runner.tables, slots[str(record.iri)]),
+            decisions=_decisions(runner.tables, slots[str(record.iri)], verdicts),
             source=record.source,
             patient_iri=str(record.iri),
         ))

@@ -239,39 +239,68 @@ def _tsv_value(token: str) -> str | None:
 
 
 class OxigraphBackend:
-    """pyoxigraph, embedded: the knowledge graph is loaded once; a chunk is a named graph."""
+    """pyoxigraph, embedded: the knowledge graph is loaded once a store; a chunk is a named
+    graph.
+
+    The in-memory store never gives back what a removed graph used (its strings and quad
+    versions stay), so a store serves chunks until :attr:`RECYCLE_BYTES` of records were loaded
+    into it; the next chunk opens a fresh store (≈ 20 ms) and the old one is freed when its last
+    chunk closes. Memory stays flat whatever the cohort's size.
+    """
+
+    #: N-Triples bytes loaded into one store before a fresh one is opened.
+    RECYCLE_BYTES = 1024 * 1024
 
     def __init__(self, knowledge: bytes) -> None:
         import pyoxigraph as ox
 
         self._ox = ox
-        self._store = ox.Store()
-        self._store.load(knowledge, format=ox.RdfFormat.N_TRIPLES,
-                         to_graph=ox.NamedNode(KNOWLEDGE_GRAPH))
+        self._knowledge = knowledge
+        self._lock = threading.Lock()
+        self._store = self._fresh_store()
+        self._loaded = 0
+        self._stores: dict[str, Any] = {}  # open chunk graph → its store
+
+    def _fresh_store(self) -> Any:
+        store = self._ox.Store()
+        store.load(self._knowledge, format=self._ox.RdfFormat.N_TRIPLES,
+                   to_graph=self._ox.NamedNode(KNOWLEDGE_GRAPH))
+        return store
 
     def open_chunk(self, data: bytes) -> str:
         graph = f"urn:kgmassage:graph:chunk:{uuid.uuid4()}"
+        with self._lock:
+            if self._loaded + len(data) > self.RECYCLE_BYTES and self._loaded:
+                self._store, self._loaded = self._fresh_store(), 0
+            self._loaded += len(data)
+            store = self._stores[graph] = self._store
         try:
-            self._store.load(data, format=self._ox.RdfFormat.N_TRIPLES,
-                             to_graph=self._ox.NamedNode(graph))
+            store.load(data, format=self._ox.RdfFormat.N_TRIPLES,
+                       to_graph=self._ox.NamedNode(graph))
         except SyntaxError as exc:
+            self.close_chunk(graph)
             raise StageError("load", str(exc)) from None
         return graph
 
     def construct(self, stage: Stage, graph: str) -> None:
         try:
-            self._store.update(stage.insert(graph, (KNOWLEDGE_GRAPH, graph)))
+            self._stores[graph].update(stage.insert(graph, (KNOWLEDGE_GRAPH, graph)))
         except Exception as exc:  # pyoxigraph raises SyntaxError, OSError, ValueError…
             raise StageError(stage.name, str(exc)) from None
 
-    def select(self, label: str, text: str, graph: str) -> list[Row]:
+    def _query(self, text: str, graph: str) -> Any:
         ox = self._ox
+        solutions = self._stores[graph].query(
+            text, default_graph=[ox.NamedNode(KNOWLEDGE_GRAPH), ox.NamedNode(graph)])
+        if not isinstance(solutions, ox.QuerySolutions):
+            raise TypeError("not a SELECT query")
+        return solutions
+
+    def select(self, label: str, text: str, graph: str) -> list[Row]:
         try:
-            solutions = self._store.query(
-                text, default_graph=[ox.NamedNode(KNOWLEDGE_GRAPH), ox.NamedNode(graph)])
-            if not isinstance(solutions, ox.QuerySolutions):
-                raise TypeError("not a SELECT query")
-            data = (solutions.serialize(format=ox.QueryResultsFormat.TSV) or b"").decode("utf-8")
+            solutions = self._query(text, graph)
+            data = (solutions.serialize(format=self._ox.QueryResultsFormat.TSV) or b""
+                    ).decode("utf-8")
         except Exception as exc:
             raise StageError(label, str(exc)) from None
         lines = data.split("\n")
@@ -280,12 +309,8 @@ class OxigraphBackend:
                 for line in lines[1:] if line]
 
     def select_terms(self, label: str, text: str, graph: str) -> list[dict[str, Any]]:
-        ox = self._ox
         try:
-            solutions = self._store.query(
-                text, default_graph=[ox.NamedNode(KNOWLEDGE_GRAPH), ox.NamedNode(graph)])
-            if not isinstance(solutions, ox.QuerySolutions):
-                raise TypeError("not a SELECT query")
+            solutions = self._query(text, graph)
             names = [v.value for v in solutions.variables]
             from .records import keep_lexical_forms
 
@@ -295,7 +320,9 @@ class OxigraphBackend:
             raise StageError(label, str(exc)) from None
 
     def close_chunk(self, graph: str) -> None:
-        self._store.remove_graph(self._ox.NamedNode(graph))
+        store = self._stores.pop(graph, None)
+        if store is not None:
+            store.remove_graph(self._ox.NamedNode(graph))
 
 
 def _rdflib_term(term: Any) -> Any:
