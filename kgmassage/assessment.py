@@ -332,22 +332,35 @@ def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str
 
 
 def _item_labels(engine: Engine, rows: Iterable[Row]) -> dict[str, str]:
-    """Each item as people name it: its status (when suspected, resolved …) and its classes."""
+    """Each item as people name it: its status (when suspected, resolved …) and its classes;
+    an unrecognised entry by what the record calls it (its type, its codes and their texts)."""
     classes: dict[str, set[str]] = defaultdict(set)
+    called: dict[str, set[str]] = defaultdict(set)
     statuses: dict[str, str] = {}
     sides: dict[str, str] = {}
     for row in rows:
         item = row["item"] or ""
         if row["class"]:
             classes[item].add(engine.tables.labels.get(row["class"], local_name(row["class"])))
+        if row["type"]:
+            called[item].add(local_name(row["type"]))
+        if row["code"]:
+            called[item].add(f"{row['display']} ({row['code']})" if row["display"]
+                             else row["code"])
         if row["status"] and row["status"] != "active":
             statuses[item] = row["status"]
         if row["side"]:
             sides[item] = "both legs" if row["side"] == "bilateral" else f"{row['side']} leg"
         classes.setdefault(item, set())
-    return {item: " ".join(filter(None, (statuses.get(item), " and ".join(sorted(names))
-                                         or "unrecognised entry"))) + f", {sides[item]}"
-            if item in sides else ""
+
+    def named(item: str, names: set[str]) -> str:
+        if names:
+            return " and ".join(sorted(names))
+        said = "; ".join(sorted(called[item]))
+        return f"unrecognised entry ({cut(said, 80)})" if said else "unrecognised entry"
+
+    return {item: " ".join(filter(None, (statuses.get(item), named(item, names))))
+            + f", {sides[item]}" if item in sides else ""
             for item, names in classes.items()}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -226,7 +226,8 @@ def validate_command(files: tuple[str, ...], fmt: str, at: str | None) -> None:
 )
 @click.option("--verbose", is_flag=True,
               help="text: also every decision with every reason, lifted ones included.")
-@click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write here instead of stdout (- is stdout).")
 @click.option("--strict", is_flag=True, help="Refuse records that do not conform (exit 1).")
 @click.option(
     "--engine", type=click.Choice(["oxigraph", "rdflib"]), default="oxigraph", show_default=True,
@@ -259,6 +260,8 @@ def assess_command(
     from .records import iter_records
     from .report import to_html, to_people_text
 
+    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+        fail(f"--endpoint must be an http:// or https:// URL, not {cut(endpoint)!r}")
     when = _parse_at(at)
     sink = _Sink(out)
     unreadable = refused = False
@@ -306,47 +309,81 @@ def assess_command(
 
 
 class _Sink:
-    """Standard output, or a file written whole: a temporary file renamed at the end, so an
-    interrupted run leaves nothing half-written."""
+    """Where output goes: standard output (no path, or ``-``); a regular file (a symlink's
+    target, or a new file) written whole - a temporary file next to it, renamed at the end, so
+    an interrupted run leaves nothing half-written; anything else (a FIFO, a device) written
+    straight into. A failed write is a one-line error (exit 2)."""
 
     def __init__(self, path: str | None) -> None:
-        self.path = path
+        import os
+        import stat
+        import tempfile
+
+        self.path = None if path == "-" else path
         self.count = 0
         self._tmp = ""
-        if path is not None:
-            import os
-            import tempfile
-
-            folder = os.path.dirname(os.path.abspath(path))
+        self._file: IO[str] | None = None
+        if self.path is None:
+            return
+        self._target = os.path.realpath(self.path)
+        try:
             try:
-                fd, self._tmp = tempfile.mkstemp(prefix=".kgmassage-", dir=folder)
-            except OSError as exc:
-                fail(f"cannot write {path}: {exc.strerror}")
-            self._file = os.fdopen(fd, "w", encoding="utf-8")
+                regular = stat.S_ISREG(os.stat(self._target).st_mode)
+            except FileNotFoundError:
+                regular = True
+            if regular:
+                fd, self._tmp = tempfile.mkstemp(prefix=".kgmassage-",
+                                                 dir=os.path.dirname(self._target))
+                self._file = os.fdopen(fd, "w", encoding="utf-8")
+            else:
+                self._file = open(self._target, "w", encoding="utf-8")
+        except OSError as exc:
+            self._fail(exc)
 
     def write(self, text: str) -> None:
+        """Write ``text`` (one record's worth)."""
         self.count += 1
-        if self.path is None:
+        if self._file is None:
             click.echo(text, nl=False)
-        else:
+            return
+        try:
             self._file.write(text)
+        except OSError as exc:
+            self._fail(exc)
 
     def close(self) -> None:
-        if self.path is not None:
-            import os
+        """Finish: flush, and put a regular file in place."""
+        import os
 
+        if self._file is None:
+            return
+        try:
             self._file.close()
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self._tmp, 0o666 & ~umask)  # as an ordinary file (mkstemp makes it 0600)
-            os.replace(self._tmp, self.path)
+            if self._tmp:
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(self._tmp, 0o666 & ~umask)  # as an ordinary file (mkstemp makes 0600)
+                os.replace(self._tmp, self._target)
+                self._tmp = ""
+        except OSError as exc:
+            self._fail(exc)
 
     def discard(self) -> None:
-        if self.path is not None:
-            import os
+        """Give up: close, and remove the temporary file (if any); safe to call twice."""
+        import contextlib
+        import os
 
-            self._file.close()
-            os.unlink(self._tmp)
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+        if self._tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(self._tmp)
+            self._tmp = ""
+
+    def _fail(self, exc: OSError) -> NoReturn:
+        self.discard()
+        fail(f"cannot write {self.path}: {exc.strerror or exc}")
 
 
 @main.command("explain")
@@ -357,7 +394,8 @@ class _Sink:
 @click.option("--at", "at", metavar="DATETIME", help="Assessment time (as for assess).")
 @click.option("--format", "fmt", type=click.Choice(["svg", "dot", "graphml"]), default="svg",
               show_default=True)
-@click.option("--out", "out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write here instead of stdout (- is stdout).")
 def explain_command(record: str, decision: str, at: str | None, fmt: str,
                     out: str | None) -> None:
     """Draw why one decision is what it is: record item → rule → decision, and the anatomy

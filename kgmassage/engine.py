@@ -407,6 +407,9 @@ class EndpointBackend:
     def __init__(self, knowledge: bytes, url: str, *, query: str | None = None,
                  update: str | None = None, store: str | None = None,
                  timeout: float = 120.0) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ParameterError(f"the SPARQL endpoint must be an http:// or https:// URL, not "
+                                 f"{cut(url)!r}")
         base = url.rstrip("/")
         self.query_url = query or f"{base}/query"
         self.update_url = update or f"{base}/update"

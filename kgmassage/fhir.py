@@ -165,7 +165,8 @@ _NOT_DONE = {
     "Procedure": frozenset({"not-done", "entered-in-error"}),
     "Observation": frozenset({"cancelled", "entered-in-error"}),
 }
-_PLANNING = frozenset({"draft", "active"})
+#: The ServiceRequest statuses of an order still to be carried out.
+PLANNING = frozenset({"draft", "active"})
 _LATERALITY_WORDS = {"left": "left", "right": "right", "bilateral": "bilateral"}
 #: Words of a body site that names nothing but a laterality ("Right and left (qualifier value)").
 _LATERALITY_TEXT = frozenset({*_LATERALITY_WORDS, "and", "side", "sided", "qualifier", "value"})
@@ -474,6 +475,52 @@ def _check_bundle(bundle: Mapping[str, Any], source: str) -> list[Any]:
     return entries if isinstance(entries, list) else []
 
 
+_PATIENT_REF = re.compile(r"(?:^|/)Patient/([^/]+?)(?:/_history/[^/]*)?$")
+
+
+def _match(entry: object) -> bool:
+    """Whether a Bundle entry is a search match (not an included resource, not an outcome)."""
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("resource"), Mapping):
+        return False
+    search = entry.get("search")
+    mode = search.get("mode") if isinstance(search, Mapping) else None
+    return mode not in ("include", "outcome") and (
+        entry["resource"].get("resourceType") != "OperationOutcome")
+
+
+def incomplete(bundle: Mapping[str, Any]) -> str | None:
+    """Why ``bundle`` is one page or part of a search result (a ``next`` link; a ``total``
+    above the matches it holds), else ``None``: the rest of the data,
+    which a decision cannot do without, is elsewhere."""
+    links = bundle.get("link")
+    if isinstance(links, list) and any(
+            isinstance(link, Mapping) and link.get("relation") == "next" for link in links):
+        return "the search result is paginated (a 'next' link): give every page"
+    entries = bundle.get("entry")
+    matches = sum(1 for e in (entries if isinstance(entries, list) else []) if _match(e))
+    total = bundle.get("total")
+    if isinstance(total, int) and not isinstance(total, bool) and total > matches:
+        return f"the search found {total} resources but the Bundle holds {matches}: give them all"
+    return None
+
+
+def other_patient(resource: Mapping[str, Any], patient_id: str | None,
+                  full_url: str | None = None) -> str | None:
+    """The reference by which ``resource`` (its ``subject`` or ``patient``) names a patient
+    other than ``patient_id`` (or than the Patient entry's ``full_url``), else ``None``."""
+    for key in ("subject", "patient"):
+        ref = resource.get(key)
+        text = ref.get("reference") if isinstance(ref, Mapping) else None
+        if not isinstance(text, str) or text == full_url:
+            continue
+        match = _PATIENT_REF.search(text)
+        if match and patient_id is not None and match.group(1) != patient_id:
+            return text
+        if not match and full_url and text.startswith("urn:"):
+            return text
+    return None
+
+
 # --- body sites -----------------------------------------------------------------------------
 
 
@@ -733,7 +780,7 @@ def _plan_names(concept: Any) -> tuple[list[str], str | None]:
 
 
 def _planned(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
-    if resource.get("status") not in _PLANNING:
+    if resource.get("status") not in PLANNING:
         return []
     concept = resource.get("code")
     techniques, given = _plan_names(concept)
@@ -813,7 +860,12 @@ def bundle_to_record(
         )
     when = resolve_at(at)
     entries = _check_bundle(bundle, source)
+    partial = incomplete(bundle)
+    if partial is not None:
+        raise RecordError(source, partial, field="link" if "'next'" in partial else "total")
+    read: list[tuple[str, Mapping[str, Any]]] = []
     patients: list[tuple[str, Mapping[str, Any]]] = []
+    full_url: object = None
     lists: dict[str, list[dict[str, Any]]] = {
         "conditions": [], "findings": [], "procedures": [], "planned": []
     }
@@ -834,7 +886,10 @@ def bundle_to_record(
         _check_resource(kind, resource, source, where)
         if kind == "Patient":
             patients.append((where, resource))
-        elif kind == "Condition":
+            full_url = entry.get("fullUrl")
+            continue
+        read.append((where, resource))
+        if kind == "Condition":
             lists["conditions"].append(_condition(resource, when))
         elif kind == "Procedure":
             lists["procedures"].append(_procedure(resource, when))
@@ -855,6 +910,13 @@ def bundle_to_record(
             field=patients[1][0],
         )
     patient = patients[0][1]
+    ident = _text(patient.get("id"))
+    for where, resource in read:
+        other = other_patient(resource, ident, full_url if isinstance(full_url, str) else None)
+        if other is not None:
+            raise RecordError(source, f"refers to {cut(other, 60)!r}, not to the Bundle's "
+                              "Patient: another patient's data must not count for this one",
+                              field=where)
     record: dict[str, Any] = {}
     ident = _text(patient.get("id")) or _text(bundle.get("id"))
     if ident is not None:

@@ -630,6 +630,8 @@ def _json_record(obj: Any, source: str, position: int, line: int | None,
 def _json_kind(value: Any) -> str:
     if isinstance(value, list):
         return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
     if isinstance(value, str):
         return "a string"
     if isinstance(value, bool) or value is None:
@@ -878,10 +880,18 @@ def _iter_graph(
         return
     lines = {p: (_line_in(text, graph, p) if text is not None else None) for p in patients}
     patients.sort(key=lambda p: (lines[p] if lines[p] is not None else sys.maxsize, str(p)))
-    covered: set[Any] = set()
+    subs = {patient: _reachable(graph, patient) for patient in patients}
+    covered = {s for sub in subs.values() for s in sub.subjects()}
+    orphans = sorted(str(s) for s in set(graph.subjects()) - covered)
+    if orphans:  # whose data they are cannot be known: nobody's record is read without them
+        shown = ", ".join(cut(o) for o in orphans[:3]) + (" …" if len(orphans) > 3 else "")
+        yield RecordError(source, f"{len(orphans)} node(s) are described that are not a "
+                          "patient, an item of a patient's lists or an item's code (a record "
+                          "cannot add to the knowledge base, and such data may belong to any "
+                          f"patient of the file, so none is read): {shown}")
+        return
     for position, patient in enumerate(patients, start=1):
-        sub = _reachable(graph, patient)
-        covered.update(sub.subjects())
+        sub = subs[patient]
         idents = sorted(str(v) for v in sub.objects(patient, KM.identifier))
         line = lines[patient]
         if not isinstance(patient, URIRef):  # a blank-node patient gets the IRI a JSON record would
@@ -900,12 +910,6 @@ def _iter_graph(
             digest=_digest("\n".join(line for line in canonical if line) + "\n"),
             assessed_at=assessed[0] if assessed else None,
         )
-    orphans = sorted(str(s) for s in set(graph.subjects()) - covered)
-    if orphans:
-        shown = ", ".join(cut(o) for o in orphans[:3]) + (" …" if len(orphans) > 3 else "")
-        yield RecordError(source, f"{len(orphans)} node(s) are described that are not a "
-                          "patient, an item of a patient's lists or an item's code (a record "
-                          f"cannot add to the knowledge base): {shown}")
 
 
 def _renamed(graph: Graph, old: Any, new: URIRef) -> Graph:

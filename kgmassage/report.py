@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from .assessment import Assessment, Decision, Reason
 from .engine import Tables, default_engine
+from .namespaces import km_term
 
 __all__ = ["Headline", "headlines", "groups", "to_people_text", "to_html", "form_page"]
 
@@ -144,10 +145,10 @@ def _region(decision: Decision, tables: Tables) -> str:
     return regions[0] if regions else "any region"
 
 
-def _label(iri: str | None, name: str | None, tables: Tables) -> str:
+def _label(iri: str | None, name: str | None, tables: Tables, missing: str = "(none)") -> str:
     if iri is not None and iri in tables.labels:
         return tables.labels[iri]
-    return name or "(none)"
+    return name or missing
 
 
 def groups(assessment: Assessment, *, skip: Iterable[Headline] = ()
@@ -168,10 +169,12 @@ def groups(assessment: Assessment, *, skip: Iterable[Headline] = ()
         why = ", ".join(sorted({f"{r.rule}: {r.item_label}" if r.item_label else r.rule
                                 for r in setting}))
         if decision.alternatives:
-            why += f"; instead work: {', '.join(decision.alternatives)}"
+            why += "; instead work: " + ", ".join(
+                _label(str(km_term(a)), a, tables) for a in decision.alternatives)
         key = (_region(decision, tables), decision.side, decision.status, why)
-        target = _label(decision.target_iri, decision.target, tables)
-        technique = _label(decision.technique_iri, decision.technique, tables)
+        target = _label(decision.target_iri, decision.target, tables, "(no target given)")
+        technique = _label(decision.technique_iri, decision.technique, tables,
+                           "no technique given")
         grouped[key].setdefault(target, []).append(
             technique + (" (planned)" if decision.planned else ""))
     order = {name: i for i, name in enumerate(REGIONS)}

@@ -19,7 +19,8 @@ Routes:
 Every error is an RFC 9457 problem (``application/problem+json``: ``type``, ``title``,
 ``status``, ``detail``), never a traceback. Clinical safety first: a CDS request that cannot be
 read, or that lacks the patient data the decision needs, is refused (4xx), never answered with
-an empty card list that would read as "all clear".
+an empty card list that would read as "all clear"; a draft order that may be a massage but
+names no known technique gets a warning card (a clinician must check it).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from .errors import (
     RecordError,
     cut,
 )
+from .fhir import incomplete, other_patient
 from .records import DuplicateKeyError, NotJsonError, reject_constant, unique_keys
 from .report import form_page, to_html
 from .resources import knowledge_ntriples
@@ -94,6 +96,7 @@ _LATERALITY = {"left": ("7771000", "Left"), "right": ("24028007", "Right"),
 _STATUSES = ("forbidden", "requires-clearance", "caution", "permitted")  # most severe first
 _RANK = {status: len(_STATUSES) - i for i, status in enumerate(_STATUSES)}
 _INDICATOR = {"forbidden": "critical", "requires-clearance": "warning", "caution": "info"}
+_SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 _VERDICT = {"forbidden": "forbidden", "requires-clearance": "needs medical clearance",
             "caution": "caution"}
 
@@ -284,12 +287,14 @@ SERVICES = (
         "massage-safety-order-select", "order-select", "Knee massage order check (select)",
         "Checks each selected massage ServiceRequest (technique, target, side) against the "
         "patient's conditions, procedures and findings; one card per planned intervention "
-        "that is not permitted, with alternatives where the rule names them.",
+        "that is not permitted, with alternatives where the rule names them, and a warning "
+        "card for an order that may be a massage but names no known technique.",
     ),
     CdsService(
         "massage-safety-order-sign", "order-sign", "Knee massage order check (sign)",
         "Checks every draft massage ServiceRequest before signing; one card per planned "
-        "intervention that is not permitted, with alternatives where the rule names them.",
+        "intervention that is not permitted, with alternatives where the rule names them, and "
+        "a warning card for an order that may be a massage but names no known technique.",
     ),
 )
 _BY_ID = {s.id: s for s in SERVICES}
@@ -359,22 +364,15 @@ def read_hook_call(body: Any, service: CdsService) -> HookCall:
 
 # --- CDS Hooks: prefetch → one Bundle -------------------------------------------------------
 
-_PATIENT_REF = re.compile(r"(?:^|/)Patient/([^/]+?)(?:/_history/[^/]*)?$")
-
-
 def _subject_check(resource: Mapping[str, Any], patient_id: str, where: str) -> None:
     """Refuse (422) a resource whose subject is another patient: its data must not be used
     for this one."""
-    for key in ("subject", "patient"):
-        ref = resource.get(key)
-        if isinstance(ref, Mapping) and isinstance(ref.get("reference"), str):
-            match = _PATIENT_REF.search(ref["reference"])
-            if match and match.group(1) != patient_id:
-                raise Problem(
-                    422, "Data of another patient",
-                    f"{where} refers to {cut(ref['reference'], 60)!r}, not to the patient in "
-                    f"context (Patient/{cut(patient_id, 40)})", kind="patient-mismatch",
-                    field=where)
+    other = other_patient(resource, patient_id)
+    if other is not None:
+        raise Problem(
+            422, "Data of another patient",
+            f"{where} refers to {cut(other, 60)!r}, not to the patient in context "
+            f"(Patient/{cut(patient_id, 40)})", kind="patient-mismatch", field=where)
 
 
 def _resource_name(resource: Mapping[str, Any]) -> str:
@@ -383,17 +381,19 @@ def _resource_name(resource: Mapping[str, Any]) -> str:
     return f"{kind}/{ident}" if isinstance(ident, str) and ident else kind
 
 
-def _issues(outcome: Mapping[str, Any]) -> list[str]:
-    """The error and fatal issues of an OperationOutcome, as text."""
+def _issues(outcome: Mapping[str, Any], severities: Sequence[str] = ("error", "fatal")
+            ) -> list[str]:
+    """The issues of an OperationOutcome of the given severities, as ``severity: text``."""
     issues = outcome.get("issue")
     found = []
     for issue in issues if isinstance(issues, list) else []:
-        if not isinstance(issue, Mapping) or issue.get("severity") not in ("error", "fatal"):
+        if not isinstance(issue, Mapping) or issue.get("severity") not in severities:
             continue
         details = issue.get("details")
         text = issue.get("diagnostics") or (
             details.get("text") if isinstance(details, Mapping) else None)
-        found.append(cut(str(text or issue.get("code") or "error"), 120))
+        found.append(f"severity {issue['severity']}: "
+                     + cut(str(text or issue.get("code") or "no text"), 120))
     return found
 
 
@@ -469,20 +469,18 @@ def _entries(key: str, value: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """(where, resource) of a prefetch value: a searchset Bundle, or one resource."""
     kind = value.get("resourceType")
     if kind == "OperationOutcome":
-        raise _failed(key, "the client reports an error: "
-                      + ("; ".join(_issues(value)) or "an OperationOutcome instead of data"))
+        issues = _issues(value, ("fatal", "error", "warning", "information"))
+        raise _failed(key, "it holds an OperationOutcome instead of the resource ("
+                      + ("; ".join(issues) or "no issue given") + ")")
     if kind != "Bundle":
         return [(f"prefetch.{key}", value)]
-    links = value.get("link", [])
-    if isinstance(links, list) and any(isinstance(link, Mapping) and link.get("relation") == "next"
-                                       for link in links):
-        raise _failed(key, "the search result is paginated (a 'next' link): send every page "
-                      "in the prefetch")
+    partial = incomplete(value)
+    if partial is not None:
+        raise _failed(key, f"{partial} in the prefetch")
     entries = value.get("entry", [])
     if not isinstance(entries, list):
         raise _bad_request(f"prefetch.{key}.entry must be an array", f"prefetch.{key}.entry")
     found = []
-    matches = 0
     for index, entry in enumerate(entries):
         where = f"prefetch.{key}.entry[{index}]"
         if not isinstance(entry, Mapping):
@@ -495,17 +493,11 @@ def _entries(key: str, value: Mapping[str, Any]) -> list[tuple[str, Any]]:
                                where + ".resource")
         if resource["resourceType"] == "OperationOutcome":
             issues = _issues(resource)
-            if issues:
-                raise _failed(key, "the client reports an error: " + "; ".join(issues))
+            if issues:  # warnings and information beside the matches are no failure
+                raise _failed(key, "the search result holds an OperationOutcome with an error ("
+                              + "; ".join(issues) + ")")
             continue
-        search = entry.get("search")
-        if not (isinstance(search, Mapping) and search.get("mode") == "include"):
-            matches += 1
         found.append((f"{where} ({cut(_resource_name(resource), 60)})", resource))
-    total = value.get("total")
-    if isinstance(total, int) and not isinstance(total, bool) and total > matches:
-        raise _failed(key, f"the search found {total} resources but the Bundle holds "
-                      f"{matches}: send them all")
     return found
 
 
@@ -983,6 +975,96 @@ def _retargeted(order: Order, label: str) -> dict[str, Any]:
     return resource
 
 
+_WORDS = re.compile(r"[^\W_]+")
+
+
+def _order_names(resource: Mapping[str, Any]) -> list[str]:
+    """The names a ServiceRequest gives its ``code``: the text, then each coding's display."""
+    concept = resource.get("code")
+    texts = [concept.get("text")] if isinstance(concept, Mapping) else []
+    texts += [c.get("display") for c in _codings_of(concept)]
+    return [t.strip() for t in texts if isinstance(t, str) and t.strip()]
+
+
+def _words(text: str) -> str:
+    return " " + " ".join(_WORDS.findall(text.casefold())) + " "
+
+
+@cache
+def _massage_names() -> frozenset[str]:
+    """The ontology's names of massage (``km:MassageTherapy``: label and synonyms), as words."""
+    from rdflib.namespace import RDFS, SKOS
+
+    from .namespaces import km_term
+    from .resources import ontology_graph
+
+    graph = ontology_graph()
+    return frozenset(_words(str(name)) for p in (RDFS.label, SKOS.altLabel)
+                     for name in graph.objects(km_term("MassageTherapy"), p))
+
+
+def may_be_massage(resource: Mapping[str, Any]) -> bool:
+    """Whether a ServiceRequest that maps to no planned intervention may still be a massage
+    order: it is planned (draft or active) and its ``code`` is free text only (no coding with
+    a system and a code: ambiguous) or names massage. A coded order (a lab test) is not."""
+    from .fhir import PLANNING
+
+    if resource.get("status") not in PLANNING:
+        return False
+    if not any(isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
+               and c["system"] and c["code"] for c in _codings_of(resource.get("code"))):
+        return True
+    return names_massage(resource)
+
+
+def names_massage(resource: Mapping[str, Any]) -> bool:
+    """Whether the text or a display of a ServiceRequest's ``code`` names massage."""
+    words = _words(" ".join(_order_names(resource)))
+    return any(name in words for name in _massage_names())
+
+
+def unclassified_card(order: Order, assessment: Any, ctx: _Context) -> dict[str, Any]:
+    """The card of an order that may be a massage but names no known technique (nor the
+    SNOMED CT massage code): a clinician must check it. Fail safe, it says what is forbidden
+    or needs clearance for this patient across the catalogue's interventions; an order that
+    names massage on a patient for whom massage is forbidden somewhere is critical, any other
+    a warning."""
+    from .engine import default_engine
+    from .fhir import MASSAGE_CODE
+
+    names = _order_names(order.resource)
+    name = f"“{cut(names[0], 30)}”" if names else order.ref
+    catalogue = {(row["technique"], row["target"]) for row in default_engine().catalogue}
+    known = [d for d in assessment.decisions if (d.technique_iri, d.target_iri) in catalogue]
+    found = [(status, ds) for status in _STATUSES[:2]
+             if (ds := [d for d in known if d.status == status])]
+    standing = [(_legs(d.side for d in ds), f"massage {_VERDICT[status]} — "
+                 + ", ".join(sorted({r.rule for r in _standing(ds, status)})))
+                for status, ds in found]
+    summary = f"Check order {name}: not a known massage technique/target"
+    if standing:
+        summary += f"; {standing[0][0]}: {standing[0][1]}"
+    techniques = sorted({_term(d.technique, True) for d in known})
+    lines = [
+        "**This order could not be classified** as a known massage technique "
+        f"and target (it names {_code(names[0]) if names else 'nothing'}), so it was not "
+        "checked: a clinician must check it before it goes ahead.",
+        "",
+        f"Order: {_code(order.ref)} ({_code(order.where)}). Name a technique of the catalogue "
+        f"({_md(', '.join(techniques))}) in its code text, or code it as massage (SNOMED CT "
+        f"{MASSAGE_CODE}), to have it checked.",
+        "",
+        "**For this patient, whatever the intervention**",
+        "",
+        *([f"- {legs.capitalize()}: {text}" for legs, text in standing]
+          or ["- No intervention of the catalogue is forbidden or needs clearance."]),
+    ]
+    if found:
+        lines += ["", "**Why**", "", *_reason_lines(_standing(found[0][1], found[0][0]), ctx)]
+    severe = found[0][0] if found and names_massage(order.resource) else "requires-clearance"
+    return _card(severe, summary, "\n".join(lines))
+
+
 # --- CDS Hooks: a call ----------------------------------------------------------------------
 
 
@@ -1004,6 +1086,7 @@ def run_hook(service: CdsService, body: Any, at: datetime) -> dict[str, Any]:
     except RecordError as exc:
         raise _fhir_problem(exc, data.origins) from None
     orders: list[Order] = []
+    unclassified: list[Order] = []
     if service.hook != "patient-view":
         planned: list[dict[str, Any]] = []
         for order in read_orders(call):
@@ -1012,6 +1095,8 @@ def run_hook(service: CdsService, body: Any, at: datetime) -> dict[str, Any]:
             planned += order.plans
             if order.plans:
                 orders.append(order)
+            elif may_be_massage(order.resource):
+                unclassified.append(order)
         if planned:
             record["planned"] = planned
     loaded = load_record(record, name="request", at=at)
@@ -1034,6 +1119,8 @@ def run_hook(service: CdsService, body: Any, at: datetime) -> dict[str, Any]:
             return known[(technique, target, side)]
 
         cards = order_cards(assessment, ctx, orders, alternative)
+        cards += [unclassified_card(order, assessment, ctx) for order in unclassified]
+        cards.sort(key=lambda card: _SEVERITY[card["indicator"]])
     logger.info("%s %s: %d card(s)", service.id, call.hook_instance[:64], len(cards))
     return {"cards": cards}
 
@@ -1667,6 +1754,12 @@ def _assess(record: dict[str, Any], at: str | None, strict: bool) -> dict[str, A
     return assess(loaded, at=when, strict=strict).to_dict()
 
 
+_NO_MULTIPART = (
+    "multipart/form-data uploads (curl -F) are not supported: paste the record into the form, "
+    "or send it as application/x-www-form-urlencoded in the field 'record' (curl "
+    "--data-urlencode record@file.json)")
+
+
 def _report_page(body: bytes, content_type: str) -> HTMLResponse:
     """The HTML report of the record of a form post, or the form again saying what is wrong
     (400) with the text kept."""
@@ -1675,9 +1768,13 @@ def _report_page(body: bytes, content_type: str) -> HTMLResponse:
     from .assessment import assess
     from .records import load_record
 
-    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
-        return HTMLResponse(form_page(message="send the form (a record in the field "
-                                      "'record')"), status_code=415)
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
+        return HTMLResponse(form_page(message=_NO_MULTIPART), status_code=415)
+    if kind != "application/x-www-form-urlencoded":
+        return HTMLResponse(form_page(message="send the form as "
+                                      "application/x-www-form-urlencoded, the record in the "
+                                      "field 'record'"), status_code=415)
     fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
     text = fields.get("record", [""])[0]
     at = fields.get("at", [""])[0].strip() or None

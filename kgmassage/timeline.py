@@ -226,6 +226,15 @@ def nt_date(literal: str, *, round_up: bool = False) -> DateValue | None:
     return parsed
 
 
+def _before(at: datetime, length: timedelta) -> datetime:
+    """``at - length``, or the earliest instant there is when that lies before year 1 (no
+    date can be earlier, so a window's cutoff means the same)."""
+    try:
+        return at - length
+    except OverflowError:
+        return datetime.min.replace(tzinfo=timezone.utc)
+
+
 def context_triples(
     patient: str,
     at: datetime,
@@ -252,7 +261,7 @@ def context_triples(
     for index, (window, length) in enumerate(windows.items()):
         cutoff = f"_:w{label}x{index}"
         out += [(node, f"<{km}windowCutoff>", cutoff), (cutoff, f"<{km}window>", f"<{window}>"),
-                (cutoff, f"<{km}cutoff>", _nt_datetime(at - length))]
+                (cutoff, f"<{km}cutoff>", _nt_datetime(_before(at, length)))]
     for index, (subject, prop, literal) in enumerate(dates):
         fact = f"_:d{label}x{index}"
         out += [(subject, f"<{km}dateFact>", fact), (fact, f"<{km}dateProperty>", f"<{prop}>"),

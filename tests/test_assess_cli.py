@@ -4,8 +4,11 @@ cohorts with bad lines, --out written whole, --strict."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -191,3 +194,90 @@ def test_a_cohort_on_two_processes_gives_what_one_gives(tmp_path: Path,
         outputs.append(out.read_text(encoding="utf-8"))
     assert outputs[0] == outputs[1]
     assert len(outputs[0].splitlines()) == len(lines) - 1
+
+
+def _reader(fifo: Path, got: list[bytes], first: int | None = None) -> threading.Thread:
+    """A daemon thread that reads ``fifo`` (everything, or only ``first`` bytes) into ``got``."""
+    def read() -> None:
+        fd = os.open(fifo, os.O_RDONLY)
+        try:
+            if first is not None:
+                got.append(os.read(fd, first))
+            else:
+                while chunk := os.read(fd, 65536):
+                    got.append(chunk)
+        finally:
+            os.close(fd)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_out_through_a_symlink_writes_its_target(tmp_path: Path) -> None:
+    target = tmp_path / "real.json"
+    target.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    result = invoke(str(EXAMPLES / "p-001.json"), "--out", str(link))
+    assert result.exit_code == 0, result.stderr
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert json.loads(target.read_text())["patient"] == "p-001"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "real.json"]
+
+
+def test_out_into_a_fifo_writes_straight_into_it(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    thread = _reader(fifo, got)
+    result = invoke(str(EXAMPLES / "p-001.json"), "--out", str(fifo))
+    thread.join(timeout=30)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(b"".join(got))["patient"] == "p-001"
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["pipe"]
+
+
+def test_out_into_a_fifo_closed_early_is_a_one_line_error(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    thread = _reader(fifo, got, first=1)  # then closes: the rest (> a pipe's 64 KiB) fails
+    result = invoke(str(EXAMPLES / "cohort.ndjson"), "--format", "json", "--out", str(fifo))
+    thread.join(timeout=30)
+    assert result.exit_code == 2
+    assert result.stderr == f"kgmassage: cannot write {fifo}: Broken pipe\n"
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
+def test_out_to_a_device_keeps_the_device() -> None:
+    result = invoke(str(EXAMPLES / "p-001.json"), "--out", os.devnull)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_out_dash_is_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke(str(EXAMPLES / "p-001.json"), "--out", "-")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["patient"] == "p-001"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["folder", "missing/out.json"])
+def test_out_that_cannot_be_written_is_a_clear_error(tmp_path: Path, name: str) -> None:
+    (tmp_path / "folder").mkdir()
+    result = invoke(str(EXAMPLES / "p-001.json"), "--out", str(tmp_path / name))
+    assert result.exit_code == 2
+    assert str(tmp_path / name) in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert [p.name for p in tmp_path.iterdir()] == ["folder"]
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://example.org/sparql"])
+def test_an_endpoint_that_is_not_an_http_url_is_named_as_such(url: str) -> None:
+    result = invoke(str(EXAMPLES / "p-001.json"), "--endpoint", url)
+    assert result.exit_code == 2
+    assert f"--endpoint must be an http:// or https:// URL, not {url!r}" in result.output

@@ -22,12 +22,12 @@ ICD = "http://hl7.org/fhir/sid/icd-10-cm"
 SCT = "http://snomed.info/sct"
 
 
-def decisions(record: dict[str, Any], at: str = AT) -> dict[tuple[Any, Any, str], str]:
+def decisions(record: dict[str, Any], at: str | None = AT) -> dict[tuple[Any, Any, str], str]:
     result = assess(record, at=at)
     return {(d.technique, d.target, d.side): d.status for d in result.decisions}
 
 
-def side_statuses(record: dict[str, Any], at: str = AT) -> dict[str, set[str]]:
+def side_statuses(record: dict[str, Any], at: str | None = AT) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {"left": set(), "right": set()}
     for (_, _, side), status in decisions(record, at).items():
         found[side].add(status)
@@ -325,3 +325,15 @@ def test_huge_values_are_cut_in_every_message(tmp_path: Path,
         done = subprocess.run([*kgmassage_command, *command], capture_output=True, text=True,
                               check=False)
         assert len(done.stdout) + len(done.stderr) < 100_000, command
+
+
+# ----------------------------------------------------------------- the ends of the calendar
+
+
+@pytest.mark.parametrize("at", ["0001-01-01", "0001-01-03T00:00:00Z", "9999-12-31T23:59:59Z"])
+def test_assessment_times_at_the_ends_of_the_calendar_are_assessed(at: str) -> None:
+    # a time window reaching back before year 1 once crashed (OverflowError) with a traceback
+    record = {"id": "edge", "assessed_at": at, "conditions": [
+        {"type": "Fracture", "side": "left"}]}
+    assert side_statuses(record, at=at) == {"left": {"forbidden"}, "right": {"permitted"}}
+    assert side_statuses(record, at=None) == {"left": {"forbidden"}, "right": {"permitted"}}

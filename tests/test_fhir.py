@@ -588,3 +588,47 @@ def test_samples_validate_and_assess() -> None:
     rules = {r.rule for d in assessment.decisions for r in d.reasons}
     # rheumatoid arthritis and osteoporosis (coded) are read; unknown codes are UNRECOGNIZED
     assert {"CHRONIC-CONDITION", "OSTEOPOROSIS-DEEP", "POST-SURGERY", "UNRECOGNIZED"} <= rules
+
+
+# --- incomplete data and other patients' data -----------------------------------------------
+
+DVT = concept("128053003")
+
+
+@pytest.mark.parametrize(("extra", "field", "message"), [
+    ({"type": "searchset", "link": [{"relation": "next", "url": "https://ehr/next"}]}, "link",
+     "paginated"),
+    ({"type": "searchset", "total": 5}, "total", "found 5 resources but the Bundle holds 2"),
+])
+def test_one_page_of_a_search_is_refused(extra: dict[str, Any], field: str,
+                                         message: str) -> None:
+    # the missing pages may hold a DVT: a decision on part of the data could say "permitted"
+    with pytest.raises(RecordError) as caught:
+        mapped(condition(code=DVT), **extra)
+    assert caught.value.field == field
+    assert message in caught.value.detail
+
+
+def test_a_complete_search_result_is_read() -> None:
+    included = bundle(condition(code=DVT), type="searchset", total=1)
+    included["entry"][0]["search"] = {"mode": "include"}  # the Patient: not a match
+    assert len(bundle_to_record(included, at=AT)["conditions"]) == 1
+
+
+@pytest.mark.parametrize("reference", ["Patient/p-2", "https://ehr/fhir/Patient/p-2/_history/1",
+                                       "urn:uuid:0c2d5c1a-0000-4000-8000-000000000002"])
+def test_another_patients_resource_is_refused(reference: str) -> None:
+    data = bundle(condition(code=DVT, subject={"reference": reference}))
+    data["entry"][0]["fullUrl"] = "urn:uuid:0c2d5c1a-0000-4000-8000-000000000001"
+    with pytest.raises(RecordError) as caught:
+        bundle_to_record(data, at=AT)
+    assert caught.value.field == "entry[1] (Condition)"
+    assert "not to the Bundle's Patient" in caught.value.detail
+
+
+@pytest.mark.parametrize("reference", ["Patient/p-1", "https://ehr/fhir/Patient/p-1",
+                                       "urn:uuid:0c2d5c1a-0000-4000-8000-000000000001"])
+def test_the_patients_own_resource_is_read(reference: str) -> None:
+    data = bundle(condition(code=DVT, subject={"reference": reference}))
+    data["entry"][0]["fullUrl"] = "urn:uuid:0c2d5c1a-0000-4000-8000-000000000001"
+    assert len(bundle_to_record(data, at=AT)["conditions"]) == 1

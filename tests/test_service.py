@@ -316,6 +316,76 @@ def test_unrecognised_massage_order_needs_clearance(client: httpx.Client) -> Non
     assert all("UNRECOGNIZED" in c["summary"] for c in cards)
 
 
+UNCLASSIFIED = "Check order “{}”: not a known massage technique/target"
+DVT_LEFT = "; left leg: massage forbidden — DVT"
+
+
+@pytest.mark.parametrize("code", [{"text": "massage"}, {"text": "Deep tissue massage"},
+                                  {"text": "Cupping"}])
+def test_unclassified_massage_order_gets_a_card_with_the_patients_contraindications(
+        client: httpx.Client, code: dict[str, Any]) -> None:
+    request = _load("order-sign-dvt-left.json")
+    request["context"]["draftOrders"]["entry"][0]["resource"]["code"] = code
+    (card,) = _cards(_call(client, request))
+    # an order naming massage, massage forbidden on a leg: critical; else a warning
+    assert card["indicator"] == ("warning" if code["text"] == "Cupping" else "critical")
+    assert card["summary"] == UNCLASSIFIED.format(code["text"]) + DVT_LEFT
+    assert "**This order could not be classified**" in card["detail"]
+    assert "- Left leg: massage forbidden — DVT\n" in card["detail"]
+    assert "- Right leg: massage needs medical clearance — DVT\n" in card["detail"]
+    assert "`conditions[0]` (Condition/dvt-1)" in card["detail"]
+    assert "`ServiceRequest/massage-1`" in card["detail"]
+    # without contraindications the order still needs a clinician's check
+    request["prefetch"]["conditions"] = None
+    (card,) = _cards(_call(client, request))
+    assert (card["indicator"], card["summary"]) == ("warning", UNCLASSIFIED.format(code["text"]))
+    assert "No intervention of the catalogue is forbidden or needs clearance" in card["detail"]
+
+
+def test_coded_order_naming_massage_is_unclassified_not_ignored(client: httpx.Client) -> None:
+    request = _load("order-sign-dvt-left.json")
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    order["code"] = {"coding": [{"system": "urn:ehr:orders", "code": "DTM",
+                                 "display": "Deep tissue massage"}]}
+    (card,) = _cards(_call(client, request))
+    assert (card["indicator"], card["summary"]) == (
+        "critical", UNCLASSIFIED.format("Deep tissue massage") + DVT_LEFT)
+    del order["code"]  # no code at all: named by its reference
+    (card,) = _cards(_call(client, request))
+    assert card["summary"] == ("Check order ServiceRequest/massage-1: not a known massage "
+                               "technique/target" + DVT_LEFT)
+
+
+def test_coded_order_that_is_no_massage_and_orders_not_planned_give_no_card(
+        client: httpx.Client) -> None:
+    request = _load("order-sign-dvt-left.json")
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    order["code"] = {"coding": [{"system": "http://loinc.org", "code": "718-7",
+                                 "display": "Hemoglobin [Mass/volume] in Blood"}]}
+    assert _cards(_call(client, request)) == []
+    order["code"] = {"text": "massage"}
+    order["status"] = "completed"
+    assert _cards(_call(client, request)) == []
+
+
+def test_unclassified_orders_sit_among_the_cards_by_severity(client: httpx.Client) -> None:
+    request = _load("order-select-itb.json")
+    entries = request["context"]["draftOrders"]["entry"]
+    entries.append({"resource": {
+        "resourceType": "ServiceRequest", "id": "cupping", "status": "draft",
+        "intent": "order", "code": {"text": "Cupping"},
+        "subject": {"reference": "Patient/itb-1"}}})
+    request["context"]["selections"].append("ServiceRequest/cupping")
+    cards = _cards(_call(client, request))  # order-select: the selected orders only
+    assert [(c["indicator"], c["summary"]) for c in cards] == [
+        ("warning", UNCLASSIFIED.format("Cupping")),
+        ("info", "Caution: foam rolling on iliotibial band, right leg — ITB-DIRECT")]
+    request["hook"] = "order-sign"
+    del request["context"]["selections"]
+    assert [c["indicator"] for c in _cards(_call(client, request))] == [
+        "critical", "warning", "info"]
+
+
 def test_concurrent_calls_give_the_same_answers(server: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
@@ -397,6 +467,21 @@ def test_incomplete_prefetch_is_412(client: httpx.Client, change: str) -> None:
     else:
         conditions["entry"].append({"resource": outcome, "search": {"mode": "outcome"}})
     _problem(_call(client, request), 412)
+
+
+def test_prefetch_operation_outcome_with_a_warning_is_412_worded_as_it_is(
+        client: httpx.Client) -> None:
+    request = _load("patient-view-dvt-left.json")
+    request["prefetch"]["conditions"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "warning", "code": "informational",
+                   "diagnostics": "search not supported"}]}
+    body = _problem(_call(client, request), 412)
+    assert body["detail"] == (
+        "prefetch conditions: it holds an OperationOutcome instead of the resource (severity "
+        "warning: search not supported); the decision cannot be made without it (this service "
+        "does not query the FHIR server)")
+    assert body["missing"] == ["conditions"]
 
 
 @pytest.mark.parametrize("change, field", [
@@ -653,3 +738,13 @@ def test_home_form_with_bad_input_shows_the_form_again_with_the_reason(
     assert page.status_code == 400
     assert 'role="alert"' in page.text and says in page.text
     assert '<form method="post"' in page.text
+
+
+def test_home_form_refuses_multipart_uploads_saying_so(client: httpx.Client) -> None:
+    page = client.post("/", files={"record": ("r.json", b'{"id": "x"}', "application/json")})
+    assert page.status_code == 415
+    assert "multipart/form-data uploads (curl -F) are not supported" in page.text
+    assert "--data-urlencode record@file.json" in page.text
+    page = client.post("/", content=b'{"id": "x"}', headers={"Content-Type": "text/plain"})
+    assert page.status_code == 415
+    assert "send the form as application/x-www-form-urlencoded" in page.text

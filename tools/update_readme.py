@@ -24,7 +24,7 @@ def main(argv: list[str]) -> None:
     text = replace(README.read_text(encoding="utf-8"), "rules", rule_table())
     if argv:
         figures = Path(argv[0]).read_text(encoding="utf-8").rstrip("\n")
-        text = replace(text, "bench", "```\n" + figures + "\n```\n")
+        text = replace(text, "bench", figures + "\n")  # the script prints Markdown
     README.write_text(text, encoding="utf-8")
 
 
