@@ -21,7 +21,6 @@ from dataclasses import field as dc_field
 from datetime import datetime
 from typing import Any
 
-import pyshacl
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF, SH, XSD
 from rdflib.paths import Path as RdfPath
@@ -374,6 +373,8 @@ def check_record(record: PatientRecord, at: datetime, shapes: Graph | None = Non
                  ) -> tuple[tuple[ValidationResult, ...], Graph]:
     """The results of the record shapes (default: :func:`resources.record_shapes_graph`) for
     ``record`` at ``at``, with the standard SHACL report graph (pySHACL)."""
+    import pyshacl  # the reference engine only: not loaded on the fast path
+
     with keep_lexical_forms():
         _, shacl, _ = pyshacl.validate(
             validation_data(record, at),
