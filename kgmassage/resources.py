@@ -67,9 +67,11 @@ def _parse(package: str, names: tuple[str, ...]) -> Graph:
     for name in names:
         resource = _folder(package).joinpath(name)
         if resource.is_file():
-            triples = ox.parse(resource.read_bytes(), format=ox.RdfFormat.TURTLE)
-            data = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
+            parser = ox.parse(resource.read_bytes(), format=ox.RdfFormat.TURTLE)
+            data = ox.serialize(parser, format=ox.RdfFormat.N_TRIPLES) or b""
             graph.parse(data=data.decode("utf-8"), format="nt")
+            for prefix, namespace in parser.prefixes.items():  # as rdflib's Turtle parser does
+                graph.bind(prefix, namespace)
     return graph
 
 

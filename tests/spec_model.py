@@ -669,9 +669,10 @@ def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknow
         else:
             viol(f"{where}: unknown type {typ!r}")
     code = it.get("code")
-    if code is not None:
-        unknown_keys(code, CODE_KEYS, where + ".code")
-        system, value = code.get("system"), code.get("code")
+    code_known = False
+    for one in code if isinstance(code, list) else [] if code is None else [code]:
+        unknown_keys(one, CODE_KEYS, where + ".code")
+        system, value = one.get("system"), one.get("code")
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = _json_text(
                 value
@@ -679,13 +680,17 @@ def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknow
         if system is None or value is None:
             viol(f"{where}: code without system or value")  # CHOICE: "... is a Violation"
         else:
-            cls, code_sides = map_code(system, value)
+            cls, sides_of_code = map_code(system, value)
+            code_sides |= sides_of_code
             for c in cls:
                 classes |= ancestors(c)
+                code_known = code_known or bool(ancestors(c) - GROUPING)
     if typ is None and code is None:
         viol(f"{where}: neither type nor code")  # CHOICE: "is a Violation and UNRECOGNIZED"
     # ASSUMED: classes that rules can use (anything below the grouping classes, KneePain included).
-    recognized = bool(classes - GROUPING)
+    # CHOICE (fail safe): an item with codes none of which maps is UNRECOGNIZED whatever its
+    # type: an unknown code may name what the type does not.
+    recognized = bool(classes - GROUPING) and (code is None or code_known)
 
     # SPEC: "Condition status: active (default) and suspected apply; resolved and refuted (also
     # FHIR's

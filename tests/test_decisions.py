@@ -446,10 +446,20 @@ def test_unrecognized_items_require_clearance_everywhere(item: dict) -> None:
         assert rules_of(decision) == only("UNRECOGNIZED", "requires-clearance")
 
 
-def test_known_type_with_unknown_code_is_recognised() -> None:
+def test_known_type_with_unknown_code_is_unrecognized_too() -> None:
+    # an unknown code may name what the type does not (knee pain coded I80.202, a phlebitis)
     code = {"system": "http://snomed.info/sct", "code": "999999999"}
     d = run(conditions=[{"type": "KneePain", "code": code}])
-    assert {x.status for x in d.values()} == {"permitted"}
+    for decision in d.values():
+        assert decision.status == "requires-clearance"
+        assert rules_of(decision) == only("UNRECOGNIZED", "requires-clearance")
+
+
+def test_known_type_with_one_known_code_among_several_is_recognised() -> None:
+    codes = [{"system": "http://snomed.info/sct", "code": "999999999"},
+             {"system": "http://snomed.info/sct", "code": "239873007"}]  # OA of knee
+    d = run(conditions=[{"type": "KneePain", "code": codes}])
+    assert "UNRECOGNIZED" not in {r.rule for x in d.values() for r in x.reasons}
 
 
 def test_unknown_planned_technique_counts_as_deep() -> None:

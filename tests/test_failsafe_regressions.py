@@ -337,3 +337,21 @@ def test_assessment_times_at_the_ends_of_the_calendar_are_assessed(at: str) -> N
         {"type": "Fracture", "side": "left"}]}
     assert side_statuses(record, at=at) == {"left": {"forbidden"}, "right": {"permitted"}}
     assert side_statuses(record, at=None) == {"left": {"forbidden"}, "right": {"permitted"}}
+
+
+# ----------------------------------------------------------------- codes beside a known type
+
+
+@pytest.mark.parametrize("code", [
+    {"system": ICD, "code": "I80.202"},            # a phlebitis: not in the mapping table
+    {"system": "http://hl7.org/fhir/sid/icd-10", "code": "I80.2"},  # WHO ICD-10: no table
+    {"code": "I82.402"},                             # a left DVT, but no system: unknown
+])
+def test_an_unmapped_code_beside_a_known_type_is_unrecognized(code: dict[str, str]) -> None:
+    # found by two new-user trials: knee pain with such a code came out permitted on both legs
+    record = {"id": "kp", "conditions": [{"type": "KneePain", "side": "left", "code": code}],
+              "clearances": [{"date": "2026-11-20", "issued_by": "GP"}]}
+    assert side_statuses(record) == {"left": {"requires-clearance"},
+                                     "right": {"requires-clearance"}}
+    reasons = {(r.rule, r.lifted) for d in assess(record, at=AT).decisions for r in d.reasons}
+    assert reasons == {("UNRECOGNIZED", False)}  # no clearance lifts it
