@@ -16,7 +16,15 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 from .assessment import Assessment, Decision, Reason, assess, assess_many, decide
-from .errors import KgMassageError, NonConformingRecordError, QueryError, RecordError
+from .errors import (
+    KgMassageError,
+    NonConformingRecordError,
+    ParameterError,
+    QueryError,
+    RecordError,
+    UnknownDecisionError,
+    UnknownTermError,
+)
 from .knowledge import KnowledgeBase, QueryResult
 from .records import PatientRecord, iter_records, load_record
 from .validation import ValidationReport, ValidationResult, validate
@@ -41,4 +49,7 @@ __all__ = [
     "RecordError",
     "QueryError",
     "NonConformingRecordError",
+    "ParameterError",
+    "UnknownDecisionError",
+    "UnknownTermError",
 ]

@@ -569,6 +569,8 @@ def assess_many(
     own data), on ``jobs`` processes; memory stays flat whatever the cohort's size. An
     unreadable record (or, in strict mode, a non-conforming one) is yielded as its error, in
     place, and the others go on. ``engine`` and ``endpoint`` are as for :func:`assess`.
+    With ``jobs`` above 1 the workers are spawned processes: call it under
+    ``if __name__ == "__main__":`` in a script.
     """
     from .cohort import assess_chunks
 
@@ -605,21 +607,29 @@ def decide(
     """The decision for any one intervention, catalogue or not, by the same rules.
 
     ``technique`` and ``target`` are names of the ontology's terms: local name, label or
-    synonym, in any case (``"Petrissage"``, ``"knee cap"``); a name the ontology does not know
-    is decided as an unknown technique or target (UNRECOGNIZED). ``side`` is ``"left"`` or
-    ``"right"``; ``engine`` and ``endpoint`` are as for :func:`assess`.
+    synonym, in any case (``"Petrissage"``, ``"knee cap"``); a name the ontology does not know,
+    or an empty one, is decided as an unknown or missing technique or target (UNRECOGNIZED).
+    ``side`` is ``"left"`` or ``"right"`` (in any case); ``engine`` and ``endpoint`` are as for
+    :func:`assess`. Raises :class:`~kgmassage.errors.ParameterError` for a name that is not
+    text or another side.
 
     >>> decide({"id": "p-2"}, "Petrissage", "Patella", "left", at="2026-11-20").status
     'forbidden'
     """
-    _side(side)
+    for what, value in (("technique", technique), ("target", target), ("side", side)):
+        if not isinstance(value, str):
+            raise ParameterError(f"the {what} must be a name (text), not "
+                                 f"{cut(repr(value), 40)}")
+    side = _side(side.strip().lower())
     loaded = record if isinstance(record, PatientRecord) else load_record(record, at=_at(at))
     technique_term = technique_named(technique) or Literal(technique)
     target_term = target_named(target) or Literal(target)
     asked, node = _with_plan(loaded, technique_term, target_term, side)
     when = resolve_at(at, loaded.assessed_at)
     assessment = _assessments([asked], [when], endpoint or engine, asked=node)[0]
-    return assessment.decision(local_name(technique_term), local_name(target_term), side)
+    # an empty name is a missing one: its decision names no technique (or target)
+    return assessment.decision(local_name(technique_term) or None,
+                               local_name(target_term) or None, side)
 
 
 def _with_plan(

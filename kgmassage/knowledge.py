@@ -36,7 +36,7 @@ from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
 
-from .errors import KgMassageError, QueryError, RecordError, UnknownTermError
+from .errors import KgMassageError, QueryError, RecordError, UnknownTermError, cut
 from .namespaces import KM_IRI, local_name
 from .resources import knowledge_ntriples, query_names, query_text, rules_graph
 
@@ -311,6 +311,9 @@ def _to_term(name: str, value: Any, terms: frozenset[str]) -> Node:
             return URIRef(KM_IRI + value[3:])
         if KM_IRI + value in terms:
             return URIRef(KM_IRI + value)
+        folded = {t.casefold(): t for t in terms if t.casefold() == (KM_IRI + value).casefold()}
+        if len(folded) == 1:  # a local name in another case: "fracture" is km:Fracture
+            return URIRef(next(iter(folded.values())))
         if re.match(r"^(https?|urn|file):\S+$", value):
             if _IRI_FORBIDDEN.search(value):
                 raise QueryError(f"cannot bind ?{name}: {value!r} is not a valid IRI")
@@ -562,6 +565,10 @@ class KnowledgeBase:
             raise QueryError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
         label, text = _resolve_query(name_or_sparql)
         text = self._with_default_prefixes(text)
+        for name in bindings or {}:
+            variable = name.lstrip("?$")
+            if not re.search(rf"[?$]{re.escape(variable)}(?![\w])", text):
+                raise QueryError(f"{label} has no variable ?{cut(variable, 40)} to bind")
         values = {
             Variable(name.lstrip("?$")): _to_term(name, value, self._terms)
             for name, value in (bindings or {}).items()

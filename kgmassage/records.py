@@ -41,7 +41,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -591,6 +591,27 @@ def _digest(data: str) -> str:
     return "sha256:" + hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
+def _from_python(value: Any, source: str, where: str = "") -> Any:
+    """A record built in Python as the JSON it stands for: ``date`` and ``datetime`` values as
+    their ISO 8601 text (a naive date-time then means UTC, as in JSON), tuples as arrays.
+
+    Raises:
+        RecordError: a value JSON has no form for (a set, bytes, a Decimal …), naming its field.
+    """
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {key: _from_python(item, source, f"{where}.{key}" if where else str(key))
+                for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_from_python(item, source, f"{where}[{index}]")
+                for index, item in enumerate(value)]
+    raise RecordError(source, f"a {type(value).__name__} value has no JSON form: give text, a "
+                      "number, true/false, null, an array or an object", field=where or None)
+
+
 def _json_record(obj: Any, source: str, position: int, line: int | None,
                  at: datetime | None = None) -> PatientRecord:
     if not isinstance(obj, Mapping):
@@ -1024,7 +1045,7 @@ def iter_records(
     elif isinstance(source, Mapping):
         label = name or "<dict>"
         try:
-            yield _json_record(source, label, 1, None, at)
+            yield _json_record(_from_python(source, label), label, 1, None, at)
         except RecordError as exc:
             yield exc
     elif isinstance(source, (str, os.PathLike)):

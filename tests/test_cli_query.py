@@ -152,3 +152,13 @@ def test_bad_turtle_gives_the_same_message_as_validate(tmp_path: Path) -> None:
     validated = runner.invoke(main, ["validate", str(bad)])
     assert (queried.exit_code, queried.stderr) == (2, expected)
     assert (validated.exit_code, validated.stderr) == (2, expected)
+
+
+def test_a_bound_name_in_another_case_is_the_term_and_an_unknown_variable_is_refused() -> None:
+    from kgmassage import KnowledgeBase, QueryError
+
+    kb = KnowledgeBase.load()
+    rows = kb.query("conditions-by-contraindication", bindings={"class": "fracture"}).to_dicts()
+    assert {r["rule"].toPython() for r in rows} == {"ACUTE-INJURY"}
+    with pytest.raises(QueryError, match=r"has no variable \?klass to bind"):
+        kb.query("conditions-by-contraindication", bindings={"klass": "Fracture"})

@@ -164,3 +164,11 @@ def test_unknown_field_named_with_a_backslash_is_reported_not_crashed_on(tmp_pat
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.exit_code == 0
     assert 'The field "a\\q" is not part of the record format' in result.stdout
+
+
+def test_the_reference_engine_gives_the_same_reports() -> None:
+    files = sorted(str(p) for p in (EXAMPLES / "invalid").glob("*.json"))[:4] + [str(WARN)]
+    fast = run(*files, "--format", "json")
+    reference = run(*files, "--format", "json", "--engine", "rdflib")
+    assert (fast.exit_code, reference.exit_code) == (1, 1)
+    assert json.loads(reference.stdout) == json.loads(fast.stdout)

@@ -6,11 +6,13 @@ that applied.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from kgmassage.assessment import Decision, assess, decide
+from kgmassage.errors import ParameterError
 
 AT = "2026-11-20T10:00:00Z"
 
@@ -596,3 +598,24 @@ def test_a_bad_record_in_an_iterable_is_yielded_in_place() -> None:
                                at=AT))
     assert [type(r).__name__ for r in results] == ["Assessment", "RecordError", "Assessment"]
     assert isinstance(results[1], RecordError) and results[1].field == "conditions"
+
+
+def test_decide_reads_names_and_sides_as_people_write_them() -> None:
+    record = {"id": "x", "conditions": [{"type": "DeepVeinThrombosis", "side": "left"}]}
+    d = decide(record, "petrissage", "IT band", " LEFT ", at=AT)
+    assert (d.technique, d.target, d.side, d.status) == (
+        "Petrissage", "IliotibialBand", "left", "forbidden")
+    empty = decide(record, "", "Quadriceps", "right", at=AT)  # a missing technique
+    assert (empty.technique, empty.status) == (None, "requires-clearance")
+    assert {r.rule for r in empty.reasons} == {"DVT", "UNRECOGNIZED"}
+
+
+@pytest.mark.parametrize(("technique", "target", "side", "message"), [
+    (None, "Quadriceps", "left", "the technique must be a name (text), not None"),
+    ("Petrissage", 3, "left", "the target must be a name (text), not 3"),
+    ("Petrissage", "Quadriceps", "both", "side must be 'left' or 'right', not 'both'"),
+])
+def test_decide_refuses_what_is_no_name_or_side(technique: Any, target: Any, side: Any,
+                                                message: str) -> None:
+    with pytest.raises(ParameterError, match="^" + re.escape(message) + "$"):
+        decide({"id": "x"}, technique, target, side, at=AT)

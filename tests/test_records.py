@@ -479,3 +479,18 @@ def test_a_list_key_holding_something_else_is_named_for_what_it_holds(value: Any
     (error,) = iter_records({"id": "o", "conditions": value})
     assert isinstance(error, RecordError) and error.field == "conditions"
     assert error.detail == f'"conditions" must be a JSON array (of objects), not {kind}'
+
+
+def test_a_record_built_in_python_may_hold_dates() -> None:
+    import datetime as dt
+
+    record = load_record({"id": "d", "conditions": [
+        {"type": "Fracture", "onset": dt.date(2026, 11, 19),
+         "recorded_at": dt.datetime(2026, 11, 19, 8, 30, tzinfo=dt.timezone.utc)}]})
+    assert load_record(record) is record
+    same = load_record({"id": "d", "conditions": [
+        {"type": "Fracture", "onset": "2026-11-19", "recorded_at": "2026-11-19T08:30:00+00:00"}]})
+    assert record.ntriples == same.ntriples
+    (error,) = iter_records({"id": "d", "conditions": [{"type": "Fracture", "onset": {2026}}]})
+    assert isinstance(error, RecordError) and error.field == "conditions[0].onset"
+    assert "a set value has no JSON form" in error.detail
