@@ -169,8 +169,9 @@ class Assessment:
         return counts
 
     def decision(self, technique: str | None, target: str | None, side: Side) -> Decision:
-        """The decision for one intervention (local names, e.g. ``"Petrissage",
-        "VastusLateralis", "left"``).
+        """The decision for one intervention: by local names (``"Petrissage",
+        "VastusLateralis", "left"``), else by labels or synonyms in any case (``"petrissage",
+        "vastus lateralis", "LEFT"``).
 
         Raises:
             UnknownDecisionError: the assessment holds no such decision.
@@ -178,9 +179,17 @@ class Assessment:
         for d in self.decisions:
             if (d.technique, d.target, d.side) == (technique, target, side):
                 return d
+        # else as people write them: labels and synonyms, any case ("IT band", " LEFT")
+        names = (local_name(technique_named(technique) or technique) if technique else technique,
+                 local_name(target_named(target) or target) if target else target,
+                 side.strip().lower() if isinstance(side, str) else side)
+        for d in self.decisions:
+            if (d.technique, d.target, d.side) == names:
+                return d
         raise UnknownDecisionError(
-            f"no decision on {technique}, {target}, {side} in this assessment (names are local "
-            "names, e.g. Petrissage, VastusLateralis, left; sides left, right)")
+            f"no decision on {technique}, {target}, {side} in this assessment (names: local "
+            "names, labels or synonyms, e.g. Petrissage, vastus lateralis, IT band; sides left, "
+            "right)")
 
     def to_dict(self) -> dict[str, Any]:
         """The assessment JSON object of the public interface."""

@@ -993,7 +993,9 @@ def _iter_path(path: Path, source: str, at: datetime | None
             return
         data = path.read_bytes()
     except FileNotFoundError:
-        yield RecordError(source, "no such file")
+        hint = (" (JSON text is not a path: pass the record as a dict, e.g. json.loads(text))"
+                if str(path).lstrip().startswith(("{", "[")) else "")
+        yield RecordError(cut(source), "no such file" + hint)
         return
     except RecordError as exc:
         yield exc

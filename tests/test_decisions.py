@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kgmassage.assessment import Decision, assess, decide
-from kgmassage.errors import ParameterError
+from kgmassage.errors import ParameterError, UnknownDecisionError
 
 AT = "2026-11-20T10:00:00Z"
 
@@ -619,3 +619,12 @@ def test_decide_refuses_what_is_no_name_or_side(technique: Any, target: Any, sid
                                                 message: str) -> None:
     with pytest.raises(ParameterError, match="^" + re.escape(message) + "$"):
         decide({"id": "x"}, technique, target, side, at=AT)
+
+
+def test_an_assessment_finds_a_decision_by_the_names_people_use() -> None:
+    result = assess({"id": "x", "conditions": [{"type": "DeepVeinThrombosis", "side": "left"}]},
+                    at=AT)
+    exact = result.decision("Petrissage", "Quadriceps", "left")
+    assert result.decision("petrissage", "quadriceps", " LEFT") is exact
+    with pytest.raises(UnknownDecisionError, match="no decision on Cupping, Quadriceps, left"):
+        result.decision("Cupping", "Quadriceps", "left")

@@ -494,3 +494,10 @@ def test_a_record_built_in_python_may_hold_dates() -> None:
     (error,) = iter_records({"id": "d", "conditions": [{"type": "Fracture", "onset": {2026}}]})
     assert isinstance(error, RecordError) and error.field == "conditions[0].onset"
     assert "a set value has no JSON form" in error.detail
+
+
+def test_json_text_given_as_a_path_gets_a_hint() -> None:
+    (error,) = iter_records('{"id": "x"}')
+    assert isinstance(error, RecordError)
+    assert error.detail == ("no such file (JSON text is not a path: pass the record as a dict, "
+                            "e.g. json.loads(text))")
