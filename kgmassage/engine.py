@@ -239,8 +239,8 @@ def _tsv_value(token: str) -> str | None:
 
 
 class OxigraphBackend:
-    """pyoxigraph, embedded: the knowledge graph is loaded once a store; a chunk is a named
-    graph.
+    """pyoxigraph, embedded: the knowledge graph is loaded once per store; a chunk is a named
+    graph in it.
 
     The in-memory store never gives back what a removed graph used (its strings and quad
     versions stay), so a store serves chunks until :attr:`RECYCLE_BYTES` of records were loaded
