@@ -19,7 +19,7 @@ from typing import Any, cast, get_args
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
-from .engine import ChunkRows, Engine, EngineName, Row, Tables, default_engine
+from .engine import ChunkRows, Engine, EngineName, Row, Tables, default_engine, runner_name
 from .errors import NonConformingRecordError, ParameterError, RecordError, UnknownDecisionError, cut
 from .namespaces import KM, local_name
 from .records import PatientRecord, iter_records, load_record, unskolemized
@@ -555,7 +555,7 @@ def assess(
     """
     loaded = record if isinstance(record, PatientRecord) else load_record(record, at=_at(at))
     when = resolve_at(at, loaded.assessed_at)
-    (assessment,) = _assessments([loaded], [when], endpoint or engine)
+    (assessment,) = _assessments([loaded], [when], runner_name(engine, endpoint))
     if strict and not assessment.conforms:
         raise _refused(assessment, loaded)
     return assessment
@@ -585,7 +585,7 @@ def assess_many(
 
     items = (iter_records(source, at=_at(at)) if isinstance(source, (str, Path))
              else _loaded(source, _at(at)))
-    yield from assess_chunks(items, at=at, strict=strict, engine=endpoint or engine,
+    yield from assess_chunks(items, at=at, strict=strict, engine=runner_name(engine, endpoint),
                              chunk_size=chunk_size, jobs=jobs)
 
 
@@ -635,7 +635,7 @@ def decide(
     target_term = target_named(target) or Literal(target)
     asked, node = _with_plan(loaded, technique_term, target_term, side)
     when = resolve_at(at, loaded.assessed_at)
-    assessment = _assessments([asked], [when], endpoint or engine, asked=node)[0]
+    assessment = _assessments([asked], [when], runner_name(engine, endpoint), asked=node)[0]
     # an empty name is a missing one: its decision names no technique (or target)
     return assessment.decision(local_name(technique_term) or None,
                                local_name(target_term) or None, side)

@@ -262,13 +262,16 @@ def assess_command(
     import time
 
     from .cohort import assess_chunks
+    from .engine import runner_name
     from .errors import NonConformingRecordError, RecordError
     from .output import to_graph, to_json, to_json_line
     from .records import iter_records
     from .report import to_html, to_people_text
 
-    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-        fail(f"--endpoint must be an http:// or https:// URL, not {cut(endpoint)!r}")
+    try:
+        runner = runner_name(engine, endpoint, "--endpoint")
+    except KgMassageError as exc:
+        fail(str(exc))
     when = _parse_at(at)
     sink = _Sink(out)
     unreadable = refused = False
@@ -279,7 +282,7 @@ def assess_command(
     try:
         for name in files:
             items = iter_records(name, at=when)
-            for item in assess_chunks(items, at=when, strict=strict, engine=endpoint or engine,
+            for item in assess_chunks(items, at=when, strict=strict, engine=runner,
                                       chunk_size=chunk_size, jobs=jobs, render=render):
                 if isinstance(item, RecordError):
                     click.echo(f"kgmassage: {item}", err=True)

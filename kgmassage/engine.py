@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 from rdflib import Graph
 
@@ -407,10 +407,7 @@ class EndpointBackend:
     def __init__(self, knowledge: bytes, url: str, *, query: str | None = None,
                  update: str | None = None, store: str | None = None,
                  timeout: float = 120.0) -> None:
-        if not url.startswith(("http://", "https://")):
-            raise ParameterError(f"the SPARQL endpoint must be an http:// or https:// URL, not "
-                                 f"{cut(url)!r}")
-        base = url.rstrip("/")
+        base = endpoint_url(url).rstrip("/")
         self.query_url = query or f"{base}/query"
         self.update_url = update or f"{base}/update"
         self.store_url = store or f"{base}/store"
@@ -492,6 +489,25 @@ class EndpointBackend:
         body = urlencode({"update": f"DROP SILENT GRAPH <{graph}>"}).encode()
         self._request("drop", self.update_url, body,
                       {"Content-Type": "application/x-www-form-urlencoded"}, "POST")
+
+
+_E = TypeVar("_E")
+
+
+def endpoint_url(url: str, name: str = "the SPARQL endpoint") -> str:
+    """``url`` when it is an http:// or https:// URL (a SPARQL server's), else a
+    :class:`ParameterError` naming it ``name``."""
+    if not url.startswith(("http://", "https://")):
+        raise ParameterError(f"{name} must be an http:// or https:// URL, not {cut(url)!r}")
+    return url
+
+
+def runner_name(engine: _E, endpoint: str | None, name: str = "the SPARQL endpoint"
+                ) -> _E | str:
+    """What runs the stages, as one value a worker process can be given: the SPARQL server's
+    URL when there is one (checked by :func:`endpoint_url`, naming it ``name``), else
+    ``engine``."""
+    return engine if endpoint is None else endpoint_url(endpoint, name)
 
 
 def make_backend(name: str, knowledge: bytes, *, endpoint: str | None = None) -> Backend:

@@ -59,7 +59,14 @@ from .errors import (
     RecordError,
     cut,
 )
-from .fhir import incomplete, other_patient
+from .fhir import (
+    MASSAGE_CODE,
+    PLANNING,
+    TEMPERATURE_CODES,
+    bundle_to_record,
+    incomplete,
+    other_patient,
+)
 from .records import DuplicateKeyError, NotJsonError, reject_constant, unique_keys
 from .report import form_page, to_html
 from .resources import knowledge_ntriples
@@ -425,8 +432,6 @@ class PatientData:
         """The Observation each finding of the record came from, when exactly one fits (its
         time and its code; ``""`` otherwise): Observations may make no finding, so they do not
         line up with the findings one to one."""
-        from .fhir import TEMPERATURE_CODES
-
         observations = [r for r in self.resources if r.get("resourceType") == "Observation"]
         out = []
         for finding in findings:
@@ -630,8 +635,6 @@ def read_orders(call: HookCall) -> list[Order]:
 
 
 def _order_plans(order: Order, patient: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
-    from .fhir import bundle_to_record
-
     bundle = {"resourceType": "Bundle", "type": "collection",
               "entry": [{"resource": patient}, {"resource": order.resource}]}
     try:
@@ -1007,8 +1010,6 @@ def may_be_massage(resource: Mapping[str, Any]) -> bool:
     """Whether a ServiceRequest that maps to no planned intervention may still be a massage
     order: it is planned (draft or active) and its ``code`` is free text only (no coding with
     a system and a code: ambiguous) or names massage. A coded order (a lab test) is not."""
-    from .fhir import PLANNING
-
     if resource.get("status") not in PLANNING:
         return False
     if not any(isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
@@ -1030,7 +1031,6 @@ def unclassified_card(order: Order, assessment: Any, ctx: _Context) -> dict[str,
     names massage on a patient for whom massage is forbidden somewhere is critical, any other
     a warning."""
     from .engine import default_engine
-    from .fhir import MASSAGE_CODE
 
     names = _order_names(order.resource)
     name = f"“{cut(names[0], 30)}”" if names else order.ref
@@ -1076,7 +1076,6 @@ def run_hook(service: CdsService, body: Any, at: datetime) -> dict[str, Any]:
             (412), or holds data that cannot be read or belongs to another patient (422).
     """
     from .assessment import assess, decide
-    from .fhir import bundle_to_record
     from .records import load_record
 
     call = read_hook_call(body, service)
@@ -1805,7 +1804,6 @@ def _validate(record: dict[str, Any], at: str | None) -> dict[str, Any]:
 def _warm(lock: threading.Lock) -> None:
     """Build the decision engine and the FHIR tables once, before the first request."""
     from .assessment import assess
-    from .fhir import bundle_to_record
 
     with lock:
         started = time.monotonic()
