@@ -134,13 +134,19 @@ class Decision:
     target_iri: str | None = field(default=None, repr=False, compare=False)
     plans: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, reasons: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The decision JSON object; ``reasons`` keeps the objects of reasons already made
+        (by id: decisions share their reasons)."""
+        made = {} if reasons is None else reasons
+        for r in self.reasons:
+            if id(r) not in made:
+                made[id(r)] = r.to_dict()
         return {
             "technique": self.technique,
             "target": self.target,
             "side": self.side,
             "status": self.status,
-            "reasons": [r.to_dict() for r in self.reasons],
+            "reasons": [made[id(r)] for r in self.reasons],
             "alternatives": list(self.alternatives),
             "planned": self.planned,
         }
@@ -191,8 +197,11 @@ class Assessment:
             "names, labels or synonyms, e.g. Petrissage, vastus lateralis, IT band; sides left, "
             "right)")
 
-    def to_dict(self) -> dict[str, Any]:
-        """The assessment JSON object of the public interface."""
+    def to_dict(self, *, share_reasons: bool = False) -> dict[str, Any]:
+        """The assessment JSON object of the public interface. With ``share_reasons`` a
+        reason that several decisions give is one dict object (faster to build and write;
+        for writers that do not change the dicts)."""
+        reasons: dict[int, dict[str, Any]] | None = {} if share_reasons else None
         return {
             "patient": self.patient,
             "assessed_at": self.assessed_at.isoformat(),
@@ -200,7 +209,7 @@ class Assessment:
             "input_digest": self.input_digest,
             "conforms": self.conforms,
             "validation": [r.to_dict() for r in self.validation],
-            "decisions": [d.to_dict() for d in self.decisions],
+            "decisions": [d.to_dict(reasons) for d in self.decisions],
             "summary": self.summary,
         }
 
