@@ -433,32 +433,39 @@ def _verdict(tables: Tables, reasons: Iterable[Reason]) -> Verdict:
     return ordered, _status(status), tuple(sorted({a for r in ordered for a in r.alternatives}))
 
 
-def _decisions(tables: Tables, slots: Mapping[str, _Slot], verdicts: dict[tuple[int, ...], Verdict]
-               ) -> tuple[Decision, ...]:
+def _decisions(tables: Tables, slots: Mapping[str, _Slot], verdicts: dict[tuple[int, ...], Verdict],
+               made: dict[tuple[Any, ...], Decision]) -> tuple[Decision, ...]:
     """One patient's decisions, catalogue first, by technique, target and side.
 
     ``verdicts`` remembers the verdict of each list of reason objects met in the chunk (many
-    interventions share one list: all those a rule reaches, or none); its keys are object ids,
-    so it must not outlive the chunk's slots.
+    interventions share one list: all those a rule reaches, or none), ``made`` the decisions
+    made; their keys hold object ids, so they must not outlive the chunk's slots.
     """
     decided = []
     for slot in slots.values():
         key = tuple(map(id, slot.reasons))
         if key not in verdicts:
             verdicts[key] = _verdict(tables, slot.reasons)
-        reasons, status, alternatives = verdicts[key]
-        decided.append((slot.catalogue, Decision(
-            technique=slot.technique,
-            target=slot.target,
-            side=_side(slot.side),
-            status=status,
-            reasons=reasons,
-            alternatives=alternatives,
-            planned=slot.planned,
-            technique_iri=slot.technique_iri,
-            target_iri=slot.target_iri,
-            plans=tuple(sorted(set(slot.plans))),
-        )))
+        plans = tuple(sorted(set(slot.plans)))
+        # a frozen Decision is shared by every patient of the chunk it fits
+        what = (slot.technique, slot.target, slot.side, slot.planned, slot.technique_iri,
+                slot.target_iri, plans, key)
+        decision = made.get(what)
+        if decision is None:
+            reasons, status, alternatives = verdicts[key]
+            decision = made[what] = Decision(
+                technique=slot.technique,
+                target=slot.target,
+                side=_side(slot.side),
+                status=status,
+                reasons=reasons,
+                alternatives=alternatives,
+                planned=slot.planned,
+                technique_iri=slot.technique_iri,
+                target_iri=slot.target_iri,
+                plans=plans,
+            )
+        decided.append((slot.catalogue, decision))
     decided.sort(key=lambda cd: (not cd[0], cd[1].technique or "", cd[1].target or "",
                                  cd[1].side))
     return tuple(d for _, d in decided)
@@ -500,6 +507,7 @@ def _assessments(
         by_patient[chunk.owners.get(str(row["focus"]), "")].append(row)
     done = []
     verdicts: dict[tuple[int, ...], Verdict] = {}
+    made: dict[tuple[Any, ...], Decision] = {}
     for record, at in zip(records, ats, strict=True):
         results = _validation(runner, record, at, by_patient.get(str(record.iri), ()))
         done.append(Assessment(
@@ -509,7 +517,7 @@ def _assessments(
             input_digest=record.digest,
             conforms=not any(r.severity == "Violation" for r in results),
             validation=results,
-            decisions=_decisions(runner.tables, slots[str(record.iri)], verdicts),
+            decisions=_decisions(runner.tables, slots[str(record.iri)], verdicts, made),
             source=record.source,
             patient_iri=str(record.iri),
         ))
