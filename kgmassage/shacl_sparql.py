@@ -740,7 +740,7 @@ class _Compiler:
                 out.append(_Pattern(f"{focus} {self.values(shape)} {bind_path}", "in"))
         for cls in sorted(g.objects(shape, SH["class"]), key=str):
             out.append(_Pattern(
-                f"{focus} {self.values(shape)} FILTER NOT EXISTS {{ ?value {_RDF_TYPE} ?{_OWN}t . "
+                f"{{ {focus} {self.values(shape)} }} MINUS {{ ?value {_RDF_TYPE} ?{_OWN}t . "
                 f"?{_OWN}t {_RDFS_SUBCLASS}* {_term(cls)} }} {bind_path}",
                 "class",
             ))
@@ -748,7 +748,7 @@ class _Compiler:
             if path is None:
                 test = f"{focus} FILTER (!sameTerm(?this, {_term(value)}))"
             else:
-                test = f"{focus} FILTER NOT EXISTS {{ ?this {path_text} {_term(value)} }}"
+                test = f"{focus} MINUS {{ ?this {path_text} {_term(value)} }}"
             out.append(_Pattern(f"{test} {bind_path}", "hasValue"))
         for members in sorted(g.objects(shape, SH["or"]), key=str):
             pattern = self.disjunction(shape, list(g.items(members)), focus, prefixes, bind_path)
