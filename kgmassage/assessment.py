@@ -22,7 +22,7 @@ from rdflib.namespace import RDF
 from .engine import ChunkRows, Engine, EngineName, Row, Tables, default_engine, runner_name
 from .errors import NonConformingRecordError, ParameterError, RecordError, UnknownDecisionError, cut
 from .namespaces import KM, local_name
-from .records import PatientRecord, iter_records, load_record, unskolemized
+from .records import PatientRecord, iter_records, iter_unread, load_record, unskolemized
 from .timeline import parse_instant, resolve_at
 from .validation import ValidationResult, check_record, results_from_rows
 from .vocabulary import target_named, technique_named
@@ -600,7 +600,8 @@ def assess_many(
     """
     from .cohort import assess_chunks
 
-    items = (iter_records(source, at=_at(at)) if isinstance(source, (str, Path))
+    read = iter_unread if jobs > 1 else iter_records  # workers read the lines of a cohort
+    items = (read(source, at=_at(at)) if isinstance(source, (str, Path))
              else _loaded(source, _at(at)))
     yield from assess_chunks(items, at=at, strict=strict, engine=runner_name(engine, endpoint),
                              chunk_size=chunk_size, jobs=jobs)

@@ -17,10 +17,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from .errors import ParameterError, RecordError
-from .records import PatientRecord
+from .records import PatientRecord, UnreadLine
 from .timeline import resolve_at
 
 __all__ = ["assess_chunks", "assess_partition"]
@@ -28,28 +28,42 @@ __all__ = ["assess_chunks", "assess_partition"]
 Item = Any  # an Assessment, a rendering of one, or an error
 
 
-def _chunks(items: Iterable[PatientRecord | RecordError], at: datetime | str | None,
-            chunk_size: int) -> Iterator[list[PatientRecord | RecordError]]:
-    """Records grouped into chunks (errors travel in place; a patient at most once a chunk)."""
-    chunk: list[PatientRecord | RecordError] = []
+Source = PatientRecord | RecordError | UnreadLine
+
+
+def _chunks(items: Iterable[Source], chunk_size: int) -> Iterator[list[Source]]:
+    """Records (read or not) grouped into chunks; errors travel in place; a patient read comes
+    at most once a chunk (an unread line is checked when it is read: :func:`_assess_chunk`)."""
+    chunk: list[Source] = []
     seen: set[str] = set()
     count = 0
     for item in items:
-        if isinstance(item, PatientRecord):
-            if str(item.iri) in seen or count >= chunk_size:
+        if not isinstance(item, RecordError):
+            iri = str(item.iri) if isinstance(item, PatientRecord) else None
+            if iri in seen or count >= chunk_size:
                 yield chunk
                 chunk, seen, count = [], set(), 0
-            seen.add(str(item.iri))
+            if iri is not None:
+                seen.add(iri)
             count += 1
         chunk.append(item)
     if chunk:
         yield chunk
 
 
-def _assess_chunk(chunk: list[PatientRecord | RecordError], at: datetime | str | None,
-                  strict: bool, engine: str, render: Callable[[Any], Any] | None
-                  ) -> list[Item]:
-    """One chunk, assessed in one engine run; the items in input order."""
+def _assess_chunk(chunk: list[Source], at: datetime | str | None, strict: bool, engine: str,
+                  render: Callable[[Any], Any] | None) -> list[Item]:
+    """One chunk, its lines read, assessed in one engine run each time no patient comes twice;
+    the items in input order."""
+    read = [item.read() if isinstance(item, UnreadLine) else item for item in chunk]
+    return [out for part in _chunks(read, len(read))
+            for out in _assess_read(cast(list[PatientRecord | RecordError], part), at, strict,
+                                    engine, render)]
+
+
+def _assess_read(chunk: list[PatientRecord | RecordError], at: datetime | str | None,
+                 strict: bool, engine: str, render: Callable[[Any], Any] | None) -> list[Item]:
+    """One chunk of records read, assessed in one engine run; the items in input order."""
     from .assessment import _assessments, _refused
 
     records = [r for r in chunk if isinstance(r, PatientRecord)]
@@ -68,7 +82,7 @@ def _assess_chunk(chunk: list[PatientRecord | RecordError], at: datetime | str |
 
 
 def assess_chunks(
-    items: Iterable[PatientRecord | RecordError],
+    items: Iterable[PatientRecord | RecordError | UnreadLine],
     *,
     at: datetime | str | None = None,
     strict: bool = False,
@@ -85,7 +99,7 @@ def assess_chunks(
     """
     if jobs < 1 or chunk_size < 1:
         raise ParameterError("jobs and chunk_size must be at least 1")
-    chunks = _chunks(items, at, chunk_size)
+    chunks = _chunks(items, chunk_size)
     if jobs == 1:
         for chunk in chunks:
             yield from _assess_chunk(chunk, at, strict, engine, render)

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import rdflib
 from rdflib import BNode, Graph, Literal, URIRef
@@ -65,6 +65,8 @@ __all__ = [
     "keep_lexical_forms",
     "PatientRecord",
     "iter_records",
+    "iter_unread",
+    "UnreadLine",
     "load_record",
     "record_to_graph",
     "graph_to_record",
@@ -812,24 +814,42 @@ def _iter_json(text: str, source: str, at: datetime | None
             yield exc
 
 
-def _iter_ndjson_lines(
-    lines: Iterator[bytes], source: str, at: datetime | None
-) -> Iterator[PatientRecord | RecordError]:
-    position = 0
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        position += 1
+@dataclass(frozen=True)
+class UnreadLine:
+    """One line of an NDJSON source, not read yet: cohorts hand lines to the worker processes
+    that assess them, which read them there (:meth:`read`), in parallel."""
+
+    data: bytes
+    source: str
+    position: int  # the record's position in its source (blank lines do not count)
+    number: int  # the line's number
+    at: datetime | None
+
+    def read(self) -> PatientRecord | RecordError:
+        """The record on this line, or the error that says why it cannot be read."""
+        source, number = self.source, self.number
         try:
-            text = _decode(raw, source, first_line=number).rstrip("\r\n")
+            text = _decode(self.data, source, first_line=number).rstrip("\r\n")
             try:
                 value = _loads(partial(json.loads, text, object_pairs_hook=unique_keys,
                                        parse_constant=reject_constant), source, number)
             except json.JSONDecodeError as exc:
                 raise _json_error(exc, source, line_offset=number - 1) from None
-            yield _json_record(value, source, position, number, at)
+            return _json_record(value, source, self.position, number, self.at)
         except RecordError as exc:
-            yield exc
+            return exc
+
+
+def _iter_ndjson_lines(
+    lines: Iterator[bytes], source: str, at: datetime | None, defer: bool = False
+) -> Iterator[PatientRecord | RecordError | UnreadLine]:
+    position = 0
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        position += 1
+        line = UnreadLine(raw, source, position, number, at)
+        yield line if defer else line.read()
     if position == 0:
         yield RecordError(source, "the file holds no records (it is empty)")
 
@@ -957,15 +977,16 @@ def _sniff(text: str) -> str:
     return "turtle"
 
 
-def _iter_text(text: str, source: str, kind: str, at: datetime | None
-               ) -> Iterator[PatientRecord | RecordError]:
+def _iter_text(text: str, source: str, kind: str, at: datetime | None, defer: bool = False
+               ) -> Iterator[PatientRecord | RecordError | UnreadLine]:
     if not text.strip():
         yield RecordError(source, "the file is empty")
         return
     if kind == "json":
         yield from _iter_json(text, source, at)
     elif kind == "ndjson":
-        yield from _iter_ndjson_lines(iter(text.encode("utf-8").split(b"\n")), source, at)
+        yield from _iter_ndjson_lines(iter(text.encode("utf-8").split(b"\n")), source, at,
+                                      defer)
     else:
         yield from _iter_graph(_parse_turtle(text, source), source, text)
 
@@ -981,15 +1002,15 @@ def _kind_of(path: Path) -> str | None:
     return None
 
 
-def _iter_path(path: Path, source: str, at: datetime | None
-               ) -> Iterator[PatientRecord | RecordError]:
+def _iter_path(path: Path, source: str, at: datetime | None, defer: bool = False
+               ) -> Iterator[PatientRecord | RecordError | UnreadLine]:
     try:
         if path.is_dir():
             raise RecordError(source, "is a directory, not a record file")
         kind = _kind_of(path)
         if kind == "ndjson":
             with path.open("rb") as handle:
-                yield from _iter_ndjson_lines(iter(handle), source, at)
+                yield from _iter_ndjson_lines(iter(handle), source, at, defer)
             return
         data = path.read_bytes()
     except FileNotFoundError:
@@ -1003,15 +1024,15 @@ def _iter_path(path: Path, source: str, at: datetime | None
     except OSError as exc:
         yield RecordError(source, f"cannot be read: {exc.strerror or exc}")
         return
-    yield from _iter_bytes(data, source, kind, at)
+    yield from _iter_bytes(data, source, kind, at, defer)
 
 
 def _iter_bytes(
-    data: bytes, source: str, kind: str | None, at: datetime | None
-) -> Iterator[PatientRecord | RecordError]:
+    data: bytes, source: str, kind: str | None, at: datetime | None, defer: bool = False
+) -> Iterator[PatientRecord | RecordError | UnreadLine]:
     try:
         text = _decode(data, source)
-        yield from _iter_text(text, source, kind or _sniff(text), at)
+        yield from _iter_text(text, source, kind or _sniff(text), at, defer)
     except RecordError as exc:
         yield exc
 
@@ -1040,6 +1061,24 @@ def iter_records(
         (the rest of the source is still read); a source that cannot be read at all yields one
         :class:`RecordError`.
     """
+    return cast(Iterator[PatientRecord | RecordError], _iter_source(source, name, at, False))
+
+
+def iter_unread(
+    source: Mapping[str, Any] | str | os.PathLike[str] | Graph | PatientRecord,
+    *,
+    name: str | None = None,
+    at: datetime | None = None,
+) -> Iterator[PatientRecord | RecordError | UnreadLine]:
+    """As :func:`iter_records`, but each line of an NDJSON source comes unread, as an
+    :class:`UnreadLine` (cohorts read them in their worker processes)."""
+    return _iter_source(source, name, at, True)
+
+
+def _iter_source(
+    source: Mapping[str, Any] | str | os.PathLike[str] | Graph | PatientRecord,
+    name: str | None, at: datetime | None, defer: bool
+) -> Iterator[PatientRecord | RecordError | UnreadLine]:
     if isinstance(source, PatientRecord):
         yield source
     elif isinstance(source, Graph):
@@ -1052,9 +1091,9 @@ def iter_records(
             yield exc
     elif isinstance(source, (str, os.PathLike)):
         if str(source) == "-":
-            yield from _iter_bytes(sys.stdin.buffer.read(), name or "<stdin>", None, at)
+            yield from _iter_bytes(sys.stdin.buffer.read(), name or "<stdin>", None, at, defer)
         else:
-            yield from _iter_path(Path(source), name or str(source), at)
+            yield from _iter_path(Path(source), name or str(source), at, defer)
     else:
         yield RecordError(name or "<input>", f"cannot read a record from a {type(source).__name__}")
 
@@ -1065,7 +1104,7 @@ def iter_lines(
     """Read NDJSON lines (text or bytes), one record per non-blank line, as
     :func:`iter_records` reads an ``.ndjson`` file."""
     encoded = (line.encode("utf-8") if isinstance(line, str) else line for line in lines)
-    yield from _iter_ndjson_lines(encoded, name, at)
+    return cast(Iterator[PatientRecord | RecordError], _iter_ndjson_lines(encoded, name, at))
 
 
 def load_record(

@@ -179,7 +179,10 @@ def test_a_fhir_bundle_without_patient_is_refused_clearly(tmp_path: Path) -> Non
 def test_a_cohort_on_two_processes_gives_what_one_gives(tmp_path: Path,
                                                         kgmassage_command: list[str]) -> None:
     lines = (EXAMPLES / "cohort.ndjson").read_text(encoding="utf-8").splitlines()
-    lines.insert(2, "{broken")
+    again = json.loads(lines[0])  # the same patient twice in one chunk, with other data
+    again["conditions"].append({"type": "DeepVeinThrombosis", "side": "right"})
+    lines.insert(1, json.dumps(again))
+    lines.insert(3, "{broken")
     cohort = tmp_path / "cohort.ndjson"
     cohort.write_text("\n".join(lines) + "\n", encoding="utf-8")
     outputs = []
@@ -190,9 +193,12 @@ def test_a_cohort_on_two_processes_gives_what_one_gives(tmp_path: Path,
                                "--at", "2026-11-20T10:00:00Z"],
                               capture_output=True, text=True, check=False)
         assert done.returncode == 2  # the bad line: reported, skipped, the rest assessed
-        assert f"{cohort}, line 3: malformed JSON" in done.stderr
+        assert f"{cohort}, line 4: malformed JSON" in done.stderr
         outputs.append(out.read_text(encoding="utf-8"))
     assert outputs[0] == outputs[1]
+    first, second = (json.loads(line) for line in outputs[0].splitlines()[:2])
+    assert (first["patient"], second["patient"]) == ("c-001", "c-001")
+    assert (first["summary"]["forbidden"], second["summary"]["forbidden"]) == (0, 19)
     assert len(outputs[0].splitlines()) == len(lines) - 1
 
 
