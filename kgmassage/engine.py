@@ -673,7 +673,7 @@ class Engine:
             parts.append("".join(f"{s} {p} {o} .\n" for s, p, o in context))
         data = "".join(parts).encode("utf-8")
         owners = {subject: str(record.iri) for record, _ in patients
-                  for subject in record.subjects}
+                  for subject in record.nodes}
         return ChunkInput(data, tuple((str(r.iri), at) for r, at in patients), owners)
 
     def _select_on_empty(self, role: str) -> list[Row]:

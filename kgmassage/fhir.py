@@ -20,12 +20,15 @@ What is read (everything else is ignored; nothing that may count is ever dropped
   when there are several); ``clinicalStatus`` active/recurrence/relapse → ``active``,
   inactive/remission/resolved → ``resolved``; ``verificationStatus`` provisional/differential/
   unconfirmed → ``suspected``, refuted → ``refuted``, entered-in-error → ``entered-in-error``;
-  ``onsetDateTime`` / ``onsetPeriod.start`` → ``onset``; ``recordedDate`` → ``recorded_at``;
+  ``onsetDateTime`` / ``onsetPeriod.start`` → ``onset`` (``onsetAge``, ``onsetString`` … as
+  written: no date, so the item counts from the assessment time); ``recordedDate`` →
+  ``recorded_at``;
   ``bodySite`` → ``site`` and ``side`` (below). A Condition without ``code`` is kept as an item
   without type or code (UNRECOGNIZED).
 * **Procedure** → ``procedures``: ``code``; ``performedDateTime`` / ``performedPeriod.start`` →
-  ``date``; ``bodySite`` → ``site``, ``side``; status not-done or entered-in-error → status
-  ``entered-in-error`` (kept, does not count).
+  ``date`` (another ``performed[x]`` as written, as for an onset); ``bodySite`` → ``site``,
+  ``side``; status not-done or entered-in-error → status ``entered-in-error`` (kept, does not
+  count).
 * **Observation**: a body temperature (LOINC 8310-5 or a variant such as 8331-1 oral) of at
   least 38.0 °C / 100.4 °F / 311.15 K whose effective time is no more than 72 h before the
   assessment time (or after it) → a finding ``{"type": "Fever", "recorded_at": …}``; an
@@ -76,6 +79,7 @@ the 72-hour window was taken from.
 from __future__ import annotations
 
 import calendar
+import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime, timedelta, timezone
@@ -339,9 +343,9 @@ def _date(value: Any, at: datetime | None = None) -> str | None:
     text = _text(value)
     if text is None:
         return None
-    if re.fullmatch(r"\d{4}", text):
+    if re.fullmatch(r"[0-9]{4}", text):
         first, last = date(int(text), 1, 1), date(int(text), 12, 31)
-    elif (match := re.fullmatch(r"(\d{4})-(\d{2})", text)) and 1 <= int(match.group(2)) <= 12:
+    elif (match := re.fullmatch(r"([0-9]{4})-([0-9]{2})", text)) and 1 <= int(match.group(2)) <= 12:
         year, month = int(match.group(1)), int(match.group(2))
         first = date(year, month, 1)
         last = date(year, month, calendar.monthrange(year, month)[1])
@@ -353,13 +357,21 @@ def _date(value: Any, at: datetime | None = None) -> str | None:
 
 
 def _period_date(resource: Mapping[str, Any], prefix: str, at: datetime) -> str | None:
-    """``<prefix>DateTime``, else ``<prefix>Period.start`` (else its end)."""
+    """``<prefix>DateTime``, else ``<prefix>Period.start`` (else its end); another form
+    (``onsetAge``, ``onsetString`` …: no date) as it is written, a value that is no date, so
+    that the item counts from the assessment time and validation says why (fail safe: it does
+    not fall through to ``recordedDate``)."""
     found = _date(resource.get(prefix + "DateTime"), at)
     if found is not None:
         return found
     period = resource.get(prefix + "Period")
     if isinstance(period, Mapping):
-        return _date(period.get("start"), at) or _date(period.get("end"), at)
+        found = _date(period.get("start"), at) or _date(period.get("end"), at)
+        if found is not None:
+            return found
+    other = sorted(key for key in resource if key.startswith(prefix) and key != prefix)
+    if other:
+        return cut(f"{other[0]}: {json.dumps(resource[other[0]], ensure_ascii=False)}", 80)
     return None
 
 
@@ -529,8 +541,8 @@ def _sct_parts(code: str) -> tuple[list[str], list[str]]:
     expression (``182204005:272741003=7771000`` → ``(["182204005"], ["7771000"])``)."""
     expression = re.sub(r"\|[^|]*\|", " ", code)
     focus, _, refinement = expression.partition(":")
-    sides = re.findall(_LATERALITY_ATTRIBUTE + r"\s*=\s*\(?\s*(\d+)", refinement)
-    return re.findall(r"\d+", focus), sides
+    sides = re.findall(_LATERALITY_ATTRIBUTE + r"\s*=\s*\(?\s*([0-9]+)", refinement)
+    return re.findall(r"[0-9]+", focus), sides
 
 
 def _extension_codings(node: Any, depth: int = 0) -> Iterator[Mapping[str, Any]]:

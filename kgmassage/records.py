@@ -122,7 +122,7 @@ _KEYS = {
 _RECORD_KEYS = frozenset({"id", *_RECORD_DATES, *LISTS})
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
 #: An item node of a JSON record: ``<patient IRI>/<list>/<index>``.
-ITEM_IRI = re.compile(r"^(?P<patient>.+)/(?P<list>" + "|".join(LISTS) + r")/(?P<index>\d+)$")
+ITEM_IRI = re.compile(r"^(?P<patient>.+)/(?P<list>" + "|".join(LISTS) + r")/(?P<index>[0-9]+)$")
 
 _lexical_lock = threading.RLock()
 
@@ -200,10 +200,17 @@ class PatientRecord:
         return self.graph if self.parsed is None else _parse_ntriples(self.ntriples)
 
     @cached_property
-    def subjects(self) -> frozenset[str]:
-        """The nodes the record describes (IRIs; blank nodes skolemized)."""
-        return frozenset(line[1:line.index(">")] for line in self.ntriples.splitlines()
-                         if line.startswith("<"))
+    def nodes(self) -> frozenset[str]:
+        """The record's nodes (IRIs; blank nodes skolemized): those it describes, and those it
+        links to outside the vocabulary, even when they say nothing (``"findings": [{}]``)."""
+        found = set()
+        for line in self.ntriples.splitlines():
+            if line.startswith("<"):  # <subject> <predicate> object . (IRIs hold no spaces)
+                found.add(line[1:line.index(">")])
+                node = line.split(" ", 2)[2].removesuffix(" .")
+                if node.startswith("<") and not node.startswith(f"<{KM_IRI}"):
+                    found.add(node[1:-1])
+        return frozenset(found)
 
     @classmethod
     def from_graph(cls, graph: Graph, **fields: Any) -> PatientRecord:
@@ -589,6 +596,9 @@ def graph_to_record(graph: Graph, patient: URIRef) -> dict[str, Any]:
 # --- reading sources ------------------------------------------------------------------------
 
 
+_NOT_UNICODE = "the record holds text that is not valid Unicode (a lone surrogate such as \\ud800)"
+
+
 def _digest(data: str) -> str:
     return "sha256:" + hashlib.sha256(data.encode("utf-8")).hexdigest()
 
@@ -621,8 +631,8 @@ def _json_record(obj: Any, source: str, position: int, line: int | None,
                           line=line)
     if _too_deep(obj):
         raise RecordError(source, f"JSON nested more than {MAX_DEPTH} levels deep", line=line)
-    digest = _digest(_compact(dict(obj)))
     try:
+        digest = _digest(_compact(dict(obj)))
         if is_fhir(obj):
             obj = bundle_to_record(obj, at=at or utc_now(), source=source)
         written = _write_record(obj, source, position)
@@ -633,8 +643,7 @@ def _json_record(obj: Any, source: str, position: int, line: int | None,
             raise
         raise RecordError(source, exc.detail, line=line, field=exc.field) from None
     except UnicodeEncodeError:
-        raise RecordError(source, "the record holds text that is not valid Unicode (a lone "
-                          "surrogate such as \\ud800)", line=line) from None
+        raise RecordError(source, _NOT_UNICODE, line=line) from None
     patient, ident = _patient_node(obj, position)
     assessed = obj.get("assessed_at")
     return PatientRecord(
@@ -736,6 +745,11 @@ def _loads(decode: Callable[[], _T], source: str, line: int | None) -> _T:
                           line=line) from None
     except NotJsonError as exc:
         raise RecordError(source, f"malformed JSON: {exc.token} is not a JSON value",
+                          line=line) from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:  # Python reads integers of at most 4,300 digits
+        raise RecordError(source, "malformed JSON: a number of more than 4,300 digits",
                           line=line) from None
 
 
@@ -911,11 +925,36 @@ def _line_in(text: str, graph: Graph, node: URIRef | BNode) -> int | None:
     return None if best is None else text.count("\n", 0, best) + 1
 
 
+def _names_resolved(graph: Graph) -> Graph:
+    """``graph`` with each planned technique or target given by name (a literal such as
+    ``"Petrissage"``) replaced by the term the name means, as a JSON record's name is: both
+    forms give one patient graph (a copy; ``graph`` itself is left as it is)."""
+    found = [(s, prop, o, term) for prop, resolve in _PLAN_NAMES.values()
+             for s, o in graph.subject_objects(prop)
+             if isinstance(o, Literal) and (term := resolve(str(o))) is not None]
+    if not found:
+        return graph
+    out = _bind(Graph())
+    for triple in graph:
+        out.add(triple)
+    for s, prop, o, term in found:
+        out.remove((s, prop, o))
+        out.add((s, prop, term))
+    return out
+
+
 def _iter_graph(
     graph: Graph, source: str, text: str | None = None
 ) -> Iterator[PatientRecord | RecordError]:
+    graph = _names_resolved(graph)
     patients = [p for p in set(graph.subjects(RDF.type, KM.Patient))
                 if isinstance(p, URIRef | BNode)]
+    try:
+        for triple in graph:
+            "".join(map(str, triple)).encode("utf-8")
+    except UnicodeEncodeError:
+        yield RecordError(source, _NOT_UNICODE.replace("the record holds", "the data hold"))
+        return
     if not patients:
         yield RecordError(source, "no patient found: the data holds no node of type km:Patient")
         return

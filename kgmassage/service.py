@@ -173,7 +173,7 @@ def _library_problem(exc: KgMassageError) -> Problem:
 async def _read_body(request: Request, limit: int) -> bytes:
     """The request body, refused (413) past ``limit`` bytes without reading further."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise Problem(413, "Request too large",
                       f"the body has {int(declared):,} bytes; the limit is {limit:,}")
     size = 0
@@ -575,7 +575,7 @@ def _patient(call: HookCall) -> dict[str, Any]:
     return value if value.get("id") else {**value, "id": call.patient_id}
 
 
-_ENTRY = re.compile(r"^entry\[(\d+)\]")
+_ENTRY = re.compile(r"^entry\[([0-9]+)\]")
 
 
 def _fhir_problem(exc: RecordError, origins: Sequence[str]) -> Problem:
@@ -721,7 +721,7 @@ def _codes_text(code: Any) -> list[str]:
     return out
 
 
-_ITEM = re.compile(r"^(?P<list>[a-z]+)\[(?P<index>\d+)\]")
+_ITEM = re.compile(r"^(?P<list>[a-z]+)\[(?P<index>[0-9]+)\]")
 
 
 @dataclass

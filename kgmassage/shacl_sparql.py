@@ -272,7 +272,7 @@ _TOKEN = re.compile(
     r'|(?P<bnode>_:[\w\-.]*)'
     r'|(?P<pname>(?:[A-Za-z][\w\-.]*)?:(?:[\w\-%:]|\.(?=[\w\-%:]))*)'
     r'|(?P<word>[A-Za-z_]\w*)'
-    r'|(?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)'
+    r'|(?P<number>[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)'
     r'|(?P<punct>\^\^|&&|\|\||!=|<=|>=|.)',
     re.S,
 )
@@ -337,8 +337,8 @@ def _oxigraph_replacement(value: str) -> str:
         if i + 1 >= len(template):
             raise UnsupportedShapeError(f"REPLACE replacement ends with a backslash: {value!r}")
         nxt = template[i + 1]
-        group = re.match(r"g<(\d+)>", template[i + 1:])
-        digits = re.match(r"[1-9]\d?", template[i + 1:])
+        group = re.match(r"g<([0-9]+)>", template[i + 1:])
+        digits = re.match(r"[1-9][0-9]?", template[i + 1:])
         if group:
             out.append("${" + group.group(1) + "}")
             i += 1 + len(group.group())

@@ -50,11 +50,11 @@ DATE_PROPERTIES = (
     KM.onset, KM.recordedAt, KM.performedOn, KM.issuedOn, KM.birthDate, KM.assessedAt
 )
 
-_OFFSET = r"(?P<tz>Z|[+-](?P<oh>\d{2}):(?P<om>\d{2}))?"
-_DATE_RE = re.compile(r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})" + _OFFSET)
+_OFFSET = r"(?P<tz>Z|[+-](?P<oh>[0-9]{2}):(?P<om>[0-9]{2}))?"
+_DATE_RE = re.compile(r"(?P<y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2})" + _OFFSET)
 _DATETIME_RE = re.compile(
-    r"(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})"
-    r"T(?P<H>\d{2}):(?P<M>\d{2}):(?P<S>\d{2})(?:\.(?P<f>\d+))?" + _OFFSET
+    r"(?P<y>[0-9]{4})-(?P<m>[0-9]{2})-(?P<d>[0-9]{2})"
+    r"T(?P<H>[0-9]{2}):(?P<M>[0-9]{2}):(?P<S>[0-9]{2})(?:\.(?P<f>[0-9]+))?" + _OFFSET
 )
 _END_OF_DAY = time(23, 59, 59, 999999)
 

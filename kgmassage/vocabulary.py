@@ -6,8 +6,9 @@ Everything here is read from the ontology (local names, ``rdfs:label``, ``skos:a
 * Techniques and targets (planned interventions, :func:`kgmassage.decide`) are matched by local
   name, label or synonym, trimmed, with runs of white space taken as one space, and
   case-insensitively: ``"knee cap"``, ``"Kneecap"`` and ``"patella"`` all name ``km:Patella``.
-* Statuses are matched by their notation, case-insensitively (``"Resolved"``), but not
-  trimmed: ``" resolved"`` is not a status (it counts as active: fail safe).
+* Statuses are matched by their notation, case-insensitively in ASCII (``"Resolved"``), but
+  neither trimmed nor Unicode-folded: ``" resolved"`` and ``"reſolved"`` are not statuses (they
+  count as active: fail safe).
 * Sides are matched exactly (``"left"``, ``"right"``, ``"bilateral"``): anything else is an
   unknown side, which means both sides.
 
@@ -62,7 +63,7 @@ def _tables() -> dict[str, dict[str, URIRef]]:
         "technique": _names(graph, _instances(graph, KM.Technique)),
         "target": _names(graph, _instances(graph, KM.AnatomicalStructure)),
         "status": {
-            str(n).casefold(): URIRef(str(s))
+            str(n).lower(): URIRef(str(s))
             for s in graph.subjects(RDF.type, KM.ConditionStatus)
             for n in graph.objects(s, SKOS.notation)
         },
@@ -85,8 +86,13 @@ def target_named(text: str) -> URIRef | None:
 
 
 def status_named(text: str) -> URIRef | None:
-    """The item status a value means (``"Resolved"`` → ``km:Resolved``), or ``None``."""
-    return _tables()["status"].get(text.casefold())
+    """The item status a value means (``"Resolved"`` → ``km:Resolved``), or ``None``.
+
+    Case-insensitive in ASCII only: Unicode case folding would read look-alikes such as
+    ``"reſolved"`` (a long s) as ``resolved``, and make an entry absent (fail safe: none is a
+    status).
+    """
+    return _tables()["status"].get(text.lower()) if text.isascii() else None
 
 
 def side_named(text: str) -> URIRef | None:

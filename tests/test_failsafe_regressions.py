@@ -355,3 +355,90 @@ def test_an_unmapped_code_beside_a_known_type_is_unrecognized(code: dict[str, st
                                      "right": {"requires-clearance"}}
     reasons = {(r.rule, r.lifted) for d in assess(record, at=AT).decisions for r in d.reasons}
     assert reasons == {("UNRECOGNIZED", False)}  # no clearance lifts it
+
+
+# ----------------------------------------------------------------- a second adversarial trial
+# (a tester with only the README and the spec, 2026-12-02)
+
+
+@pytest.mark.parametrize("onset", ["２０２６-11-01", "٢٠٢٦-١١-٠١", "2026-11-0１"])
+def test_dates_are_read_in_ascii_digits_only(onset: str) -> None:
+    # Python's \d and int() read any Unicode digit; xsd:date does not
+    record = {"id": "x", "conditions": [{"type": "Fracture", "side": "left", "onset": onset}]}
+    assert side_statuses(record)["left"] == {"forbidden"}  # unreadable: counts as recent
+    assert "conditions[0].onset" in violations(record)
+    clearance = {"id": "x", "findings": [{"type": "Warmth", "side": "left",
+                                          "onset": "2026-11-19"}],
+                 "clearances": [{"date": onset.replace("11-01", "11-19"), "issued_by": "GP"}]}
+    assert side_statuses(clearance)["left"] == {"requires-clearance"}  # lifts nothing
+    with pytest.raises(ParameterError):
+        assess({"id": "x"}, at="２０２６-11-20")
+
+
+def test_a_look_alike_letter_does_not_make_a_status() -> None:
+    # "reſolved" (long s) case-folds to "resolved": it is no status, so the DVT counts
+    record = {"id": "x", "conditions": [{"type": "DeepVeinThrombosis", "side": "left",
+                                         "status": "re\u017folved"}]}
+    assert side_statuses(record) == {"left": {"forbidden"}, "right": {"requires-clearance"}}
+    assert "conditions[0].status" in violations(record)
+
+
+@pytest.mark.parametrize("onset", [{"onsetString": "two days ago"},
+                                   {"onsetAge": {"value": 45, "unit": "a"}},
+                                   {"onsetPeriod": {}}])
+def test_a_fhir_onset_without_a_date_counts_from_the_assessment_time(
+        onset: dict[str, Any]) -> None:
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "f"}},
+        {"resource": {"resourceType": "Condition", "subject": {"reference": "Patient/f"},
+                      "code": {"coding": [{"system": SCT, "code": "46866001"}]},
+                      "bodySite": [{"coding": [{"system": SCT, "code": "7771000"}]}],
+                      "recordedDate": "2026-11-01", **onset}}]}
+    # not from recordedDate (18 days back): from the assessment time, so within 72 hours
+    assert side_statuses(bundle)["left"] == {"forbidden"}
+    assert "conditions[0].onset" in violations(bundle)
+
+
+def test_a_turtle_plan_may_name_its_technique_and_target(tmp_path: Path) -> None:
+    path = tmp_path / "plan.ttl"
+    path.write_text("""@prefix km: <https://w3id.org/kgmassage#> .
+<urn:kgmassage:patient:t> a km:Patient ; km:identifier "t" ; km:hasPlannedIntervention <urn:p> .
+<urn:p> a km:PlannedIntervention ; km:technique "Petrissage" ; km:target "knee cap" ;
+    km:side km:Left .
+""", encoding="utf-8")
+    planned = [d for d in assess(path, at=AT).decisions if d.planned]
+    assert [(d.technique, d.target, d.side, d.status) for d in planned] == [
+        ("Petrissage", "Patella", "left", "forbidden")]  # as the same plan in JSON
+
+
+@pytest.mark.parametrize("text", ['{"id": "x\\ud800"}', '{"id": "x", "n\\udfff": 1}',
+                                  '{"id": "x", "code": ' + "9" * 5000 + "}"])
+def test_text_python_cannot_hold_is_a_one_line_error(
+        text: str, tmp_path: Path, kgmassage_command: list[str]) -> None:
+    cohort = tmp_path / "c.ndjson"
+    cohort.write_text('{"id": "a"}\n' + text + '\n{"id": "b"}\n', encoding="utf-8")
+    out = tmp_path / "out.ndjson"
+    for jobs in ("1", "2"):
+        done = subprocess.run([*kgmassage_command, "assess", str(cohort), "--format", "ndjson",
+                               "--out", str(out), "--jobs", jobs, "--at", AT],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert f"{cohort}, line 2: " in done.stderr
+        assert [json.loads(line)["patient"] for line in out.read_text().splitlines()] == [
+            "a", "b"]
+
+
+def test_a_lone_surrogate_in_turtle_refuses_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "s.ttl"
+    path.write_text('@prefix km: <https://w3id.org/kgmassage#> .\n'
+                    '<urn:kgmassage:patient:s> a km:Patient ; km:identifier "s\\ud800" .\n',
+                    encoding="utf-8")
+    with pytest.raises(RecordError, match="not valid Unicode"):
+        assess(path, at=AT)
+
+
+def test_an_empty_entry_is_a_violation() -> None:
+    record = {"id": "x", "findings": [{}]}
+    assert side_statuses(record) == {"left": {"requires-clearance"},
+                                     "right": {"requires-clearance"}}
+    assert violations(record) == {"findings[0]"}
