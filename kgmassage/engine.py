@@ -90,8 +90,11 @@ class Stage:
     template: str
     pattern: str
 
-    def insert(self, graph: str, using: Sequence[str]) -> str:
-        """The stage as a SPARQL 1.1 update writing into ``graph``, reading ``using``."""
+    def insert(self, graph: str | None, using: Sequence[str] = ()) -> str:
+        """The stage as a SPARQL 1.1 update writing into ``graph``, reading ``using`` (none:
+        the default graph, read and written)."""
+        if graph is None:
+            return f"{self.prologue}\nINSERT {{ {self.template} }}\nWHERE {{ {self.pattern} }}"
         sources = " ".join(f"USING <{g}>" for g in using)
         return (f"{self.prologue}\nINSERT {{ GRAPH <{graph}> {{ {self.template} }} }}\n"
                 f"{sources}\nWHERE {{ {self.pattern} }}")
@@ -239,17 +242,22 @@ def _tsv_value(token: str) -> str | None:
 
 
 class OxigraphBackend:
-    """pyoxigraph, embedded: the knowledge graph is loaded once per store; a chunk is a named
-    graph in it.
+    """pyoxigraph, embedded.
 
-    The in-memory store never gives back what a removed graph used (its strings and quad
-    versions stay), so a store serves chunks until :attr:`RECYCLE_BYTES` of records were loaded
-    into it; the next chunk opens a fresh store (≈ 20 ms) and the old one is freed when its last
-    chunk closes. Memory stays flat whatever the cohort's size.
+    A large chunk (:attr:`OWN_STORE_BYTES` of records or more) gets a store of its own: the
+    knowledge graph and the records in its default graph (loading the knowledge takes ≈ 17 ms;
+    the stages then run ≈ 20 % faster than over a union of two named graphs), dropped when the
+    chunk closes. A small chunk (one patient) is a named graph in a shared store that holds the
+    knowledge graph once. That store never gives back what a removed graph used (its strings and
+    quad versions stay), so it serves chunks until :attr:`RECYCLE_BYTES` of records were loaded
+    into it; the next chunk opens a fresh one and the old one is freed when its last chunk
+    closes. Memory stays flat whatever the cohort's size.
     """
 
-    #: N-Triples bytes loaded into one store before a fresh one is opened.
+    #: N-Triples bytes loaded into the shared store before a fresh one is opened.
     RECYCLE_BYTES = 1024 * 1024
+    #: N-Triples bytes of records (≈ 60 patients) from which a chunk gets a store of its own.
+    OWN_STORE_BYTES = 256 * 1024
 
     def __init__(self, knowledge: bytes) -> None:
         import pyoxigraph as ox
@@ -260,6 +268,7 @@ class OxigraphBackend:
         self._store = self._fresh_store()
         self._loaded = 0
         self._stores: dict[str, Any] = {}  # open chunk graph → its store
+        self._own: set[str] = set()  # the open chunks that have a store of their own
 
     def _fresh_store(self) -> Any:
         store = self._ox.Store()
@@ -269,6 +278,17 @@ class OxigraphBackend:
 
     def open_chunk(self, data: bytes) -> str:
         graph = f"urn:kgmassage:graph:chunk:{uuid.uuid4()}"
+        if len(data) >= self.OWN_STORE_BYTES:
+            store = self._ox.Store()
+            try:
+                store.load(self._knowledge, format=self._ox.RdfFormat.N_TRIPLES)
+                store.load(data, format=self._ox.RdfFormat.N_TRIPLES)
+            except SyntaxError as exc:
+                raise StageError("load", str(exc)) from None
+            with self._lock:
+                self._stores[graph] = store
+                self._own.add(graph)
+            return graph
         with self._lock:
             if self._loaded + len(data) > self.RECYCLE_BYTES and self._loaded:
                 self._store, self._loaded = self._fresh_store(), 0
@@ -283,15 +303,18 @@ class OxigraphBackend:
         return graph
 
     def construct(self, stage: Stage, graph: str) -> None:
+        own = graph in self._own
         try:
-            self._stores[graph].update(stage.insert(graph, (KNOWLEDGE_GRAPH, graph)))
+            self._stores[graph].update(
+                stage.insert(None) if own else stage.insert(graph, (KNOWLEDGE_GRAPH, graph)))
         except Exception as exc:  # pyoxigraph raises SyntaxError, OSError, ValueError…
             raise StageError(stage.name, str(exc)) from None
 
     def _query(self, text: str, graph: str) -> Any:
         ox = self._ox
-        solutions = self._stores[graph].query(
-            text, default_graph=[ox.NamedNode(KNOWLEDGE_GRAPH), ox.NamedNode(graph)])
+        solutions = (self._stores[graph].query(text) if graph in self._own else
+                     self._stores[graph].query(
+                         text, default_graph=[ox.NamedNode(KNOWLEDGE_GRAPH), ox.NamedNode(graph)]))
         if not isinstance(solutions, ox.QuerySolutions):
             raise TypeError("not a SELECT query")
         return solutions
@@ -320,8 +343,11 @@ class OxigraphBackend:
             raise StageError(label, str(exc)) from None
 
     def close_chunk(self, graph: str) -> None:
-        store = self._stores.pop(graph, None)
-        if store is not None:
+        with self._lock:
+            store = self._stores.pop(graph, None)
+            own = graph in self._own
+            self._own.discard(graph)
+        if store is not None and not own:
             store.remove_graph(self._ox.NamedNode(graph))
 
 

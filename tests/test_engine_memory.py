@@ -46,3 +46,26 @@ def test_a_small_chunk_stays_in_the_current_store() -> None:
     backend.close_chunk(first)
     backend.close_chunk(second)
     assert backend._stores == {}
+
+
+def test_a_large_chunk_runs_in_a_store_of_its_own_with_the_same_assessments() -> None:
+    own = Engine(rules_graph())
+    shared = Engine(rules_graph())
+    assert isinstance(own.backend, OxigraphBackend)
+    assert isinstance(shared.backend, OxigraphBackend)
+    own.backend.OWN_STORE_BYTES = 1  # every chunk: a store of its own, default graph
+    shared.backend.OWN_STORE_BYTES = 1 << 40  # every chunk: a named graph in the shared store
+    opened = own.backend.open_chunk
+    stores: list[object] = []
+
+    def open_chunk(data: bytes) -> str:
+        graph = opened(data)
+        stores.append(own.backend._stores[graph])
+        return graph
+
+    own.backend.open_chunk = open_chunk  # type: ignore[method-assign]
+    first = [a.to_dict() for a in assess_many(COHORT, at=AT, chunk_size=4, engine=own)]
+    second = [a.to_dict() for a in assess_many(COHORT, at=AT, chunk_size=4, engine=shared)]
+    assert first == second
+    assert len(stores) >= 3 and len({id(s) for s in stores}) == len(stores)
+    assert own.backend._stores == {} and own.backend._own == set()
