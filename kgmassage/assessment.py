@@ -19,7 +19,16 @@ from typing import Any, cast, get_args
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
-from .engine import ChunkRows, Engine, EngineName, Row, Tables, default_engine, runner_name
+from .engine import (
+    ChunkRows,
+    Engine,
+    EngineName,
+    Row,
+    StageError,
+    Tables,
+    default_engine,
+    runner_name,
+)
 from .errors import NonConformingRecordError, ParameterError, RecordError, UnknownDecisionError, cut
 from .namespaces import KM, local_name
 from .records import PatientRecord, iter_records, iter_unread, load_record, unskolemized
@@ -321,6 +330,8 @@ def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str
     for row in rows["lifts"]:
         lifts[row["match"] or ""].append(row["clearance"] or "")
     matches = {row["match"]: row for row in rows["matches"]}
+    if len(matches) != len(rows["matches"]):  # one would hide another's date or reach
+        raise StageError("matches", "a rule match with two values of one attribute")
     labels = _item_labels(engine, rows["items"])
     made: dict[tuple[str, str | None], Reason] = {}
 

@@ -442,3 +442,33 @@ def test_an_empty_entry_is_a_violation() -> None:
     assert side_statuses(record) == {"left": {"requires-clearance"},
                                      "right": {"requires-clearance"}}
     assert violations(record) == {"findings[0]"}
+
+
+# ----------------------------------------------------------------- an item with two values
+
+TWO = """@prefix km: <https://w3id.org/kgmassage#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+<urn:kgmassage:patient:t> a km:Patient ; km:identifier "t" ;
+    km:hasFinding <urn:kgmassage:patient:t/f0> ; km:hasClearance <urn:kgmassage:patient:t/k0> .
+<urn:kgmassage:patient:t/k0> a km:Clearance ; km:issuedOn "2026-11-10"^^xsd:date .
+"""
+
+
+def test_every_site_of_an_item_reaches(tmp_path: Path) -> None:
+    # one match kept one of its places: the lower leg was dropped, the calf "permitted"
+    path = tmp_path / "sites.ttl"
+    path.write_text(TWO + "<urn:kgmassage:patient:t/f0> a km:OpenWound ; km:side km:Left ;\n"
+                    "    km:site km:Hip , km:LowerLeg .\n", encoding="utf-8")
+    found = {(d.technique, d.target, d.side): d.status for d in assess(path, at=AT).decisions}
+    assert found[("Petrissage", "Gastrocnemius", "left")] == "forbidden"  # over the lesion
+    assert found[("MassageBall", "TensorFasciaeLatae", "left")] == "forbidden"  # at the hip
+
+
+def test_a_clearance_before_the_latest_of_two_dates_lifts_nothing(tmp_path: Path) -> None:
+    # one match with both dates was lifted by a clearance after the older one
+    path = tmp_path / "dates.ttl"
+    path.write_text(TWO + "<urn:kgmassage:patient:t/f0> a km:Warmth ; km:side km:Left ;\n"
+                    '    km:onset "2026-11-01"^^xsd:date , "2026-11-19"^^xsd:date .\n',
+                    encoding="utf-8")
+    assert side_statuses(str(path)) == {"left": {"requires-clearance"}, "right": {"permitted"}}
+    assert any(field and field.endswith(".onset") for field in violations(path))
