@@ -103,6 +103,8 @@ __all__ = [
     "TEMPERATURE_CODES",
     "is_fhir",
     "bundle_to_record",
+    "massage_plans",
+    "unknown_type",
 ]
 
 SNOMED = "http://snomed.info/sct"
@@ -425,6 +427,19 @@ def _model_errors(exc: Exception) -> tuple[str, str | None]:
         return (text.splitlines()[0] if text else type(exc).__name__), None
     more = f" (and {len(listed) - 3} more)" if len(listed) > 3 else ""
     return "; ".join(parts) + more, paths[0] or None
+
+
+def unknown_type(kind: str) -> str | None:
+    """Why ``kind`` is no FHIR R4 resource type (``"condition"``, ``"Conditon"``), or ``None``
+    when it is one. A resource of an unknown type is never skipped as one not read: it may be
+    the misspelt Condition that a decision needs."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    try:
+        get_fhir_model_class(kind)
+    except ValueError:
+        return f"{cut(kind, 40)!r} is not a FHIR R4 resource type (they are case-sensitive)"
+    return None
 
 
 def _validate(kind: str, data: Mapping[str, Any], source: str, where: str | None) -> None:
@@ -791,12 +806,21 @@ def _plan_names(concept: Any) -> tuple[list[str], str | None]:
     return techniques, (texts[0].strip() if texts else None)
 
 
-def _planned(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
+def massage_plans(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The planned items of a ServiceRequest read as a massage whatever its code says (an order
+    that may be one, such as ``"Deep tissue massage"`` in free text): the technique as written
+    (not one the vocabulary knows: every rule for an unknown technique applies), the target and
+    side from its ``bodySite``."""
+    return _planned(resource, massage=True)
+
+
+def _planned(resource: Mapping[str, Any], massage: bool = False) -> list[dict[str, Any]]:
     if resource.get("status") not in PLANNING:
         return []
     concept = resource.get("code")
     techniques, given = _plan_names(concept)
-    massage = any(_is(c, SNOMED) and _code_of(c) == MASSAGE_CODE for c in _codings(concept))
+    massage = massage or any(_is(c, SNOMED) and _code_of(c) == MASSAGE_CODE
+                             for c in _codings(concept))
     if not techniques and not massage:
         return []
     sites = [_BodySite(c, _structure) for c in _concepts(resource.get("bodySite"))]
@@ -884,7 +908,10 @@ def bundle_to_record(
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if resource is None:
-            continue
+            if isinstance(entry, Mapping) and ("request" in entry or "response" in entry):
+                continue  # a transaction's or batch's instruction (a DELETE), or its outcome
+            raise RecordError(source, "an entry without its resource cannot be read (the "
+                              "data may be incomplete)", field=f"entry[{index}]")
         if not is_fhir(resource):
             raise RecordError(source, "the entry's resource has no resourceType",
                               field=f"entry[{index}].resource")
@@ -893,6 +920,8 @@ def bundle_to_record(
         if kind == "Bundle":
             raise RecordError(source, "a Bundle inside the Bundle is not read: give one Bundle "
                               "per patient", field=where)
+        if kind not in _READ and (why := unknown_type(kind)) is not None:
+            raise RecordError(source, why, field=where)
         if kind not in _READ or (kind == "Observation" and not _relevant_observation(resource)):
             continue
         _check_resource(kind, resource, source, where)

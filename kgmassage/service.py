@@ -60,12 +60,13 @@ from .errors import (
     cut,
 )
 from .fhir import (
-    MASSAGE_CODE,
     PLANNING,
     TEMPERATURE_CODES,
     bundle_to_record,
     incomplete,
+    massage_plans,
     other_patient,
+    unknown_type,
 )
 from .records import DuplicateKeyError, NotJsonError, reject_constant, unique_keys
 from .report import form_page, to_html
@@ -103,7 +104,6 @@ _LATERALITY = {"left": ("7771000", "Left"), "right": ("24028007", "Right"),
 _STATUSES = ("forbidden", "requires-clearance", "caution", "permitted")  # most severe first
 _RANK = {status: len(_STATUSES) - i for i, status in enumerate(_STATUSES)}
 _INDICATOR = {"forbidden": "critical", "requires-clearance": "warning", "caution": "info"}
-_SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 _VERDICT = {"forbidden": "forbidden", "requires-clearance": "needs medical clearance",
             "caution": "caution"}
 
@@ -492,7 +492,7 @@ def _entries(key: str, value: Mapping[str, Any]) -> list[tuple[str, Any]]:
             raise _bad_request(f"{where} must be an object", where)
         resource = entry.get("resource")
         if resource is None:
-            continue
+            raise _failed(key, f"{where} has no resource (a search result that is not whole)")
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             raise _bad_request(f"{where}.resource must be a FHIR resource (with resourceType)",
                                where + ".resource")
@@ -524,7 +524,7 @@ def read_prefetch(call: HookCall) -> PatientData:
             kind="prefetch-missing", missing=missing)
     patient = _patient(call)
     data = PatientData(patient)
-    seen: set[tuple[str, str]] = set()
+    seen: set[str] = set()
     for key in _REQUIRED_PREFETCH:
         value = call.prefetch.get(key)
         if value is None:
@@ -541,14 +541,23 @@ def read_prefetch(call: HookCall) -> PatientData:
                                   f"{cut(call.patient_id, 40)}", kind="patient-mismatch",
                                   field=where)
                 continue
+            if kind == "Bundle":
+                raise Problem(422, "FHIR data cannot be read", f"{where} is a Bundle inside "
+                              "the search result: send the search result itself",
+                              kind="fhir-error", field=where)
             if kind not in _PREFETCH_TYPES.values():
+                why = unknown_type(kind)
+                if why is not None:  # a misspelt "condition" may be the DVT: never skipped
+                    raise Problem(422, "FHIR data cannot be read", f"{where}: {why}",
+                                  kind="fhir-error", field=where)
                 continue  # included resources the decision does not read (Encounter, …)
             _subject_check(resource, call.patient_id, where)
-            ident = resource.get("id")
-            if isinstance(ident, str) and ident:
-                if (kind, ident) in seen:
-                    continue
-                seen.add((kind, ident))
+            # the same resource under two prefetch keys counts once; two different resources
+            # with one id (from two servers) both count
+            same = json.dumps(resource, sort_keys=True, ensure_ascii=False)
+            if same in seen:
+                continue
+            seen.add(same)
             data.resources.append(resource)
             data.origins.append(where)
     return data
@@ -1024,47 +1033,6 @@ def names_massage(resource: Mapping[str, Any]) -> bool:
     return any(name in words for name in _massage_names())
 
 
-def unclassified_card(order: Order, assessment: Any, ctx: _Context) -> dict[str, Any]:
-    """The card of an order that may be a massage but names no known technique (nor the
-    SNOMED CT massage code): a clinician must check it. Fail safe, it says what is forbidden
-    or needs clearance for this patient across the catalogue's interventions; an order that
-    names massage on a patient for whom massage is forbidden somewhere is critical, any other
-    a warning."""
-    from .engine import default_engine
-
-    names = _order_names(order.resource)
-    name = f"“{cut(names[0], 30)}”" if names else order.ref
-    catalogue = {(row["technique"], row["target"]) for row in default_engine().catalogue}
-    known = [d for d in assessment.decisions if (d.technique_iri, d.target_iri) in catalogue]
-    found = [(status, ds) for status in _STATUSES[:2]
-             if (ds := [d for d in known if d.status == status])]
-    standing = [(_legs(d.side for d in ds), f"massage {_VERDICT[status]} — "
-                 + ", ".join(sorted({r.rule for r in _standing(ds, status)})))
-                for status, ds in found]
-    summary = f"Check order {name}: not a known massage technique/target"
-    if standing:
-        summary += f"; {standing[0][0]}: {standing[0][1]}"
-    techniques = sorted({_term(d.technique, True) for d in known})
-    lines = [
-        "**This order could not be classified** as a known massage technique "
-        f"and target (it names {_code(names[0]) if names else 'nothing'}), so it was not "
-        "checked: a clinician must check it before it goes ahead.",
-        "",
-        f"Order: {_code(order.ref)} ({_code(order.where)}). Name a technique of the catalogue "
-        f"({_md(', '.join(techniques))}) in its code text, or code it as massage (SNOMED CT "
-        f"{MASSAGE_CODE}), to have it checked.",
-        "",
-        "**For this patient, whatever the intervention**",
-        "",
-        *([f"- {legs.capitalize()}: {text}" for legs, text in standing]
-          or ["- No intervention of the catalogue is forbidden or needs clearance."]),
-    ]
-    if found:
-        lines += ["", "**Why**", "", *_reason_lines(_standing(found[0][1], found[0][0]), ctx)]
-    severe = found[0][0] if found and names_massage(order.resource) else "requires-clearance"
-    return _card(severe, summary, "\n".join(lines))
-
-
 # --- CDS Hooks: a call ----------------------------------------------------------------------
 
 
@@ -1085,17 +1053,19 @@ def run_hook(service: CdsService, body: Any, at: datetime) -> dict[str, Any]:
     except RecordError as exc:
         raise _fhir_problem(exc, data.origins) from None
     orders: list[Order] = []
-    unclassified: list[Order] = []
     if service.hook != "patient-view":
         planned: list[dict[str, Any]] = []
         for order in read_orders(call):
             order.plans = _order_plans(order, data.patient, at)
+            if not order.plans and may_be_massage(order.resource):
+                # an order that may be a massage of a technique the vocabulary does not know
+                # ("Deep tissue massage", "Cupping"): decided as one (UNRECOGNIZED, deep
+                # pressure: every other rule applies too), never left unchecked
+                order.plans = massage_plans(order.resource)
             order.first = len(planned)
             planned += order.plans
             if order.plans:
                 orders.append(order)
-            elif may_be_massage(order.resource):
-                unclassified.append(order)
         if planned:
             record["planned"] = planned
     loaded = load_record(record, name="request", at=at)
@@ -1118,8 +1088,6 @@ def run_hook(service: CdsService, body: Any, at: datetime) -> dict[str, Any]:
             return known[(technique, target, side)]
 
         cards = order_cards(assessment, ctx, orders, alternative)
-        cards += [unclassified_card(order, assessment, ctx) for order in unclassified]
-        cards.sort(key=lambda card: _SEVERITY[card["indicator"]])
     logger.info("%s %s: %d card(s)", service.id, call.hook_instance[:64], len(cards))
     return {"cards": cards}
 

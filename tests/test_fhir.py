@@ -467,11 +467,19 @@ def test_irrelevant_resources_are_ignored_even_when_invalid() -> None:
         "effectivePeriod": {"start": "1994-05-19T19:33:18-04:00", "stop": "1994-05-19"},
     }
     junk = {"resourceType": "Claim", "status": 42}
-    unknown = {"resourceType": "NotAResource", "whatever": True}
     encounter = {"resourceType": "Encounter", "status": "finished",
                  "class": {"code": "AMB"}, "subject": SUBJECT}
-    assert mapped(blood_pressure, junk, unknown, encounter) == {
+    assert mapped(blood_pressure, junk, encounter) == {
         "id": "p-1", "assessed_at": "2026-11-20T10:00:00Z"}
+
+
+@pytest.mark.parametrize("kind", ["NotAResource", "condition", "Conditon"])
+def test_a_resource_of_no_fhir_type_is_refused_not_skipped(kind: str) -> None:
+    # a misspelt type may be the DVT: never skipped as a resource not read
+    dvt = condition(code=concept("128053003"))
+    dvt["resourceType"] = kind
+    with pytest.raises(RecordError, match="is not a FHIR R4 resource type"):
+        bundle_to_record(bundle(dvt), at=AT)
 
 
 @pytest.mark.parametrize(
@@ -524,12 +532,15 @@ def test_refused_documents(document: dict[str, Any], field: str | None) -> None:
     assert caught.value.field == field
 
 
-def test_entries_without_resource_are_skipped() -> None:
+def test_instructions_without_resource_are_skipped_other_entries_refused() -> None:
     document = bundle(condition(code=concept("239873007")))
     document["type"] = "transaction"
     document["entry"].insert(1, {"request": {"method": "DELETE", "url": "Condition/old"}})
     assert mapped().keys() <= bundle_to_record(document, at=AT).keys()
     assert len(bundle_to_record(document, at=AT)["conditions"]) == 1
+    document["entry"].insert(1, {"search": {"mode": "match"}})  # its resource left out
+    with pytest.raises(RecordError, match="entry without its resource"):
+        bundle_to_record(document, at=AT)
 
 
 def test_the_bundle_is_not_changed() -> None:

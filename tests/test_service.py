@@ -316,44 +316,50 @@ def test_unrecognised_massage_order_needs_clearance(client: httpx.Client) -> Non
     assert all("UNRECOGNIZED" in c["summary"] for c in cards)
 
 
-UNCLASSIFIED = "Check order “{}”: not a known massage technique/target"
-DVT_LEFT = "; left leg: massage forbidden — DVT"
-
-
 @pytest.mark.parametrize("code", [{"text": "massage"}, {"text": "Deep tissue massage"},
                                   {"text": "Cupping"}])
-def test_unclassified_massage_order_gets_a_card_with_the_patients_contraindications(
+def test_an_order_that_may_be_massage_is_decided_as_one(
         client: httpx.Client, code: dict[str, Any]) -> None:
+    # free text, no known technique: a massage of a technique the vocabulary does not know, on
+    # its body site (the vastus lateralis, left): every rule applies
     request = _load("order-sign-dvt-left.json")
     request["context"]["draftOrders"]["entry"][0]["resource"]["code"] = code
+    name = code["text"]
     (card,) = _cards(_call(client, request))
-    # an order naming massage, massage forbidden on a leg: critical; else a warning
-    assert card["indicator"] == ("warning" if code["text"] == "Cupping" else "critical")
-    assert card["summary"] == UNCLASSIFIED.format(code["text"]) + DVT_LEFT
-    assert "**This order could not be classified**" in card["detail"]
-    assert "- Left leg: massage forbidden — DVT\n" in card["detail"]
-    assert "- Right leg: massage needs medical clearance — DVT\n" in card["detail"]
+    assert (card["indicator"], card["summary"]) == (
+        "critical", f"Do not perform “{name}” (not recognised) on vastus lateralis, left leg — DVT")
     assert "`conditions[0]` (Condition/dvt-1)" in card["detail"]
-    assert "`ServiceRequest/massage-1`" in card["detail"]
-    # without contraindications the order still needs a clinician's check
-    request["prefetch"]["conditions"] = None
+    request["prefetch"]["conditions"] = None  # no contraindication: still a clinician's check
     (card,) = _cards(_call(client, request))
-    assert (card["indicator"], card["summary"]) == ("warning", UNCLASSIFIED.format(code["text"]))
-    assert "No intervention of the catalogue is forbidden or needs clearance" in card["detail"]
+    assert (card["indicator"], card["summary"]) == (
+        "warning", f"Get medical clearance for “{name}” (not recognised) on vastus lateralis, "
+        "left leg — UNRECOGNIZED")
 
 
-def test_coded_order_naming_massage_is_unclassified_not_ignored(client: httpx.Client) -> None:
+def test_a_free_text_massage_on_the_kneecap_is_critical(client: httpx.Client) -> None:
+    request = _load("order-sign-dvt-left.json")
+    request["prefetch"]["conditions"] = None
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    order["code"] = {"text": "Massage"}
+    order["bodySite"] = [{"text": "kneecap"}]
+    (card,) = _cards(_call(client, request))
+    assert (card["indicator"], card["summary"]) == (
+        "critical", "Do not perform “Massage” (not recognised) on patella, both legs — "
+        "PATELLA-PRESSURE")
+
+
+def test_coded_order_naming_massage_is_decided_not_ignored(client: httpx.Client) -> None:
     request = _load("order-sign-dvt-left.json")
     order = request["context"]["draftOrders"]["entry"][0]["resource"]
     order["code"] = {"coding": [{"system": "urn:ehr:orders", "code": "DTM",
                                  "display": "Deep tissue massage"}]}
     (card,) = _cards(_call(client, request))
     assert (card["indicator"], card["summary"]) == (
-        "critical", UNCLASSIFIED.format("Deep tissue massage") + DVT_LEFT)
-    del order["code"]  # no code at all: named by its reference
-    (card,) = _cards(_call(client, request))
-    assert card["summary"] == ("Check order ServiceRequest/massage-1: not a known massage "
-                               "technique/target" + DVT_LEFT)
+        "critical", "Do not perform “Deep tissue massage” (not recognised) on vastus lateralis, "
+        "left leg — DVT")
+    del order["code"]  # no code at all: a massage of no named technique
+    cards = _cards(_call(client, request))
+    assert cards and cards[0]["indicator"] == "critical" and "DVT" in cards[0]["summary"]
 
 
 def test_coded_order_that_is_no_massage_and_orders_not_planned_give_no_card(
@@ -368,7 +374,8 @@ def test_coded_order_that_is_no_massage_and_orders_not_planned_give_no_card(
     assert _cards(_call(client, request)) == []
 
 
-def test_unclassified_orders_sit_among_the_cards_by_severity(client: httpx.Client) -> None:
+def test_orders_that_may_be_massage_sit_among_the_cards_by_severity(
+        client: httpx.Client) -> None:
     request = _load("order-select-itb.json")
     entries = request["context"]["draftOrders"]["entry"]
     entries.append({"resource": {
@@ -378,12 +385,49 @@ def test_unclassified_orders_sit_among_the_cards_by_severity(client: httpx.Clien
     request["context"]["selections"].append("ServiceRequest/cupping")
     cards = _cards(_call(client, request))  # order-select: the selected orders only
     assert [(c["indicator"], c["summary"]) for c in cards] == [
-        ("warning", UNCLASSIFIED.format("Cupping")),
+        ("warning", "Get medical clearance for “Cupping” (not recognised) on (none given), both "
+         "legs — UNRECOGNIZED"),
         ("info", "Caution: foam rolling on iliotibial band, right leg — ITB-DIRECT")]
     request["hook"] = "order-sign"
     del request["context"]["selections"]
     assert [c["indicator"] for c in _cards(_call(client, request))] == [
         "critical", "warning", "info"]
+
+
+def test_prefetch_content_is_never_skipped_unread(client: httpx.Client) -> None:
+    request = _load("order-sign-dvt-left.json")
+    conditions = request["prefetch"]["conditions"]
+    dvt = conditions["entry"][0]["resource"]
+    for kind in ("condition", "Conditon"):  # a misspelt type may be the DVT
+        dvt["resourceType"] = kind
+        response = _call(client, request)
+        assert response.status_code == 422, response.text
+        assert "is not a FHIR R4 resource type" in response.json()["detail"]
+    dvt["resourceType"] = "Condition"
+    request["prefetch"]["conditions"] = {"resourceType": "Bundle", "type": "batch-response",
+                                         "entry": [{"resource": conditions}]}
+    response = _call(client, request)
+    assert response.status_code == 422 and "a Bundle inside" in response.json()["detail"]
+    request["prefetch"]["conditions"] = {"resourceType": "Bundle", "type": "searchset",
+                                         "entry": [{"search": {"mode": "match"}}]}
+    assert _call(client, request).status_code == 412
+
+
+def test_two_resources_with_one_id_both_count(client: httpx.Client) -> None:
+    request = _load("order-sign-dvt-left.json")
+    conditions = request["prefetch"]["conditions"]
+    dvt = conditions["entry"][0]
+    other = json.loads(json.dumps(dvt))
+    other["fullUrl"] = "http://clinic-b.example/fhir/Condition/dvt-1"
+    other["resource"]["code"] = {"coding": [{"system": "http://snomed.info/sct",
+                                             "code": "64859006"}]}  # osteoporosis
+    conditions["entry"] = [other, dvt]
+    cards = _cards(_call(client, request))
+    assert cards[0]["indicator"] == "critical" and "DVT" in cards[0]["summary"]
+    conditions["entry"] = [dvt, json.loads(json.dumps(dvt))]  # the same one twice: once
+    once = _cards(_call(client, _load("order-sign-dvt-left.json")))
+    assert [{**c, "uuid": ""} for c in _cards(_call(client, request))] == [
+        {**c, "uuid": ""} for c in once]
 
 
 def test_concurrent_calls_give_the_same_answers(server: str) -> None:
