@@ -46,6 +46,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -77,6 +78,8 @@ __all__ = [
     "SPARQL_MAX_BODY",
     "SPARQL_TIMEOUT",
     "SPARQL_ROW_LIMIT",
+    "SPARQL_QUEUE",
+    "MAX_ENTRIES",
     "SERVICES",
     "PREFETCH",
     "Problem",
@@ -91,6 +94,12 @@ MAX_BODY = 16 * 1024 * 1024
 SPARQL_MAX_BODY = 64 * 1024
 #: Longest a SPARQL query may run (seconds); the worker running it is then stopped.
 SPARQL_TIMEOUT = 10.0
+#: Entries (items of a record's lists, entries of a Bundle) one record or CDS call may hold:
+#: about a second of the engine, which decides one request at a time.
+MAX_ENTRIES = 5_000
+#: SPARQL queries that may wait for the query worker; past it, 503 (the service's threads stay
+#: free for CDS calls).
+SPARQL_QUEUE = 4
 #: Most result rows (solutions or triples) a SPARQL query may return.
 SPARQL_ROW_LIMIT = 10_000
 
@@ -346,7 +355,7 @@ def read_hook_call(body: Any, service: CdsService) -> HookCall:
         raise _bad_request("context is required: an object", "context")
     _string(context, "userId", "context.")
     patient = _string(context, "patientId", "context.")
-    if "fhirAuthorization" in body and "fhirServer" not in body:
+    if body.get("fhirAuthorization") is not None and body.get("fhirServer") is None:
         raise _bad_request("fhirServer is required when fhirAuthorization is given",
                            "fhirServer")
     prefetch = body.get("prefetch", {})
@@ -1052,6 +1061,7 @@ def run_hook(service: CdsService, body: Any, at: datetime) -> dict[str, Any]:
         record = bundle_to_record(data.bundle(), at=at, source="prefetch")
     except RecordError as exc:
         raise _fhir_problem(exc, data.origins) from None
+    check_entries(record, "the prefetch")
     orders: list[Order] = []
     if service.hook != "patient-view":
         planned: list[dict[str, Any]] = []
@@ -1367,6 +1377,7 @@ class SparqlRunner:
         self.timeout = timeout
         self.row_limit = row_limit
         self._lock = threading.Lock()
+        self._places = threading.BoundedSemaphore(SPARQL_QUEUE)  # running or waiting
         self._process: Any = None
         self._conn: Any = None
         self._ready = False
@@ -1419,7 +1430,18 @@ class SparqlRunner:
             self._stop()
 
     def run(self, query: str, accept: str | None) -> tuple[str, bytes]:
-        """``(media type, body)`` of the answer; a :class:`Problem` when it fails."""
+        """``(media type, body)`` of the answer; a :class:`Problem` when it fails (503 when
+        :data:`SPARQL_QUEUE` queries are already running or waiting)."""
+        if not self._places.acquire(blocking=False):
+            raise Problem(503, "SPARQL endpoint busy",
+                          f"{SPARQL_QUEUE} queries are running or waiting; try again shortly",
+                          kind="query-busy")
+        try:
+            return self._run(query, accept)
+        finally:
+            self._places.release()
+
+    def _run(self, query: str, accept: str | None) -> tuple[str, bytes]:
         with self._lock:
             self._spawn()
             try:
@@ -1512,6 +1534,11 @@ def create_app(*, warm: bool = True, sparql_timeout: float = SPARQL_TIMEOUT,
         lifespan=lifespan,
     )
     app.state.sparql = sparql
+    # CDS Hooks 2.0: browser-based CDS clients need CORS. Any origin, no cookies (the service
+    # authenticates nobody: see the README)
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"],
+                       allow_headers=["Authorization", "Content-Type", "Accept"],
+                       max_age=600)
 
     def locked(function: Any, *args: Any, **kwargs: Any) -> Any:
         with engine_lock:
@@ -1709,7 +1736,20 @@ async def _record_body(request: Request, limit: int) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise Problem(422, "Record cannot be read", "send one record: a JSON object (the "
                       "record form, or a FHIR R4 Bundle)", kind="record-error")
+    check_entries(record)
     return record
+
+
+def check_entries(record: Mapping[str, Any], what: str = "the record") -> None:
+    """A 413 Problem when ``record`` (the record form, or a Bundle) holds more than
+    :data:`MAX_ENTRIES` entries: requests are decided one at a time, and one that keeps the
+    engine for long would hold up every CDS call behind it."""
+    count = sum(len(value) for value in record.values() if isinstance(value, list))
+    if count > MAX_ENTRIES:
+        raise Problem(413, "Record too large",
+                      f"{what} holds {count:,} entries; this service takes at most "
+                      f"{MAX_ENTRIES:,} (assess larger records with the command line or the "
+                      "library)", kind="too-many-entries")
 
 
 def _assess(record: dict[str, Any], at: str | None, strict: bool) -> dict[str, Any]:
@@ -1750,6 +1790,7 @@ def _report_page(body: bytes, content_type: str) -> HTMLResponse:
         if not isinstance(record, dict):
             raise Problem(422, "Record cannot be read", "the record must be one JSON object "
                           "(the record form, or a FHIR R4 Bundle)")
+        check_entries(record)
         when = None if at is None else _resolve_at(at)
         assessment = assess(load_record(record, name="the pasted record", at=when), at=when)
     except Problem as exc:

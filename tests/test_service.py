@@ -792,3 +792,41 @@ def test_home_form_refuses_multipart_uploads_saying_so(client: httpx.Client) -> 
     page = client.post("/", content=b'{"id": "x"}', headers={"Content-Type": "text/plain"})
     assert page.status_code == 415
     assert "send the form as application/x-www-form-urlencoded" in page.text
+
+
+def test_browser_clients_may_call_the_services(client: httpx.Client) -> None:
+    # CDS Hooks 2.0, "Cross-Origin Resource Sharing"
+    preflight = client.options("/cds-services/massage-safety-order-sign", headers={
+        "Origin": "https://sandbox.cds-hooks.org", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type, authorization"})
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "POST" in preflight.headers["access-control-allow-methods"]
+    found = client.get("/cds-services", headers={"Origin": "https://sandbox.cds-hooks.org"})
+    assert found.headers["access-control-allow-origin"] == "*"
+
+
+def test_a_null_fhir_authorization_is_no_authorization(client: httpx.Client) -> None:
+    request = _load("order-sign-dvt-left.json")
+    request["fhirAuthorization"] = None
+    assert _cards(_call(client, request))
+
+
+def test_a_record_too_large_for_one_request_is_413(client: httpx.Client) -> None:
+    from kgmassage.service import MAX_ENTRIES
+
+    record = {"id": "big", "conditions": [{"type": "KneePain"}] * (MAX_ENTRIES + 1)}
+    response = client.post("/assess", json=record)
+    assert response.status_code == 413
+    assert response.json()["detail"].startswith(f"the record holds {MAX_ENTRIES + 1:,} entries")
+
+
+def test_waiting_sparql_queries_are_bounded() -> None:
+    from kgmassage.service import SPARQL_QUEUE, Problem, SparqlRunner
+
+    runner = SparqlRunner()
+    for _ in range(SPARQL_QUEUE):  # as many queries running or waiting as may be
+        assert runner._places.acquire(blocking=False)
+    with pytest.raises(Problem) as caught:  # the next one is turned away at once
+        runner.run("ASK {}", None)
+    assert (caught.value.status, caught.value.kind) == (503, "query-busy")
