@@ -397,13 +397,19 @@ def _resource_name(resource: Mapping[str, Any]) -> str:
     return f"{kind}/{ident}" if isinstance(ident, str) and ident else kind
 
 
+#: Issue types that say a search result is not whole, whatever their severity.
+_CUT_SHORT = frozenset({"too-costly", "incomplete", "throttled", "timeout", "too-long"})
+
+
 def _issues(outcome: Mapping[str, Any], severities: Sequence[str] = ("error", "fatal")
             ) -> list[str]:
-    """The issues of an OperationOutcome of the given severities, as ``severity: text``."""
+    """The issues of an OperationOutcome of the given severities, or of a type that says the
+    result was cut short (a warning "too-costly": results truncated), as ``severity: text``."""
     issues = outcome.get("issue")
     found = []
     for issue in issues if isinstance(issues, list) else []:
-        if not isinstance(issue, Mapping) or issue.get("severity") not in severities:
+        if not isinstance(issue, Mapping) or (issue.get("severity") not in severities
+                                              and issue.get("code") not in _CUT_SHORT):
             continue
         details = issue.get("details")
         text = issue.get("diagnostics") or (
@@ -507,9 +513,9 @@ def _entries(key: str, value: Mapping[str, Any]) -> list[tuple[str, Any]]:
                                where + ".resource")
         if resource["resourceType"] == "OperationOutcome":
             issues = _issues(resource)
-            if issues:  # warnings and information beside the matches are no failure
-                raise _failed(key, "the search result holds an OperationOutcome with an error ("
-                              + "; ".join(issues) + ")")
+            if issues:  # other warnings and information beside the matches are no failure
+                raise _failed(key, "the search result holds an OperationOutcome with an error "
+                              "or saying it is not whole (" + "; ".join(issues) + ")")
             continue
         found.append((f"{where} ({cut(_resource_name(resource), 60)})", resource))
     return found

@@ -496,7 +496,8 @@ def test_missing_prefetch_is_412(client: httpx.Client) -> None:
     _problem(_call(client, request), 412)
 
 
-@pytest.mark.parametrize("change", ["next-link", "total", "outcome", "outcome-entry"])
+@pytest.mark.parametrize("change", ["next-link", "total", "outcome", "outcome-entry",
+                                    "truncated-warning"])
 def test_incomplete_prefetch_is_412(client: httpx.Client, change: str) -> None:
     request = _load("patient-view-dvt-left.json")
     conditions = request["prefetch"]["conditions"]
@@ -508,7 +509,11 @@ def test_incomplete_prefetch_is_412(client: httpx.Client, change: str) -> None:
         conditions["total"] = 7
     elif change == "outcome":
         request["prefetch"]["conditions"] = outcome
-    else:
+    elif change == "outcome-entry":
+        conditions["entry"].append({"resource": outcome, "search": {"mode": "outcome"}})
+    else:  # only a warning, but the results were cut short
+        outcome["issue"] = [{"severity": "warning", "code": "too-costly",
+                             "diagnostics": "results truncated"}]
         conditions["entry"].append({"resource": outcome, "search": {"mode": "outcome"}})
     _problem(_call(client, request), 412)
 
