@@ -430,8 +430,7 @@ def explain_command(record: str, decision: str, at: str | None, fmt: str,
         assessment = assess(record, at=_parse_at(at))
         if decided not in assessment.decisions:  # an intervention outside the record: decide it
             assessment = replace(assessment, decisions=(*assessment.decisions, decided))
-        graph = explanation(assessment, decided.technique or "", decided.target or "",
-                            decided.side)
+        graph = explanation(assessment, decided.technique, decided.target, decided.side)
     except KgMassageError as exc:
         fail(str(exc))
     text = {"svg": to_svg, "dot": to_dot, "graphml": to_graphml}[fmt](graph)

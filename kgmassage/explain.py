@@ -36,9 +36,10 @@ else:
 _COLUMNS = {"item": 0, "rule": 1, "decision": 2, "anatomy": 3}
 
 
-def explanation(assessment: Assessment, technique: str, target: str, side: Side
+def explanation(assessment: Assessment, technique: str | None, target: str | None, side: Side
                 ) -> Graph:
-    """The graph that explains the decision on ``technique``, ``target``, ``side``.
+    """The graph that explains the decision on ``technique``, ``target``, ``side`` (``None``:
+    a plan that gives none).
 
     Raises:
         UnknownDecisionError: the assessment holds no such decision.

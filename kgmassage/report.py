@@ -108,6 +108,15 @@ def headlines(assessment: Assessment) -> list[Headline]:
             status = max((r.status for r in whole), key=ranks.__getitem__)
             chosen = tuple(r for r in whole if r.status == status)
             found.append(Headline((side,), status, WHOLE_LEG[status], chosen))
+        floor = min((d.status for d in catalogue), key=ranks.__getitem__, default="permitted")
+        if floor != "permitted" and (not status or ranks[floor] > ranks[status]):
+            # no one reason covers the leg, several together do (wounds at hip and lower leg,
+            # a swelling at the thigh): what sets each intervention at that status
+            setting = {_key(r): r for d in catalogue if d.status == floor
+                       for r in d.reasons if not r.lifted and r.status == floor}
+            status = floor
+            found.append(Headline((side,), floor, WHOLE_LEG[floor], tuple(
+                sorted(setting.values(), key=lambda r: (r.item or "", r.rule)))))
         deep_only = [first[k] for k, ds in cover.items()  # said unless no massage at all
                      if deep and {id(d) for d in ds} == {id(d) for d in deep}
                      and status != "forbidden"]
@@ -238,8 +247,10 @@ _LEG = {  # region → (y, height) of its band in a leg drawn 60 wide, 400 high
 
 def region_statuses(assessment: Assessment) -> dict[tuple[str, str], str]:
     """Each region of each leg: the most severe status of the decisions whose target lies
-    there, at least the status that holds for the whole leg (a region no catalogue
-    intervention targets — the knee — gets that one, else ``"none"``)."""
+    there, at least the status that holds for the whole leg. A region no decision targets (the
+    knee, unless a plan does) is ``"forbidden"`` when the whole leg is, else ``"none"``: the
+    most severe status there is not known from the decisions (deep pressure on the patella is
+    forbidden for everyone), so it is never drawn milder."""
     tables = _tables()
     ranks = tables.status_ranks
     whole = {side: h.status for h in headlines(assessment) if h.text == WHOLE_LEG[h.status]
@@ -255,8 +266,8 @@ def region_statuses(assessment: Assessment) -> dict[tuple[str, str], str]:
         for region in REGIONS:
             leg = whole.get(side)
             here = found.get((side, region))
-            if here is None:
-                found[(side, region)] = leg if leg is not None else "none"
+            if here is None:  # only the most severe whole-leg status is exact there
+                found[(side, region)] = leg if leg == tables.status_order[-1] else "none"
             elif leg is not None and ranks[leg] > ranks[here]:
                 found[(side, region)] = leg
     return found
@@ -352,7 +363,7 @@ def form_page(*, message: str | None = None, record: str = "", at: str = "",
 
 
 def _legend() -> str:
-    names = {**{s: s for s in COLOURS}, "none": "no catalogue massage there"}
+    names = {**{s: s for s in COLOURS}, "none": "no catalogue massage there: decide each plan"}
     return '<div class="legend">' + "".join(
         f'<div><span style="background:{colour}"></span>{names[status]}</div>'
         for status, colour in COLOURS.items()) + "</div>"

@@ -47,3 +47,15 @@ def test_the_command_writes_dot_graphml_and_svg(tmp_path: Path,
     bad = subprocess.run([*kgmassage_command, "explain", str(record), "--decision", "oops"],
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "TECHNIQUE,TARGET,SIDE" in bad.stderr
+
+
+def test_a_plan_without_a_target_can_be_explained(tmp_path: Path,
+                                                  kgmassage_command: list[str]) -> None:
+    record = tmp_path / "plan.json"
+    record.write_text('{"id": "e", "assessed_at": "2026-11-20T10:00:00Z", "planned": '
+                      '[{"technique": "Petrissage", "side": "left"}]}', encoding="utf-8")
+    done = subprocess.run([*kgmassage_command, "explain", str(record), "--decision",
+                           "Petrissage,,left", "--format", "dot"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert '"rule UNRECOGNIZED requires-clearance" -> "decision"' in done.stdout

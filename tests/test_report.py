@@ -76,4 +76,28 @@ def test_html_page_is_self_contained_and_colours_each_region() -> None:
     assert statuses[("left", "Thigh")] == "requires-clearance"
     assert statuses[("right", "Thigh")] == "forbidden"
     assert 'id="right-Thigh" data-status="forbidden"' in page
-    assert 'id="left-Knee" data-status="requires-clearance"' in page
+    # no decision targets the knee: the leg's requires-clearance is not the most severe there
+    # (deep pressure on the patella is forbidden for everyone): not drawn milder, unknown
+    assert 'id="left-Knee" data-status="none"' in page
+
+
+def test_a_region_no_decision_targets_is_never_drawn_milder_than_it_may_be() -> None:
+    statuses = region_statuses(assess({"id": "k"}, at=AT))  # nothing wrong: all permitted
+    assert statuses[("left", "Knee")] == statuses[("right", "Knee")] == "none"
+    statuses = region_statuses(assess(
+        {"id": "d", "conditions": [{"type": "DeepVeinThrombosis", "side": "left"}]}, at=AT))
+    assert statuses[("left", "Knee")] == "forbidden"  # no massage on that leg at all
+
+
+def test_a_leg_forbidden_by_several_items_together_has_its_headline() -> None:
+    # no one item covers the leg; the three together forbid every intervention on it
+    record = {"id": "e", "conditions": [{"type": "OpenWound", "site": "Hip", "side": "left"},
+                                        {"type": "OpenWound", "site": "LowerLeg",
+                                         "side": "left"}],
+              "findings": [{"type": "JointSwelling", "site": "Thigh", "side": "left"}]}
+    heads = headlines(assess(record, at=AT))
+    assert [(h.where, h.status, h.text) for h in heads] == [
+        ("LEFT LEG", "forbidden", "no massage"),
+        ("RIGHT LEG", "permitted", "every massage of the catalogue permitted")]
+    assert [r.item for r in heads[0].reasons] == ["conditions[0]", "conditions[1]",
+                                                  "findings[0]"]
