@@ -294,9 +294,7 @@ def assess_command(
                 elif fmt == "ndjson":
                     sink.write(item + "\n")
                     if progress and sink.count % 100 == 0:
-                        rate = sink.count / max(time.monotonic() - started, 1e-9)
-                        click.echo(f"\rassessed {sink.count:,} patients ({rate:,.0f}/s)",
-                                   err=True, nl=False)
+                        _progress(sink.count, started)
                 elif fmt == "text":
                     sink.write(to_people_text(item, verbose=verbose) + "\n")
                 else:
@@ -315,8 +313,17 @@ def assess_command(
     else:
         sink.discard()
     if progress:
+        _progress(sink.count, started)  # the final count
         click.echo("", err=True)
     sys.exit(EXIT_ERROR if unreadable else EXIT_NONCONFORMING if refused else EXIT_OK)
+
+
+def _progress(count: int, started: float) -> None:
+    """The progress line on a terminal (standard error), written over itself."""
+    import time
+
+    rate = count / max(time.monotonic() - started, 1e-9)
+    click.echo(f"\rassessed {count:,} patients ({rate:,.0f}/s)", err=True, nl=False)
 
 
 class _Sink:
@@ -412,7 +419,8 @@ def explain_command(record: str, decision: str, at: str | None, fmt: str,
     """Draw why one decision is what it is: record item → rule → decision, and the anatomy
     path from the target to the knee joint (e.g. TFL → IT band → knee joint).
 
-    Exit 0 when drawn, 2 when the record cannot be read or the decision is unknown.
+    An intervention the record does not plan is decided as asked (as decide() does). Exit 0
+    when drawn, 2 when the record cannot be read or --decision is malformed.
     """
     from .assessment import decide
     from .errors import KgMassageError

@@ -430,14 +430,17 @@ def _run_oxigraph(
         raise QueryError(f"{label}: query failed: {exc}") from None
     if isinstance(answer, ox.QueryBoolean):
         return QueryResult((), (), boolean=bool(answer))
-    if isinstance(answer, ox.QuerySolutions):
-        variables = tuple(v.value for v in answer.variables)
-        rows = tuple(tuple(_from_ox(sol[v]) for v in variables) for sol in answer)
-        return QueryResult(variables, rows)
-    triples = sorted(
-        (tuple(_from_ox(t) for t in (tr.subject, tr.predicate, tr.object)) for tr in answer),
-        key=lambda row: tuple(str(t) for t in row),
-    )
+    from .records import keep_lexical_forms
+
+    with keep_lexical_forms():  # a record's dates as written, an invalid one without a warning
+        if isinstance(answer, ox.QuerySolutions):
+            variables = tuple(v.value for v in answer.variables)
+            rows = tuple(tuple(_from_ox(sol[v]) for v in variables) for sol in answer)
+            return QueryResult(variables, rows)
+        triples = sorted(
+            (tuple(_from_ox(t) for t in (tr.subject, tr.predicate, tr.object)) for tr in answer),
+            key=lambda row: tuple(str(t) for t in row),
+        )
     return QueryResult(("subject", "predicate", "object"), tuple(triples))
 
 

@@ -162,3 +162,17 @@ def test_a_bound_name_in_another_case_is_the_term_and_an_unknown_variable_is_ref
     assert {r["rule"].toPython() for r in rows} == {"ACUTE-INJURY"}
     with pytest.raises(QueryError, match=r"has no variable \?klass to bind"):
         kb.query("conditions-by-contraindication", bindings={"klass": "Fracture"})
+
+
+def test_data_dates_stay_as_written_without_a_warning(kgmassage_command: list[str],
+                                                      tmp_path: Path) -> None:
+    record = tmp_path / "r.json"
+    record.write_text('{"id": "z", "assessed_at": "2026-11-20T10:00Z", "conditions": '
+                      '[{"type": "KneePain", "onset": "2026-11-31"}]}', encoding="utf-8")
+    query = tmp_path / "q.rq"
+    query.write_text(f"PREFIX km: <{KM_IRI}>\nSELECT ?value WHERE {{ ?node km:assessedAt|"
+                     "km:onset ?value } ORDER BY ?value\n", encoding="utf-8")
+    done = subprocess.run([*kgmassage_command, "query", str(query), "--data", str(record),
+                           "--format", "csv"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0 and done.stderr == ""  # no rdflib traceback
+    assert done.stdout.split() == ["value", "2026-11-20T10:00Z", "2026-11-31"]
