@@ -972,8 +972,12 @@ def _iter_graph(
         return
     for position, patient in enumerate(patients, start=1):
         sub = subs[patient]
-        idents = sorted(str(v) for v in sub.objects(patient, KM.identifier))
         line = lines[patient]
+        twice = _listed_twice(sub, patient)
+        if twice is not None:
+            yield RecordError(source, twice, line=line)
+            continue
+        idents = sorted(str(v) for v in sub.objects(patient, KM.identifier))
         if not isinstance(patient, URIRef):  # a blank-node patient gets the IRI a JSON record would
             named = patient_iri(idents[0]) if idents else record_iri(position)
             sub = _renamed(sub, patient, named)
@@ -990,6 +994,21 @@ def _iter_graph(
             digest=_digest("\n".join(line for line in canonical if line) + "\n"),
             assessed_at=assessed[0] if assessed else None,
         )
+
+
+def _listed_twice(graph: Graph, patient: Any) -> str | None:
+    """Why the record of ``patient`` cannot be read when one node is in two of its lists (a
+    surgery both a condition and a procedure counts from different dates in each: which one
+    the record means cannot be known), else ``None``."""
+    lists: dict[Any, list[str]] = {}
+    for name, prop in LISTS.items():
+        for node in graph.objects(patient, prop):
+            lists.setdefault(node, []).append(name)
+    for node, names in lists.items():
+        if len(names) > 1:
+            return (f"{cut(str(node), 80)} is in two lists of one patient ({' and '.join(names)})"
+                    ": give each entry in one list")
+    return None
 
 
 def _renamed(graph: Graph, old: Any, new: URIRef) -> Graph:

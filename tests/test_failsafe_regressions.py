@@ -472,3 +472,68 @@ def test_a_clearance_before_the_latest_of_two_dates_lifts_nothing(tmp_path: Path
                     encoding="utf-8")
     assert side_statuses(str(path)) == {"left": {"requires-clearance"}, "right": {"permitted"}}
     assert any(field and field.endswith(".onset") for field in violations(path))
+
+
+# a third trial (Turtle: several values for one property; 2026-12-02)
+
+HEAD = """@prefix km: <https://w3id.org/kgmassage#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+@prefix p: <urn:kgmassage:patient:m/> .
+<urn:kgmassage:patient:m> a km:Patient ; km:identifier "m" ; """
+
+
+def turtle_statuses(tmp_path: Path, body: str) -> dict[str, set[str]]:
+    path = tmp_path / "m.ttl"
+    path.write_text(HEAD + body, encoding="utf-8")
+    return side_statuses(str(path))
+
+
+def test_an_unknown_type_beside_a_known_one_is_unrecognized(tmp_path: Path) -> None:
+    found = turtle_statuses(tmp_path, "km:hasCondition p:c0 .\n"
+                            "p:c0 a km:KneePain , km:DeepVeinThrombosys ; km:side km:Left .\n")
+    assert found == {"left": {"requires-clearance"}, "right": {"requires-clearance"}}
+
+
+@pytest.mark.parametrize("other", ['"yesterday"', '"2026-11-21"^^xsd:date'])
+def test_an_unusable_value_beside_a_usable_one_counts_from_the_assessment_time(
+        tmp_path: Path, other: str) -> None:
+    found = turtle_statuses(tmp_path, "km:hasCondition p:c0 .\np:c0 a km:Fracture ; "
+                            f'km:side km:Left ; km:onset "2026-11-01"^^xsd:date , {other} .\n')
+    assert found["left"] == {"forbidden"}  # as recent: within 72 hours
+
+
+@pytest.mark.parametrize("dates", ['"2026-11-10"^^xsd:date , "2026-11-18"^^xsd:date',
+                                   '"2026-11-18"^^xsd:date , "2027-01-01"^^xsd:date'])
+def test_every_date_of_a_clearance_must_lift(tmp_path: Path, dates: str) -> None:
+    found = turtle_statuses(tmp_path, "km:hasCondition p:c0 ; km:hasClearance p:k0 .\n"
+                            'p:c0 a km:Osteoarthritis ; km:onset "2026-11-15"^^xsd:date .\n'
+                            f"p:k0 a km:Clearance ; km:issuedOn {dates} .\n")
+    assert found == {"left": {"requires-clearance"}, "right": {"requires-clearance"}}
+
+
+@pytest.mark.parametrize("status", ['"refuted"', '"Entered-In-Error"@en'])
+def test_a_clearance_refuted_by_name_lifts_nothing(tmp_path: Path, status: str) -> None:
+    found = turtle_statuses(tmp_path, "km:hasCondition p:c0 ; km:hasClearance p:k0 .\n"
+                            'p:c0 a km:Osteoarthritis ; km:onset "2026-11-01"^^xsd:date .\n'
+                            f'p:k0 a km:Clearance ; km:issuedOn "2026-11-18"^^xsd:date ; '
+                            f"km:status {status} .\n")
+    assert found == {"left": {"requires-clearance"}, "right": {"requires-clearance"}}
+
+
+def test_an_unknown_target_beside_a_known_one_is_unrecognized(tmp_path: Path) -> None:
+    path = tmp_path / "m.ttl"
+    path.write_text(HEAD + "km:hasPlannedIntervention p:p0 .\np:p0 a km:PlannedIntervention ; "
+                    'km:technique km:Effleurage ; km:target km:Quadriceps , "Elbow" ; '
+                    "km:side km:Left .\n", encoding="utf-8")
+    planned = {(d.technique, d.target): d for d in assess(path, at=AT).decisions if d.planned}
+    assert planned[("Effleurage", "Elbow")].status == "requires-clearance"
+    assert "UNRECOGNIZED" in {r.rule for r in planned[("Effleurage", "Elbow")].reasons}
+
+
+def test_an_entry_in_two_lists_refuses_the_record(tmp_path: Path) -> None:
+    path = tmp_path / "m.ttl"
+    path.write_text(HEAD + "km:hasCondition p:c0 ; km:hasProcedure p:c0 .\n"
+                    'p:c0 a km:TotalKneeReplacement ; km:performedOn "2020-01-01"^^xsd:date .\n',
+                    encoding="utf-8")
+    with pytest.raises(RecordError, match="is in two lists of one patient"):
+        assess(path, at=AT)
