@@ -253,8 +253,11 @@ def region_statuses(assessment: Assessment) -> dict[tuple[str, str], str]:
     forbidden for everyone), so it is never drawn milder."""
     tables = _tables()
     ranks = tables.status_ranks
-    whole = {side: h.status for h in headlines(assessment) if h.text == WHOLE_LEG[h.status]
-             for side in h.sides}
+    whole: dict[str, str] = {}
+    for h in headlines(assessment):  # most severe first: the first whole-leg status counts
+        if h.text == WHOLE_LEG[h.status]:
+            for side in h.sides:
+                whole.setdefault(side, h.status)
     found: dict[tuple[str, str], str] = {}
     for decision in assessment.decisions:
         regions = tables.regions.get(decision.target_iri or "", REGIONS)
