@@ -31,7 +31,7 @@ from .engine import (
 )
 from .errors import NonConformingRecordError, ParameterError, RecordError, UnknownDecisionError, cut
 from .namespaces import KM, local_name
-from .records import PatientRecord, iter_records, iter_unread, load_record, unskolemized
+from .records import PatientRecord, iter_unread, load_record, unskolemized
 from .timeline import parse_instant, resolve_at
 from .validation import ValidationResult, check_record, results_from_rows
 from .vocabulary import target_named, technique_named
@@ -611,8 +611,8 @@ def assess_many(
     """
     from .cohort import assess_chunks
 
-    read = iter_unread if jobs > 1 else iter_records  # workers read the lines of a cohort
-    items = (read(source, at=_at(at)) if isinstance(source, (str, Path))
+    # the lines of an NDJSON cohort are read where they are assessed (in the workers)
+    items = (iter_unread(source, at=_at(at)) if isinstance(source, (str, Path))
              else _loaded(source, _at(at)))
     yield from assess_chunks(items, at=at, strict=strict, engine=runner_name(engine, endpoint),
                              chunk_size=chunk_size, jobs=jobs)

@@ -265,7 +265,7 @@ def assess_command(
     from .engine import runner_name
     from .errors import NonConformingRecordError, RecordError
     from .output import to_graph, to_json, to_json_line
-    from .records import iter_records, iter_unread
+    from .records import iter_unread
     from .report import to_html, to_people_text
 
     try:
@@ -281,8 +281,8 @@ def assess_command(
     started = time.monotonic()
     try:
         for name in files:
-            # with workers, the lines of a cohort are read there, in parallel
-            items = (iter_unread if jobs > 1 else iter_records)(name, at=when)
+            # the lines of an NDJSON cohort are read where they are assessed (in the workers)
+            items = iter_unread(name, at=when)
             for item in assess_chunks(items, at=when, strict=strict, engine=runner,
                                       chunk_size=chunk_size, jobs=jobs, render=render):
                 if isinstance(item, RecordError):

@@ -447,13 +447,11 @@ def _validate(kind: str, data: Mapping[str, Any], source: str, where: str | None
     (its field ``where``, else the path of the first problem)."""
     from fhir.resources.R4B import get_fhir_model_class
 
+    why = unknown_type(kind)
+    if why is not None:
+        raise RecordError(source, why, field=where or "resourceType")
     try:
-        model = get_fhir_model_class(kind)
-    except ValueError:
-        raise RecordError(source, f"{kind!r} is not a FHIR R4 resource type",
-                          field=where or "resourceType") from None
-    try:
-        model.model_validate(dict(data))
+        get_fhir_model_class(kind).model_validate(dict(data))
     except (ValueError, TypeError) as exc:
         detail, path = _model_errors(exc)
         raise RecordError(source, f"not valid FHIR R4 ({kind}): {detail}",
@@ -951,15 +949,16 @@ def bundle_to_record(
             field=patients[1][0],
         )
     patient = patients[0][1]
-    ident = _text(patient.get("id"))
+    patient_id = _text(patient.get("id"))
     for where, resource in read:
-        other = other_patient(resource, ident, full_url if isinstance(full_url, str) else None)
+        other = other_patient(resource, patient_id,
+                              full_url if isinstance(full_url, str) else None)
         if other is not None:
             raise RecordError(source, f"refers to {cut(other, 60)!r}, not to the Bundle's "
                               "Patient: another patient's data must not count for this one",
                               field=where)
     record: dict[str, Any] = {}
-    ident = _text(patient.get("id")) or _text(bundle.get("id"))
+    ident = patient_id or _text(bundle.get("id"))
     if ident is not None:
         record["id"] = ident
     record["assessed_at"] = _instant_text(when)

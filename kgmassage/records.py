@@ -596,7 +596,7 @@ def graph_to_record(graph: Graph, patient: URIRef) -> dict[str, Any]:
 # --- reading sources ------------------------------------------------------------------------
 
 
-_NOT_UNICODE = "the record holds text that is not valid Unicode (a lone surrogate such as \\ud800)"
+_NOT_UNICODE = "text that is not valid Unicode (a lone surrogate such as \\ud800)"
 
 
 def _digest(data: str) -> str:
@@ -643,7 +643,7 @@ def _json_record(obj: Any, source: str, position: int, line: int | None,
             raise
         raise RecordError(source, exc.detail, line=line, field=exc.field) from None
     except UnicodeEncodeError:
-        raise RecordError(source, _NOT_UNICODE, line=line) from None
+        raise RecordError(source, f"the record holds {_NOT_UNICODE}", line=line) from None
     patient, ident = _patient_node(obj, position)
     assessed = obj.get("assessed_at")
     return PatientRecord(
@@ -953,7 +953,7 @@ def _iter_graph(
         for triple in graph:
             "".join(map(str, triple)).encode("utf-8")
     except UnicodeEncodeError:
-        yield RecordError(source, _NOT_UNICODE.replace("the record holds", "the data hold"))
+        yield RecordError(source, f"the data hold {_NOT_UNICODE}")
         return
     if not patients:
         yield RecordError(source, "no patient found: the data holds no node of type km:Patient")
