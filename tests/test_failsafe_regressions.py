@@ -537,3 +537,10 @@ def test_an_entry_in_two_lists_refuses_the_record(tmp_path: Path) -> None:
                     encoding="utf-8")
     with pytest.raises(RecordError, match="is in two lists of one patient"):
         assess(path, at=AT)
+
+
+def test_a_grouping_type_with_a_mapped_code_is_recognized() -> None:
+    # the unknown-type check must not take km:Condition (a grouping class) for an unknown type
+    record = {"id": "g", "conditions": [{"type": "Condition", "code": {
+        "system": ICD, "code": "S82.91XA"}}]}  # a fracture of the right lower leg
+    assert side_statuses(record) == {"left": {"permitted"}, "right": {"forbidden"}}
