@@ -17,7 +17,9 @@ A JSON record maps to RDF as fixed in ``interfaces.md``:
   of the values.
 
 A Turtle record is the patient node, its items (the objects of the list properties) and their
-codes; any other subject in the file is refused, so a record cannot add to the knowledge base.
+codes; any other subject in the file is refused, and so is a record whose values (a status, a
+technique…) are nodes the file describes or which states what the package derives (a date fact,
+a class): a record cannot add to the knowledge base.
 
 Nothing is ever fetched from the network: JSON is read as plain JSON (no JSON-LD), RDF only as
 Turtle.
@@ -42,19 +44,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import cached_property, partial
+from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import rdflib
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.compare import to_canonical_graph
-from rdflib.namespace import RDF, RDFS, XSD
+from rdflib.namespace import RDF, RDFS, SH, XSD
 from rdflib.term import Node
 
 from .errors import RecordError, cut
 from .fhir import bundle_to_record, is_fhir
 from .namespaces import KM, KM_IRI, km_term, local_name, patient_iri
+from .resources import shape_graph
 from .timeline import utc_now
 from .vocabulary import side_named, status_named, target_named, technique_named
 
@@ -973,9 +976,9 @@ def _iter_graph(
     for position, patient in enumerate(patients, start=1):
         sub = subs[patient]
         line = lines[patient]
-        twice = _listed_twice(sub, patient)
-        if twice is not None:
-            yield RecordError(source, twice, line=line)
+        refused = _listed_twice(sub, patient) or _says_too_much(sub, patient)
+        if refused is not None:
+            yield RecordError(source, refused, line=line)
             continue
         idents = sorted(str(v) for v in sub.objects(patient, KM.identifier))
         if not isinstance(patient, URIRef):  # a blank-node patient gets the IRI a JSON record would
@@ -994,6 +997,40 @@ def _iter_graph(
             digest=_digest("\n".join(line for line in canonical if line) + "\n"),
             assessed_at=assessed[0] if assessed else None,
         )
+
+
+@cache
+def _record_properties() -> tuple[frozenset[Node], frozenset[Node]]:
+    """(the properties whose values are values, not record nodes; the properties the package
+    derives), read from the closed shapes of the record vocabulary: a shape's sh:property paths
+    are what a record may say, its sh:targetObjectsOf the links to record nodes (the lists,
+    ``km:code``), its sh:ignoredProperties (but ``rdf:type``) what the package adds."""
+    shapes = shape_graph("record-vocabulary.shapes.ttl")
+    closed = set(shapes.subjects(SH.closed, Literal(True)))
+    links = {o for s in closed for o in shapes.objects(s, SH.targetObjectsOf)}
+    said = {p for s in closed for p in shapes.objects(s, SH.property / SH.path)}
+    derived = {p for s in closed for head in shapes.objects(s, SH.ignoredProperties)
+               for p in shapes.items(head)}
+    return frozenset(said - links | {RDF.type}), frozenset(derived - {RDF.type})
+
+
+def _says_too_much(graph: Graph, patient: Any) -> str | None:
+    """Why the record of ``patient`` cannot be read when it states what only the knowledge base
+    or the package may state, else ``None``: a property the package derives (a date fact, a
+    class, a side key: it would replace what the package finds), or a value that is a node the
+    file describes (a status ``ex:S`` with ``ex:S km:countsAsPresent false``; a technique
+    ``ex:T a km:Technique``): a value must be a term of the vocabulary or a literal."""
+    values, derived = _record_properties()
+    for s, p, o in sorted(graph):
+        if p in derived:
+            return (f"{cut(str(s), 80)} states {local_name(p)}, which the package derives from "
+                    "the record: a record cannot state it")
+        if p in values and (o, None, None) in graph:
+            name = "type" if p == RDF.type else local_name(p)
+            return (f"{cut(str(o), 80)}, the {name} of {cut(str(s), 80)}, is described "
+                    "in the file: a value must be a term of the vocabulary or a literal (a "
+                    "record cannot add to the knowledge base)")
+    return None
 
 
 def _listed_twice(graph: Graph, patient: Any) -> str | None:

@@ -544,3 +544,35 @@ def test_a_grouping_type_with_a_mapped_code_is_recognized() -> None:
     record = {"id": "g", "conditions": [{"type": "Condition", "code": {
         "system": ICD, "code": "S82.91XA"}}]}  # a fracture of the right lower leg
     assert side_statuses(record) == {"left": {"permitted"}, "right": {"forbidden"}}
+
+
+# a fifth trial (a Turtle record stating what only the knowledge base or the package states;
+# 2026-12-02): each made a DVT or a fresh fracture milder before it was refused
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    # a status of the record's own making that does not count as present: 38 permitted
+    ("km:hasCondition p:c0 .\np:c0 a km:DeepVeinThrombosis ; km:side km:Left ; km:status p:S .\n"
+     "p:S km:countsAsPresent false .\n", "the status of"),
+    # a technique of the record's own making, light: the kneecap permitted
+    ("km:hasPlannedIntervention p:p0 .\np:p0 km:technique p:T ; km:target km:Patella ; "
+     "km:side km:Left .\np:T a km:Technique ; km:pressure km:Light .\n", "the technique of"),
+    # a class of the record's own making
+    ("km:hasCondition p:c0 .\np:c0 a p:K ; km:side km:Left .\n"
+     "p:K a <http://www.w3.org/2002/07/owl#Class> .\n", "the type of"),
+    # a date fact the package would derive: a fracture without onset read as an old one
+    ("km:hasCondition p:c0 .\np:c0 a km:Fracture ; km:side km:Left ; km:dateFact [ "
+     "km:dateProperty km:onset ; km:dateValue \"2020-01-01\"^^xsd:date ; "
+     "km:instant \"2020-01-01T00:00:00Z\"^^xsd:dateTime ; km:day \"2020-01-01\"^^xsd:date ; "
+     "km:timed false ] .\n", "states dateFact"),
+    # an unknown type declared recognised
+    ("km:hasCondition p:c0 .\np:c0 a p:Clot ; km:recognized true .\n", "states recognized"),
+])
+def test_a_record_cannot_state_knowledge_or_derived_facts(tmp_path: Path, body: str,
+                                                          said: str) -> None:
+    path = tmp_path / "m.ttl"
+    path.write_text(HEAD + body, encoding="utf-8")
+    with pytest.raises(RecordError, match=said):
+        assess(path, at=AT)
+    with pytest.raises(RecordError, match=said):
+        validate(path, at=AT)
