@@ -19,27 +19,33 @@ What is read (everything else is ignored; nothing that may count is ever dropped
 * **Condition** → ``conditions``: every coding of ``code`` → ``code`` (one object, or an array
   when there are several); ``clinicalStatus`` active/recurrence/relapse → ``active``,
   inactive/remission/resolved → ``resolved``; ``verificationStatus`` provisional/differential/
-  unconfirmed → ``suspected``, refuted → ``refuted``, entered-in-error → ``entered-in-error``;
-  ``onsetDateTime`` / ``onsetPeriod.start`` → ``onset`` (``onsetAge``, ``onsetString`` … as
-  written: no date, so the item counts from the assessment time); ``recordedDate`` →
-  ``recorded_at``;
+  unconfirmed → ``suspected``, refuted → ``refuted``, entered-in-error → ``entered-in-error``
+  (only codings of the statuses' own code systems count; of two codings, the one that counts
+  most: refuted beside confirmed is present); ``onsetDateTime`` / ``onsetPeriod.end`` (no end:
+  the assessment time) → ``onset`` (``onsetAge``, ``onsetString`` … as written: no date, so
+  the item counts from the assessment time); ``recordedDate`` → ``recorded_at``;
   ``bodySite`` → ``site`` and ``side`` (below). A Condition without ``code`` is kept as an item
   without type or code (UNRECOGNIZED).
-* **Procedure** → ``procedures``: ``code``; ``performedDateTime`` / ``performedPeriod.start`` →
-  ``date`` (another ``performed[x]`` as written, as for an onset); ``bodySite`` → ``site``,
-  ``side``; status not-done or entered-in-error → status ``entered-in-error`` (kept, does not
-  count).
+* **Procedure** → ``procedures``: ``code``; ``performedDateTime`` / ``performedPeriod.end`` (no
+  end: the assessment time) → ``date`` (another ``performed[x]`` as written, as for an onset);
+  ``bodySite`` → ``site``, ``side``; status not-done or entered-in-error → status
+  ``entered-in-error`` (kept, does not count).
 * **Observation**: a body temperature (LOINC 8310-5 or a variant such as 8331-1 oral) of at
   least 38.0 °C / 100.4 °F / 311.15 K whose effective time is no more than 72 h before the
   assessment time (or after it) → a finding ``{"type": "Fever", "recorded_at": …}``; an
   Observation coded with a finding the ontology maps (erythema, joint effusion, fever, …: read
   from the ontology's SNOMED CT mappings of ``km:Finding`` classes) → a finding with those
   codes, ``recorded_at`` and its ``bodySite``. Other Observations are ignored (and not checked).
-* **ServiceRequest** (status draft or active) for a massage (SNOMED CT 387854002, or a code
-  text or display naming a technique) → ``planned`` items: the technique from ``code.text`` or
-  a coding's display, the target from ``bodySite`` (text or display), the side from its
-  laterality. A name that cannot be read is given as written (or left out), so kgmassage
-  decides the plan as UNRECOGNIZED: a massage request is never dropped.
+* **ServiceRequest** (status draft or active) that is or may be a massage (SNOMED CT
+  387854002; a code text or display naming a technique or massage; or a code in free text
+  only, with no coding of a system: ``"Deep tissue massage"``, ``"Cupping"``) → ``planned``
+  items: the technique from ``code.text`` or a coding's display, the target from ``bodySite``
+  (text or display), the side from its laterality. A name that cannot be read is given as
+  written (or left out), so kgmassage decides the plan as UNRECOGNIZED: a massage request is
+  never dropped.
+* **Contained resources** (``contained``) of any entry are read as the entries above.
+* **OperationOutcome**: one with an error, or saying the data is not whole (``too-costly``,
+  ``incomplete`` … even as a warning), refuses the Bundle, as a paginated search result does.
 
 Body sites: a ``bodySite`` names a site when its SNOMED CT code is one the ontology maps
 exactly (``skos:exactMatch``: knee region 72696002, knee joint 49076000, patella 64234005,
@@ -90,7 +96,7 @@ from rdflib import URIRef
 from rdflib.namespace import RDF, RDFS, SKOS
 
 from .errors import RecordError, cut
-from .namespaces import KM, local_name
+from .namespaces import KM, km_term, local_name
 from .resources import ontology_graph
 from .timeline import parse_date, resolve_at
 from .vocabulary import name_key, target_named, technique_named
@@ -103,7 +109,7 @@ __all__ = [
     "TEMPERATURE_CODES",
     "is_fhir",
     "bundle_to_record",
-    "massage_plans",
+    "may_be_massage",
     "unknown_type",
 ]
 
@@ -118,14 +124,23 @@ FEVER_WINDOW = timedelta(hours=72)
 MASSAGE_CODE = "387854002"
 #: SNOMED CT attribute "laterality" in post-coordinated expressions.
 _LATERALITY_ATTRIBUTE = "272741003"
-#: Codes of body-temperature Observations: (system, code). LOINC 8310-5 body temperature and
-#: its site variants 8331-1 oral, 8332-9 rectal, 8333-7 tympanic membrane, 8328-7 axillary,
-#: 76010-8 nasal, 60836-4 esophageal; SNOMED CT 386725007 body temperature (observable entity),
-#: 415882003 axillary, 415974002 tympanic (as public FHIR vital-sign profiles code them).
+#: Codes of body-temperature Observations: (system, code). The codes for which the HL7 FHIR
+#: validator (org.hl7.fhir.validation ObservationValidator) checks an Observation against the
+#: R4 body temperature profile: LOINC 8310-5 body temperature and its variants by site or
+#: method (8331-1 oral, 8332-9 rectal, 8333-7 tympanic, 8328-7 axillary, 8329-5 core,
+#: 75539-7 temporal artery, 76011-6 ear, 76010-8 nasal, 60836-4 esophageal, 8334-5 urinary
+#: bladder …), and SNOMED CT 386725007 body temperature with its variants (276885007 core,
+#: 307047009 rectal, 415882003 axillary, 415974002 tympanic …). A reading at one of them at
+#: the fever threshold makes a fever, wherever it was taken (fail safe).
 TEMPERATURE_CODES = frozenset(
-    [(LOINC, c) for c in ("8310-5", "8331-1", "8332-9", "8333-7", "8328-7", "76010-8",
-                          "60836-4")]
-    + [(SNOMED, c) for c in ("386725007", "415882003", "415974002")]
+    [(LOINC, c) for c in (
+        "8310-5", "60834-9", "60835-6", "60836-4", "60838-0", "60955-2", "61009-7", "75539-7",
+        "75987-8", "76010-8", "76011-6", "76278-1", "8309-7", "8328-7", "8329-5", "8330-3",
+        "8331-1", "8332-9", "8333-7", "8334-5", "91371-5", "98657-0", "98663-8")]
+    + [(SNOMED, c) for c in (
+        "386725007", "276885007", "300076005", "1222808002", "364246006", "307047009",
+        "708499008", "431598003", "698831002", "698832009", "415882003", "415974002",
+        "415929009", "415945006")]
 )
 #: Fever thresholds by UCUM unit (inclusive).
 _FEVER_AT = {"Cel": 38.0, "[degF]": 100.4, "K": 311.15}
@@ -142,9 +157,16 @@ _CLINICAL = {
 }
 _VERIFICATION = {
     "unconfirmed": "suspected", "provisional": "suspected", "differential": "suspected",
-    "confirmed": None, "refuted": "refuted", "entered-in-error": "entered-in-error",
+    "confirmed": "active", "refuted": "refuted", "entered-in-error": "entered-in-error",
 }
-#: Record statuses, the one that counts most first (a field with two codings takes the first).
+#: The code systems of Condition.clinicalStatus and .verificationStatus (required bindings: a
+#: coding of another system, or of none, says nothing of the status).
+_STATUS_SYSTEMS = {
+    "clinicalStatus": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+    "verificationStatus": "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+}
+#: Record statuses, the one that counts most first (a field with two codings takes the first:
+#: refuted and confirmed together count as present).
 _COUNTING_FIRST = ("active", "suspected", "resolved", "refuted", "entered-in-error")
 #: Across clinicalStatus and verificationStatus, the one that overrides the other first.
 _OVERRIDING_FIRST = ("entered-in-error", "refuted", "resolved", "suspected", "active")
@@ -359,18 +381,18 @@ def _date(value: Any, at: datetime | None = None) -> str | None:
 
 
 def _period_date(resource: Mapping[str, Any], prefix: str, at: datetime) -> str | None:
-    """``<prefix>DateTime``, else ``<prefix>Period.start`` (else its end); another form
-    (``onsetAge``, ``onsetString`` …: no date) as it is written, a value that is no date, so
-    that the item counts from the assessment time and validation says why (fail safe: it does
-    not fall through to ``recordedDate``)."""
+    """``<prefix>DateTime``, else the latest instant ``<prefix>Period`` can mean: its end, or
+    the assessment time when it has none (an onset or a surgery still going on may have
+    begun now: fail safe, not its start); another form (``onsetAge``, ``onsetString`` …: no
+    date) as it is written, a value that is no date, so that the item counts from the
+    assessment time and validation says why (fail safe: it does not fall through to
+    ``recordedDate``)."""
     found = _date(resource.get(prefix + "DateTime"), at)
     if found is not None:
         return found
     period = resource.get(prefix + "Period")
-    if isinstance(period, Mapping):
-        found = _date(period.get("start"), at) or _date(period.get("end"), at)
-        if found is not None:
-            return found
+    if isinstance(period, Mapping) and (period.get("start") or period.get("end")):
+        return _date(period.get("end"), at) or _instant_text(at)
     other = sorted(key for key in resource if key.startswith(prefix) and key != prefix)
     if other:
         return cut(f"{other[0]}: {json.dumps(resource[other[0]], ensure_ascii=False)}", 80)
@@ -479,10 +501,22 @@ def _check_resource(kind: str, resource: Mapping[str, Any], source: str, where: 
             concept = resource.get(element)
             if concept is None:
                 continue
-            codes = [_code_of(c) for c in _codings(concept)]
+            codes = _status_codes(concept, element)
             if not any(code in table for code in codes):
-                given = ", ".join(c for c in codes if c) or "no code"
-                _check_code(given, frozenset(table), f"Condition.{element}", source, where)
+                given = ", ".join(repr(cut(c, 40)) for c in codes if c)
+                raise RecordError(
+                    source,
+                    f"not valid FHIR R4: Condition.{element} has "
+                    + (f"the code(s) {given}" if given else "no code")
+                    + f" of {_STATUS_SYSTEMS[element]} (its required binding): give one of "
+                    + ", ".join(sorted(table)),
+                    field=where)
+
+
+def _status_codes(concept: Any, element: str) -> list[str | None]:
+    """The codes of a Condition status (``element``) in its own code system."""
+    return [_code_of(c) for c in _codings(concept)
+            if c.get("system") == _STATUS_SYSTEMS[element]]
 
 
 def _check_bundle(bundle: Mapping[str, Any], source: str) -> list[Any]:
@@ -498,6 +532,29 @@ def _check_bundle(bundle: Mapping[str, Any], source: str) -> list[Any]:
     _validate("Bundle", shell, source, None)
     _check_code(bundle.get("type"), _BUNDLE_TYPES, "Bundle.type", source, "type")
     return entries if isinstance(entries, list) else []
+
+
+#: Issue types that say a search result is not whole, whatever their severity.
+_CUT_SHORT = frozenset({"too-costly", "incomplete", "throttled", "timeout", "too-long"})
+
+
+def outcome_issues(outcome: Mapping[str, Any], severities: Iterable[str] = ("error", "fatal")
+                   ) -> list[str]:
+    """The issues of an OperationOutcome of the given severities, or of a type that says the
+    result was cut short (a warning "too-costly": results truncated), as ``severity: text``."""
+    issues = outcome.get("issue")
+    wanted = set(severities)
+    found = []
+    for issue in issues if isinstance(issues, list) else []:
+        if not isinstance(issue, Mapping) or (issue.get("severity") not in wanted
+                                              and issue.get("code") not in _CUT_SHORT):
+            continue
+        details = issue.get("details")
+        text = issue.get("diagnostics") or (
+            details.get("text") if isinstance(details, Mapping) else None)
+        found.append(f"severity {issue.get('severity')}: "
+                     + cut(str(text or issue.get("code") or "no text"), 120))
+    return found
 
 
 _PATIENT_REF = re.compile(r"(?:^|/)Patient/([^/]+?)(?:/_history/[^/]*)?$")
@@ -652,10 +709,12 @@ def _condition(resource: Mapping[str, Any], at: datetime) -> dict[str, Any]:
     codes = _record_codes(resource.get("code"))
     if codes is not None:
         item["code"] = codes
-    clinical = _status((_CLINICAL.get(_code_of(c) or "") for c in
-                        _codings(resource.get("clinicalStatus"))), _COUNTING_FIRST)
-    verification = _status((_VERIFICATION.get(_code_of(c) or "") for c in
-                            _codings(resource.get("verificationStatus"))), _COUNTING_FIRST)
+    clinical = _status((_CLINICAL.get(code or "") for code in
+                        _status_codes(resource.get("clinicalStatus"), "clinicalStatus")),
+                       _COUNTING_FIRST)
+    verification = _status((_VERIFICATION.get(code or "") for code in
+                            _status_codes(resource.get("verificationStatus"),
+                                          "verificationStatus")), _COUNTING_FIRST)
     status = _status((clinical, verification), _OVERRIDING_FIRST)
     if status is not None:
         item["status"] = status
@@ -804,23 +863,47 @@ def _plan_names(concept: Any) -> tuple[list[str], str | None]:
     return techniques, (texts[0].strip() if texts else None)
 
 
-def massage_plans(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The planned items of a ServiceRequest read as a massage whatever its code says (an order
-    that may be one, such as ``"Deep tissue massage"`` in free text): the technique as written
-    (not one the vocabulary knows: every rule for an unknown technique applies), the target and
-    side from its ``bodySite``."""
-    return _planned(resource, massage=True)
+def _words(text: str) -> str:
+    return " " + " ".join(_WORD.findall(text.casefold())) + " "
 
 
-def _planned(resource: Mapping[str, Any], massage: bool = False) -> list[dict[str, Any]]:
+@cache
+def _massage_names() -> frozenset[str]:
+    """The ontology's names of massage (``km:MassageTherapy``: label and synonyms), as words."""
+    graph = ontology_graph()
+    return frozenset(_words(str(name)) for p in (RDFS.label, SKOS.altLabel)
+                     for name in graph.objects(km_term("MassageTherapy"), p))
+
+
+def may_be_massage(resource: Mapping[str, Any]) -> bool:
+    """Whether a planned ServiceRequest (draft or active) is or may be a massage order: coded
+    as massage (SNOMED CT 387854002), its ``code`` naming a technique or massage, or given in
+    free text only (no coding with a system and a code: ``"Deep tissue massage"``,
+    ``"Cupping"``; ambiguous, so read as one). A coded order of something else (a lab test)
+    is not."""
     if resource.get("status") not in PLANNING:
-        return []
+        return False
     concept = resource.get("code")
-    techniques, given = _plan_names(concept)
-    massage = massage or any(_is(c, SNOMED) and _code_of(c) == MASSAGE_CODE
-                             for c in _codings(concept))
-    if not techniques and not massage:
+    codings = _codings(concept)
+    if not any(isinstance(c.get("system"), str) and c["system"] and _code_of(c)
+               for c in codings):
+        return True
+    if any(_is(c, SNOMED) and _code_of(c) == MASSAGE_CODE for c in codings):
+        return True
+    techniques, _ = _plan_names(concept)
+    texts = [concept.get("text")] if isinstance(concept, Mapping) else []
+    words = _words(" ".join(t for t in texts + [c.get("display") for c in codings]
+                            if isinstance(t, str)))
+    return bool(techniques) or any(name in words for name in _massage_names())
+
+
+def _planned(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The planned items of a ServiceRequest that may be a massage (:func:`may_be_massage`):
+    the techniques it names, else its name as written (not one the vocabulary knows: every
+    rule for an unknown technique applies), on each target of its ``bodySite``."""
+    if not may_be_massage(resource):
         return []
+    techniques, given = _plan_names(resource.get("code"))
     sites = [_BodySite(c, _structure) for c in _concepts(resource.get("bodySite"))]
     shared: set[str] = set().union(*(s.sides for s in sites if s.laterality_only))
     targets: list[tuple[str | None, set[str]]] = []
@@ -857,6 +940,44 @@ _READ = frozenset({"Patient", "Condition", "Procedure", "Observation", "ServiceR
 def _instant_text(at: datetime) -> str:
     text = at.astimezone(timezone.utc).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _readable(resource: Any, source: str, where: str) -> str | None:
+    """The type of a resource the mapping reads (checked: a RecordError if it is not valid),
+    ``None`` for one it leaves; a RecordError for what cannot be left: no resourceType, an
+    unknown type, a Bundle, an OperationOutcome with an error or saying the data is not
+    whole."""
+    if not is_fhir(resource):
+        raise RecordError(source, "the resource has no resourceType", field=where)
+    kind = resource["resourceType"]
+    if kind == "Bundle":
+        raise RecordError(source, "a Bundle inside the Bundle is not read: give one Bundle "
+                          "per patient", field=where)
+    if kind == "OperationOutcome" and (issues := outcome_issues(resource)):
+        raise RecordError(source, "an OperationOutcome says the data has an error or is not "
+                          f"whole ({'; '.join(issues)}): give all of it", field=where)
+    if kind not in _READ and (why := unknown_type(kind)) is not None:
+        raise RecordError(source, why, field=where)
+    if kind not in _READ or (kind == "Observation" and not _relevant_observation(resource)):
+        return None
+    _check_resource(kind, resource, source, where)
+    return str(kind)
+
+
+def _read_item(kind: str, resource: Mapping[str, Any], at: datetime,
+               lists: dict[str, list[dict[str, Any]]]) -> None:
+    """Add what a (checked) Condition, Procedure, Observation or ServiceRequest says to the
+    record's ``lists``."""
+    if kind == "Condition":
+        lists["conditions"].append(_condition(resource, at))
+    elif kind == "Procedure":
+        lists["procedures"].append(_procedure(resource, at))
+    elif kind == "Observation":
+        finding = _observation(resource, at)
+        if finding is not None:
+            lists["findings"].append(finding)
+    else:
+        lists["planned"] += _planned(resource)
 
 
 def bundle_to_record(
@@ -910,35 +1031,23 @@ def bundle_to_record(
                 continue  # a transaction's or batch's instruction (a DELETE), or its outcome
             raise RecordError(source, "an entry without its resource cannot be read (the "
                               "data may be incomplete)", field=f"entry[{index}]")
-        if not is_fhir(resource):
-            raise RecordError(source, "the entry's resource has no resourceType",
-                              field=f"entry[{index}].resource")
-        kind = resource["resourceType"]
-        where = _where(index, resource)
-        if kind == "Bundle":
-            raise RecordError(source, "a Bundle inside the Bundle is not read: give one Bundle "
-                              "per patient", field=where)
-        if kind not in _READ and (why := unknown_type(kind)) is not None:
-            raise RecordError(source, why, field=where)
-        if kind not in _READ or (kind == "Observation" and not _relevant_observation(resource)):
-            continue
-        _check_resource(kind, resource, source, where)
-        if kind == "Patient":
-            patients.append((where, resource))
-            full_url = entry.get("fullUrl")
-            continue
-        read.append((where, resource))
-        if kind == "Condition":
-            lists["conditions"].append(_condition(resource, when))
-        elif kind == "Procedure":
-            lists["procedures"].append(_procedure(resource, when))
-        elif kind == "Observation":
-            finding = _observation(resource, when)
-            if finding is not None:
-                lists["findings"].append(finding)
-        else:
-            lists["planned"] += _planned(resource)
+        where = _where(index, resource) if is_fhir(resource) else f"entry[{index}].resource"
+        contained = resource.get("contained") if isinstance(resource, Mapping) else None
+        inner = [(f"{where}.contained[{number}]", one)
+                 for number, one in enumerate(_list(contained))]
+        for place, one in [(where, resource), *inner]:
+            kind = _readable(one, source, place)
+            if kind is None:
+                continue
+            if kind == "Patient":
+                if place == where:  # a contained Patient is no patient of the Bundle
+                    patients.append((where, one))
+                    full_url = entry.get("fullUrl")
+                continue
+            read.append((place, one))
+            _read_item(kind, one, when, lists)
     if not patients:
+
         raise RecordError(source, "the Bundle holds no Patient; one Patient per Bundle",
                           field="entry")
     if len(patients) > 1:

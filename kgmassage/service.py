@@ -61,12 +61,11 @@ from .errors import (
     cut,
 )
 from .fhir import (
-    PLANNING,
     TEMPERATURE_CODES,
     bundle_to_record,
     incomplete,
-    massage_plans,
     other_patient,
+    outcome_issues,
     unknown_type,
 )
 from .records import DuplicateKeyError, NotJsonError, reject_constant, unique_keys
@@ -397,28 +396,6 @@ def _resource_name(resource: Mapping[str, Any]) -> str:
     return f"{kind}/{ident}" if isinstance(ident, str) and ident else kind
 
 
-#: Issue types that say a search result is not whole, whatever their severity.
-_CUT_SHORT = frozenset({"too-costly", "incomplete", "throttled", "timeout", "too-long"})
-
-
-def _issues(outcome: Mapping[str, Any], severities: Sequence[str] = ("error", "fatal")
-            ) -> list[str]:
-    """The issues of an OperationOutcome of the given severities, or of a type that says the
-    result was cut short (a warning "too-costly": results truncated), as ``severity: text``."""
-    issues = outcome.get("issue")
-    found = []
-    for issue in issues if isinstance(issues, list) else []:
-        if not isinstance(issue, Mapping) or (issue.get("severity") not in severities
-                                              and issue.get("code") not in _CUT_SHORT):
-            continue
-        details = issue.get("details")
-        text = issue.get("diagnostics") or (
-            details.get("text") if isinstance(details, Mapping) else None)
-        found.append(f"severity {issue['severity']}: "
-                     + cut(str(text or issue.get("code") or "no text"), 120))
-    return found
-
-
 def _failed(key: str, detail: str) -> Problem:
     return Problem(412, "Prefetch data unusable",
                    f"prefetch {key}: {detail}; the decision cannot be made without it "
@@ -489,7 +466,7 @@ def _entries(key: str, value: Mapping[str, Any]) -> list[tuple[str, Any]]:
     """(where, resource) of a prefetch value: a searchset Bundle, or one resource."""
     kind = value.get("resourceType")
     if kind == "OperationOutcome":
-        issues = _issues(value, ("fatal", "error", "warning", "information"))
+        issues = outcome_issues(value, ("fatal", "error", "warning", "information"))
         raise _failed(key, "it holds an OperationOutcome instead of the resource ("
                       + ("; ".join(issues) or "no issue given") + ")")
     if kind != "Bundle":
@@ -512,7 +489,7 @@ def _entries(key: str, value: Mapping[str, Any]) -> list[tuple[str, Any]]:
             raise _bad_request(f"{where}.resource must be a FHIR resource (with resourceType)",
                                where + ".resource")
         if resource["resourceType"] == "OperationOutcome":
-            issues = _issues(resource)
+            issues = outcome_issues(resource)
             if issues:  # other warnings and information beside the matches are no failure
                 raise _failed(key, "the search result holds an OperationOutcome with an error "
                               "or saying it is not whole (" + "; ".join(issues) + ")")
@@ -1002,52 +979,6 @@ def _retargeted(order: Order, label: str) -> dict[str, Any]:
     return resource
 
 
-_WORDS = re.compile(r"[^\W_]+")
-
-
-def _order_names(resource: Mapping[str, Any]) -> list[str]:
-    """The names a ServiceRequest gives its ``code``: the text, then each coding's display."""
-    concept = resource.get("code")
-    texts = [concept.get("text")] if isinstance(concept, Mapping) else []
-    texts += [c.get("display") for c in _codings_of(concept)]
-    return [t.strip() for t in texts if isinstance(t, str) and t.strip()]
-
-
-def _words(text: str) -> str:
-    return " " + " ".join(_WORDS.findall(text.casefold())) + " "
-
-
-@cache
-def _massage_names() -> frozenset[str]:
-    """The ontology's names of massage (``km:MassageTherapy``: label and synonyms), as words."""
-    from rdflib.namespace import RDFS, SKOS
-
-    from .namespaces import km_term
-    from .resources import ontology_graph
-
-    graph = ontology_graph()
-    return frozenset(_words(str(name)) for p in (RDFS.label, SKOS.altLabel)
-                     for name in graph.objects(km_term("MassageTherapy"), p))
-
-
-def may_be_massage(resource: Mapping[str, Any]) -> bool:
-    """Whether a ServiceRequest that maps to no planned intervention may still be a massage
-    order: it is planned (draft or active) and its ``code`` is free text only (no coding with
-    a system and a code: ambiguous) or names massage. A coded order (a lab test) is not."""
-    if resource.get("status") not in PLANNING:
-        return False
-    if not any(isinstance(c.get("system"), str) and isinstance(c.get("code"), str)
-               and c["system"] and c["code"] for c in _codings_of(resource.get("code"))):
-        return True
-    return names_massage(resource)
-
-
-def names_massage(resource: Mapping[str, Any]) -> bool:
-    """Whether the text or a display of a ServiceRequest's ``code`` names massage."""
-    words = _words(" ".join(_order_names(resource)))
-    return any(name in words for name in _massage_names())
-
-
 # --- CDS Hooks: a call ----------------------------------------------------------------------
 
 
@@ -1072,12 +1003,10 @@ def run_hook(service: CdsService, body: Any, at: datetime) -> dict[str, Any]:
     if service.hook != "patient-view":
         planned: list[dict[str, Any]] = []
         for order in read_orders(call):
+            # an order that may be a massage of a technique the vocabulary does not know
+            # ("Deep tissue massage", "Cupping") is decided as one (UNRECOGNIZED, deep
+            # pressure: every other rule applies too), never left unchecked
             order.plans = _order_plans(order, data.patient, at)
-            if not order.plans and may_be_massage(order.resource):
-                # an order that may be a massage of a technique the vocabulary does not know
-                # ("Deep tissue massage", "Cupping"): decided as one (UNRECOGNIZED, deep
-                # pressure: every other rule applies too), never left unchecked
-                order.plans = massage_plans(order.resource)
             order.first = len(planned)
             planned += order.plans
             if order.plans:

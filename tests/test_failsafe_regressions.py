@@ -576,3 +576,91 @@ def test_a_record_cannot_state_knowledge_or_derived_facts(tmp_path: Path, body: 
         assess(path, at=AT)
     with pytest.raises(RecordError, match=said):
         validate(path, at=AT)
+
+
+# a sixth trial (FHIR Bundles read by the CLI and the library; 2026-12-02): each came out
+# milder than the rules, mostly 38 permitted
+
+
+def bundle_of(*resources: dict[str, Any]) -> dict[str, Any]:
+    entries = [{"resource": {"resourceType": "Patient", "id": "f"}}]
+    for resource in resources:
+        entries.append({"resource": {"subject": {"reference": "Patient/f"}, **resource}})
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+DVT_LEFT = {"resourceType": "Condition",
+            "code": {"coding": [{"system": SCT, "code": "128053003"}]},
+            "bodySite": [{"coding": [{"system": SCT, "code": "7771000"}]}]}
+
+
+@pytest.mark.parametrize("code", [("http://loinc.org", "75539-7"),  # temporal artery
+                                  ("http://loinc.org", "8329-5"),  # core
+                                  ("http://loinc.org", "76011-6"),  # ear
+                                  (SCT, "276885007")])  # core body temperature
+def test_a_fever_measured_at_any_site_is_a_fever(code: tuple[str, str]) -> None:
+    bundle = bundle_of({"resourceType": "Observation", "status": "final",
+                        "code": {"coding": [{"system": code[0], "code": code[1]}]},
+                        "effectiveDateTime": "2026-11-20T09:00:00Z",
+                        "valueQuantity": {"value": 39.5, "unit": "Cel",
+                                          "system": "http://unitsofmeasure.org",
+                                          "code": "Cel"}})
+    assert side_statuses(bundle) == {"left": {"requires-clearance"},
+                                     "right": {"requires-clearance"}}
+
+
+def test_a_free_text_massage_order_in_a_bundle_is_decided() -> None:
+    bundle = bundle_of({"resourceType": "ServiceRequest", "status": "draft", "intent": "order",
+                        "code": {"text": "Massage"}, "bodySite": [{"text": "kneecap"}]})
+    planned = {(d.technique, d.target, d.side): d.status
+               for d in assess(bundle, at=AT).decisions if d.planned}
+    assert planned == {("Massage", "Patella", "left"): "forbidden",
+                       ("Massage", "Patella", "right"): "forbidden"}
+
+
+def test_a_contained_condition_is_read() -> None:
+    bundle = bundle_of({"resourceType": "Encounter", "status": "finished",
+                        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                  "code": "AMB"},
+                        "contained": [{"id": "dvt", **DVT_LEFT,
+                                       "subject": {"reference": "Patient/f"}}],
+                        "diagnosis": [{"condition": {"reference": "#dvt"}}]})
+    assert side_statuses(bundle) == {"left": {"forbidden"}, "right": {"requires-clearance"}}
+
+
+@pytest.mark.parametrize("other", ["refuted", "entered-in-error"])
+def test_a_confirmed_coding_beside_a_voiding_one_counts(other: str) -> None:
+    system = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+    bundle = bundle_of({**DVT_LEFT, "verificationStatus": {"coding": [
+        {"system": system, "code": other}, {"system": system, "code": "confirmed"}]}})
+    assert side_statuses(bundle) == {"left": {"forbidden"}, "right": {"requires-clearance"}}
+
+
+@pytest.mark.parametrize("issue", [{"severity": "error", "code": "incomplete"},
+                                   {"severity": "warning", "code": "too-costly"}])
+def test_an_operation_outcome_that_the_data_is_not_whole_refuses_the_bundle(
+        issue: dict[str, str]) -> None:
+    bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "f"}, "search": {"mode": "match"}},
+        {"resource": {"resourceType": "OperationOutcome", "issue": [issue]},
+         "search": {"mode": "outcome"}}]}
+    with pytest.raises(RecordError, match="OperationOutcome"):
+        assess(bundle, at=AT)
+
+
+def test_an_onset_period_counts_from_its_end() -> None:
+    sprain = {"resourceType": "Condition",
+              "code": {"coding": [{"system": SCT, "code": "54888009"}]},  # a knee sprain
+              "bodySite": [{"coding": [{"system": SCT, "code": "7771000"}]}]}
+    ended = bundle_of({**sprain, "onsetPeriod": {"start": "2026-11-01", "end": "2026-11-19"}})
+    assert side_statuses(ended)["left"] == {"forbidden"}  # within 72 hours of its end
+    going_on = bundle_of({**sprain, "onsetPeriod": {"start": "2026-11-01"}})
+    assert side_statuses(going_on)["left"] == {"forbidden"}  # it may have begun now
+
+
+@pytest.mark.parametrize("system", ["http://example.org/local-status", SCT, None])
+def test_a_clinical_status_of_another_system_is_refused(system: str | None) -> None:
+    coding = {"code": "resolved", **({"system": system} if system else {})}
+    bundle = bundle_of({**DVT_LEFT, "clinicalStatus": {"coding": [coding]}})
+    with pytest.raises(RecordError, match="condition-clinical"):
+        assess(bundle, at=AT)

@@ -163,7 +163,7 @@ def test_statuses_entered_in_error_and_not_done() -> None:
             {"code": {"system": SCT, "code": "128053003"}, "status": "entered-in-error"},
             {"code": [{"system": SCT, "code": "51037009", "display": "Fracture of patella"},
                       {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "S82.001A"}],
-             "status": "resolved", "onset": "2019-05-31"},
+             "status": "resolved", "onset": "2019-07-01"},  # its onsetPeriod's end
             {"code": {"system": SCT, "code": "59282003"}, "status": "suspected",
              "recorded_at": "2026-11-20"},
             {"code": {"system": SCT, "code": "128045006"}, "status": "refuted"},
@@ -182,7 +182,7 @@ def test_statuses_entered_in_error_and_not_done() -> None:
             {"code": {"system": SCT, "code": "609588000"}, "status": "entered-in-error",
              "date": "2026-11-02"},
             {"code": {"system": SCT, "code": "609588000", "display": "Total knee replacement"},
-             "date": "2026-11-01T08:00:00Z", "site": "KneeJoint", "side": "right"},
+             "date": "2026-11-01T10:00:00Z", "site": "KneeJoint", "side": "right"},  # the end
             {"date": "2026-10-30T12:00:00+02:00"},
         ],
     }
@@ -245,17 +245,21 @@ def test_left_dvt_bundle_decides_as_the_hand_written_record() -> None:
         ("active", "refuted", "refuted"),
         (None, "entered-in-error", "entered-in-error"),
         ("resolved", "provisional", "resolved"),
-        (None, "confirmed", None),
+        (None, "confirmed", "active"),
+        # of two codings, the one that counts most (a confirmed DVT is not dropped)
+        (None, ["refuted", "confirmed"], "active"),
+        (None, ["entered-in-error", "confirmed"], "active"),
         (None, None, None),
     ],
 )
-def test_condition_status(clinical: str | None, verification: str | None,
+def test_condition_status(clinical: str | None, verification: str | list[str] | None,
                           status: str | None) -> None:
     fields: dict[str, Any] = {"code": concept("239873007")}
     if clinical is not None:
         fields["clinicalStatus"] = concept(clinical, system=CLINICAL)
     if verification is not None:
-        fields["verificationStatus"] = concept(verification, system=VERIFICATION)
+        codes = [verification] if isinstance(verification, str) else verification
+        fields["verificationStatus"] = concept(*codes, system=VERIFICATION)
     (item,) = mapped(condition(**fields))["conditions"]
     assert item.get("status") == status
 
@@ -282,14 +286,18 @@ def test_condition_without_code_is_kept() -> None:
 
 def test_condition_dates() -> None:
     record = mapped(
-        condition(code=concept("239873007"), onsetPeriod={"start": "2020-03-04T05:06:07+01:00"},
+        condition(code=concept("239873007"), onsetPeriod={"start": "2020-03-04T05:06:07+01:00",
+                                                          "end": "2020-03-05T01:00:00+01:00"},
                   recordedDate="2020-03-05"),
+        # no end: the onset may be now (the latest instant the period can mean; fail safe)
+        condition(code=concept("239873007"), onsetPeriod={"start": "2020-03-04"}),
         condition(code=concept("239873007"), onsetPeriod={"end": "2020-04"}),
         condition(code=concept("239873007"), onsetString="since childhood",
                   recordedDate="2024-02"),
     )
     assert [(c.get("onset"), c.get("recorded_at")) for c in record["conditions"]] == [
-        ("2020-03-04T05:06:07+01:00", "2020-03-05"),
+        ("2020-03-05T01:00:00+01:00", "2020-03-05"),
+        ("2026-11-20T10:00:00Z", None),
         ("2020-04-30", None),
         # not a date: kept as written, so the item counts from the assessment time (fail
         # safe), not from its recordedDate
