@@ -36,9 +36,9 @@ What is read (everything else is ignored; nothing that may count is ever dropped
   Observation coded with a finding the ontology maps (erythema, joint effusion, fever, …: read
   from the ontology's SNOMED CT mappings of ``km:Finding`` classes) → a finding with those
   codes, ``recorded_at`` and its ``bodySite``. Other Observations are ignored (and not checked).
-* **ServiceRequest** (status draft or active) that is or may be a massage (SNOMED CT
-  387854002; a code text or display naming a technique or massage; or a code in free text
-  only, with no coding of a system: ``"Deep tissue massage"``, ``"Cupping"``) → ``planned``
+* **ServiceRequest** (status draft, active, on-hold or unknown) that is or may be a massage
+  (SNOMED CT 387854002; a code text or display naming a technique or massage; or a code in
+  free text only, with no coding of a system: ``"Deep tissue massage"``) → ``planned``
   items: the technique from ``code.text`` or a coding's display, the target from ``bodySite``
   (text or display), the side from its laterality. A name that cannot be read is given as
   written (or left out), so kgmassage decides the plan as UNRECOGNIZED: a massage request is
@@ -193,11 +193,22 @@ _NOT_DONE = {
     "Procedure": frozenset({"not-done", "entered-in-error"}),
     "Observation": frozenset({"cancelled", "entered-in-error"}),
 }
-#: The ServiceRequest statuses of an order still to be carried out.
-PLANNING = frozenset({"draft", "active"})
+#: The ServiceRequest statuses of an order that may still be carried out (on hold: it may
+#: resume; unknown: it may be any, fail safe).
+PLANNING = frozenset({"draft", "active", "on-hold", "unknown"})
 _LATERALITY_WORDS = {"left": "left", "right": "right", "bilateral": "bilateral"}
 #: Words of a body site that names nothing but a laterality ("Right and left (qualifier value)").
 _LATERALITY_TEXT = frozenset({*_LATERALITY_WORDS, "and", "side", "sided", "qualifier", "value"})
+#: Words that join or qualify the names of a text without naming anything themselves
+#: ("Structure of left knee joint", "Effleurage and petrissage", "Quadriceps muscle"). Any
+#: other word a text holds beside the names read from it may name what the vocabulary does not
+#: know ("Effleurage followed by deep friction", "calf and popliteal fossa"): fail safe, the
+#: text then also counts as written.
+_NEUTRAL_WORDS = _LATERALITY_TEXT | frozenset({
+    "or", "of", "the", "a", "an", "with", "to", "on", "at", "in", "both", "structure",
+    "structures", "entire", "region", "area", "muscle", "muscles", "massage", "therapy",
+    "technique", "procedure", "body", "part", "regime",
+})
 _WORD = re.compile(r"[^\W_]+")
 _LONGEST_NAME = 6  # words
 
@@ -271,8 +282,15 @@ def _technique(text: str) -> str | None:
 def _names_in(text: str, lookup: Callable[[str], str | None]) -> list[str]:
     """The terms named in ``text``: the longest runs of words that ``lookup`` knows, in order
     (``"Structure of knee joint"`` → ``["KneeJoint"]``)."""
+    return _read_names(text, lookup)[0]
+
+
+def _read_names(text: str, lookup: Callable[[str], str | None]) -> tuple[list[str], bool]:
+    """(:func:`_names_in`, whether ``text`` holds other words than those names and the neutral
+    ones: ``"Effleurage (deep)"`` → ``(["Effleurage"], True)``)."""
     words = _WORD.findall(text)
     found: list[str] = []
+    unread = False
     start = 0
     while start < len(words):
         for length in range(min(_LONGEST_NAME, len(words) - start), 0, -1):
@@ -283,8 +301,9 @@ def _names_in(text: str, lookup: Callable[[str], str | None]) -> list[str]:
                 start += length
                 break
         else:
+            unread = unread or words[start].casefold() not in _NEUTRAL_WORDS
             start += 1
-    return found
+    return found, unread
 
 
 def _sides_in(text: str) -> set[str]:
@@ -651,9 +670,13 @@ class _BodySite:
                         self._add(tables["sites"][one])
             if _text(coding.get("display")):
                 texts.append(coding["display"])
+        #: Whether a text also holds words that name nothing known (it may name another site).
+        self.unread = False
         for text in texts:
             self.sides |= _sides_in(text)
-            for name in _names_in(text, lookup):
+            names, unread = _read_names(text, lookup)
+            self.unread = self.unread or unread
+            for name in names:
                 self._add(name)
         self.text = texts[0].strip() if texts else None
         words = {w.casefold() for text in texts for w in _WORD.findall(text)}
@@ -683,12 +706,14 @@ def _concepts(value: Any) -> list[Any]:
 
 
 def _site_and_side(concepts: Any) -> dict[str, str]:
-    """``site`` (when every body site names the same one) and ``side`` of an item."""
+    """``site`` (when every body site names the same one and nothing else) and ``side`` of an
+    item."""
     sites = [_BodySite(c, _site_named) for c in _concepts(concepts)]
     out: dict[str, str] = {}
     named = [s for s in sites if not s.laterality_only]
     names = {tuple(s.names) for s in named}
-    if named and len(names) == 1 and len(named[0].names) == 1:
+    if named and len(names) == 1 and len(named[0].names) == 1 and not any(
+            s.unread for s in named):
         out["site"] = named[0].names[0]
     side = _side(set().union(*(s.sides for s in sites)) if sites else set())
     if side is not None:
@@ -849,18 +874,22 @@ def _observation(resource: Mapping[str, Any], at: datetime) -> dict[str, Any] | 
     return item
 
 
-def _plan_names(concept: Any) -> tuple[list[str], str | None]:
-    """The techniques a ServiceRequest code names, and the name it gives (as written)."""
+def _plan_names(concept: Any) -> tuple[list[str], str | None, bool]:
+    """The techniques a ServiceRequest code names, the name it gives (as written), and whether
+    a text of it says more than those techniques (``"Effleurage followed by deep friction"``)."""
     texts: list[str] = []
     if isinstance(concept, Mapping) and _text(concept.get("text")):
         texts.append(concept["text"])
     texts += [c["display"] for c in _codings(concept) if _text(c.get("display"))]
     techniques: list[str] = []
+    more = False
     for text in texts:
-        for technique in _names_in(text, _technique):
+        names, unread = _read_names(text, _technique)
+        more = more or unread
+        for technique in names:
             if technique not in techniques:
                 techniques.append(technique)
-    return techniques, (texts[0].strip() if texts else None)
+    return techniques, (texts[0].strip() if texts else None), more
 
 
 def _words(text: str) -> str:
@@ -876,11 +905,10 @@ def _massage_names() -> frozenset[str]:
 
 
 def may_be_massage(resource: Mapping[str, Any]) -> bool:
-    """Whether a planned ServiceRequest (draft or active) is or may be a massage order: coded
-    as massage (SNOMED CT 387854002), its ``code`` naming a technique or massage, or given in
-    free text only (no coding with a system and a code: ``"Deep tissue massage"``,
-    ``"Cupping"``; ambiguous, so read as one). A coded order of something else (a lab test)
-    is not."""
+    """Whether a planned ServiceRequest (draft, active, on-hold, unknown) is or may be a
+    massage order: coded as massage (SNOMED CT 387854002), its ``code`` naming a technique or
+    massage, or given in free text only (no coding with a system and a code: ``"Cupping"``;
+    ambiguous, so read as one). A coded order of something else (a lab test) is not."""
     if resource.get("status") not in PLANNING:
         return False
     concept = resource.get("code")
@@ -890,7 +918,7 @@ def may_be_massage(resource: Mapping[str, Any]) -> bool:
         return True
     if any(_is(c, SNOMED) and _code_of(c) == MASSAGE_CODE for c in codings):
         return True
-    techniques, _ = _plan_names(concept)
+    techniques = _plan_names(concept)[0]
     texts = [concept.get("text")] if isinstance(concept, Mapping) else []
     words = _words(" ".join(t for t in texts + [c.get("display") for c in codings]
                             if isinstance(t, str)))
@@ -899,25 +927,26 @@ def may_be_massage(resource: Mapping[str, Any]) -> bool:
 
 def _planned(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The planned items of a ServiceRequest that may be a massage (:func:`may_be_massage`):
-    the techniques it names, else its name as written (not one the vocabulary knows: every
-    rule for an unknown technique applies), on each target of its ``bodySite``."""
+    the techniques it names, and its name as written when it names none or says more (not one
+    the vocabulary knows: every rule for an unknown technique applies), on each target of its
+    ``bodySite`` (a body site's text as written too when it says more than the targets it
+    names: an unknown target lies in every region)."""
     if not may_be_massage(resource):
         return []
-    techniques, given = _plan_names(resource.get("code"))
+    techniques, given, more = _plan_names(resource.get("code"))
     sites = [_BodySite(c, _structure) for c in _concepts(resource.get("bodySite"))]
     shared: set[str] = set().union(*(s.sides for s in sites if s.laterality_only))
     targets: list[tuple[str | None, set[str]]] = []
     for site in sites:
         if site.laterality_only:
             continue
-        if site.names:
-            targets += [(name, site.sides | shared) for name in site.names]
-        else:
+        targets += [(name, site.sides | shared) for name in site.names]
+        if site.unread or not site.names:
             targets.append((site.text, site.sides | shared))
     if not targets:
         targets = [(None, shared)]
     out: list[dict[str, Any]] = []
-    named: list[str | None] = list(techniques) or [given]
+    named: list[str | None] = [*techniques, given] if more or not techniques else [*techniques]
     for technique in named:
         for target, sides in targets:
             item: dict[str, Any] = {}

@@ -244,6 +244,8 @@ class KM(DefinedNamespace):
     effectStatus: URIRef
     exactTrigger: URIRef
     directClass: URIRef
+    codeClass: URIRef
+    plannableAs: URIRef
     sideScope: URIRef
     regionScope: URIRef
     deepPressureOnly: URIRef

@@ -664,3 +664,44 @@ def test_a_clinical_status_of_another_system_is_refused(system: str | None) -> N
     bundle = bundle_of({**DVT_LEFT, "clinicalStatus": {"coding": [coding]}})
     with pytest.raises(RecordError, match="condition-clinical"):
         assess(bundle, at=AT)
+
+
+# a seventh trial (the CDS service and /assess; 2026-12-02): words of an order beside the names
+# the vocabulary knows were dropped, and the order read as the known part only
+
+
+def order(text: str, site: str) -> dict[str, Any]:
+    return {"resourceType": "ServiceRequest", "status": "draft", "intent": "order",
+            "code": {"text": text},
+            "bodySite": [{"text": site, "coding": [{"system": SCT, "code": "7771000"}]}]}
+
+
+@pytest.mark.parametrize("text", ["Effleurage followed by deep friction massage",
+                                  "Deep effleurage", "Effleurage (deep)"])
+def test_an_order_saying_more_than_a_technique_is_also_decided_as_written(text: str) -> None:
+    planned = {(d.technique, d.target): d.status
+               for d in assess(bundle_of(order(text, "Patella")), at=AT).decisions
+               if d.planned}
+    # the unknown technique counts as deep: forbidden on the kneecap (PATELLA-PRESSURE)
+    assert planned == {("Effleurage", "Patella"): "permitted", (text, "Patella"): "forbidden"}
+
+
+@pytest.mark.parametrize("site", ["calf and thigh", "thigh and calf", "calf, thigh"])
+def test_a_body_site_saying_more_than_a_target_is_also_decided_as_written(site: str) -> None:
+    cellulitis = {"resourceType": "Condition",
+                  "code": {"coding": [{"system": SCT, "code": "128045006"}]},
+                  "bodySite": [{"text": "Thigh", "coding": [{"system": SCT, "code": "7771000"}]}]}
+    planned = {(d.technique, d.target): d.status
+               for d in assess(bundle_of(cellulitis, order("Effleurage", site)),
+                               at=AT).decisions if d.planned}
+    # the unknown target lies in every region, the thigh too (SKIN-LESION)
+    assert planned[("Effleurage", site)] == "forbidden"
+
+
+def test_a_condition_site_saying_more_than_a_region_reaches_every_region() -> None:
+    cellulitis = {"resourceType": "Condition",
+                  "code": {"coding": [{"system": SCT, "code": "128045006"}]},
+                  "bodySite": [{"text": "thigh and popliteal fossa"}]}
+    # the lesion's site is left out (every region): the calf is forbidden too
+    assert side_statuses(bundle_of(cellulitis)) == {"left": {"forbidden"},
+                                                    "right": {"forbidden"}}
