@@ -338,6 +338,10 @@ def _string(obj: Mapping[str, Any], key: str, where: str) -> str:
     return value
 
 
+#: A FHIR resource id (R4 ``id`` datatype): what ``context.patientId`` holds.
+_FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
 def read_hook_call(body: Any, service: CdsService) -> HookCall:
     """Check a CDS Hooks 2.0 request for ``service`` (400 when it does not follow the
     specification: ``hook``, ``hookInstance``, ``context`` with ``userId`` and
@@ -354,6 +358,9 @@ def read_hook_call(body: Any, service: CdsService) -> HookCall:
         raise _bad_request("context is required: an object", "context")
     _string(context, "userId", "context.")
     patient = _string(context, "patientId", "context.")
+    if not _FHIR_ID.fullmatch(patient):
+        raise _bad_request(f"context.patientId {cut(patient, 40)!r} is not a FHIR id (1 to 64 "
+                           "letters, digits, '-' and '.')", "context.patientId")
     if body.get("fhirAuthorization") is not None and body.get("fhirServer") is None:
         raise _bad_request("fhirServer is required when fhirAuthorization is given",
                            "fhirServer")
@@ -609,6 +616,7 @@ def read_orders(call: HookCall) -> list[Order]:
     """The ServiceRequests to check: the selected ones (order-select) or every one
     (order-sign) of ``context.draftOrders``."""
     entries = call.context["draftOrders"].get("entry", [])
+    check_entries({"draftOrders": entries}, "context.draftOrders")
     found: list[Order] = []
     names: dict[str, int] = {}
     for index, entry in enumerate(entries):
@@ -618,6 +626,12 @@ def read_orders(call: HookCall) -> list[Order]:
         resource = entry.get("resource")
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             raise _bad_request(f"{where}.resource must be a FHIR resource", where + ".resource")
+        kind = resource["resourceType"]
+        why = ("a Bundle inside draftOrders is not read: give its orders as entries"
+               if kind == "Bundle" else unknown_type(kind))
+        if why is not None:  # never skipped: it may hold the massage order to check
+            raise Problem(422, "FHIR data cannot be read", f"{where}.resource: {why}",
+                          kind="fhir-error", field=where + ".resource")
         name = _resource_name(resource)
         if "/" in name:
             names[name] = index
@@ -938,7 +952,12 @@ def _suggestions(order: Order, status: str, decisions: list[Any], alternatives: 
     if not named or first.technique_iri is None:
         return [], []
     technique = _term(first.technique, True)
-    sides = sorted({d.side for d in decisions})
+    # every side the order covers, not only the card's: the changed order covers them all (a
+    # bilateral order on a card for the right leg must not be moved onto a forbidden left)
+    sides = sorted({d.side for d in decisions} | {
+        side for plan in order.plans
+        for side in ([plan["side"]] if plan.get("side") in ("left", "right")
+                     else ["left", "right"])})
     suggestions, notes = [], []
     for alternative in named:
         found = [alternatives(first.technique, alternative, side) for side in sides]
@@ -1033,7 +1052,8 @@ def run_hook(service: CdsService, body: Any, at: datetime) -> dict[str, Any]:
             return known[(technique, target, side)]
 
         cards = order_cards(assessment, ctx, orders, alternative)
-    logger.info("%s %s: %d card(s)", service.id, call.hook_instance[:64], len(cards))
+    # hookInstance as a literal (repr): a newline in it cannot forge a log line
+    logger.info("%s %r: %d card(s)", service.id, cut(call.hook_instance, 64), len(cards))
     return {"cards": cards}
 
 
@@ -1475,6 +1495,19 @@ def create_app(*, warm: bool = True, sparql_timeout: float = SPARQL_TIMEOUT,
                        allow_headers=["Authorization", "Content-Type", "Accept"],
                        max_age=600)
 
+    @app.middleware("http")
+    async def _single_parameters(request: Request, call_next: Any) -> Any:
+        """A query parameter given twice is a 400: one reader keeps the first, another the
+        last (``?at=…&at=…`` would assess at a time the client did not mean)."""
+        names = [name for name, _ in request.query_params.multi_items()]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            return _problem_response(Problem(
+                400, "Invalid parameter",
+                f"the query parameter(s) {', '.join(repr(cut(n, 40)) for n in twice)} are "
+                "given more than once; give each once", kind="parameter-error"), request)
+        return await call_next(request)
+
     def locked(function: Any, *args: Any, **kwargs: Any) -> Any:
         with engine_lock:
             return function(*args, **kwargs)
@@ -1502,7 +1535,7 @@ def create_app(*, warm: bool = True, sparql_timeout: float = SPARQL_TIMEOUT,
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.error("unexpected error on %s", request.url.path, exc_info=exc)
+        logger.error("unexpected error on %r", request.url.path, exc_info=exc)
         return _problem_response(Problem(500, "Internal error", "the request failed; the "
                                          "server log has the details"), request)
 

@@ -288,6 +288,34 @@ def test_order_select_alternatives_not_better_are_not_suggested(client: httpx.Cl
     assert "not offered, forbidden for this patient too" in card["detail"]
 
 
+def test_a_bilateral_order_is_not_moved_onto_an_alternative_forbidden_on_one_leg(
+        client: httpx.Client) -> None:
+    # a trial found "Order effleurage on vastus lateralis instead (permitted)" on the right
+    # leg's card of a bilateral order, whose update moved both legs onto the left leg's lesion
+    request = _load("order-select-itb.json")
+    request["prefetch"]["conditions"]["entry"].append({"resource": {
+        "resourceType": "Condition", "id": "cell-1",
+        "subject": {"reference": "Patient/itb-1"},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "128045006"}]},
+        "bodySite": [{"text": "Thigh", "coding": [{"system": "http://snomed.info/sct",
+                                                   "code": "7771000"}]}]}})
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    order["bodySite"] = [{"text": "IT band", "coding": [
+        {"system": "http://snomed.info/sct", "code": "51440002"}]}]
+    for card in _cards(_call(client, request)):
+        for suggestion in card.get("suggestions", []):
+            for action in suggestion.get("actions", []):
+                changed = copy.deepcopy(request)
+                changed["context"]["draftOrders"]["entry"][0]["resource"] = action["resource"]
+                worse = [c for c in _cards(_call(client, changed))
+                         if _RANKS[c["indicator"]] >= _RANKS[card["indicator"]]]
+                assert not worse, (suggestion["label"], worse[0]["summary"])
+    assert "(permitted)" not in json.dumps(_cards(_call(client, request)))
+
+
+_RANKS = {"info": 1, "warning": 2, "critical": 3}
+
+
 def test_order_sign_checks_every_draft_order_most_severe_first(client: httpx.Client) -> None:
     request = _load("order-select-itb.json")
     request["hook"] = "order-sign"
@@ -824,6 +852,71 @@ def test_a_record_too_large_for_one_request_is_413(client: httpx.Client) -> None
     response = client.post("/assess", json=record)
     assert response.status_code == 413
     assert response.json()["detail"].startswith(f"the record holds {MAX_ENTRIES + 1:,} entries")
+
+
+def test_too_many_draft_orders_are_413(client: httpx.Client) -> None:
+    from kgmassage.service import MAX_ENTRIES
+
+    request = _load("order-sign-dvt-left.json")
+    orders = request["context"]["draftOrders"]["entry"]
+    request["context"]["draftOrders"]["entry"] = orders * (MAX_ENTRIES + 1)
+    response = _call(client, request)
+    assert response.status_code == 413
+    assert "context.draftOrders" in response.json()["detail"]
+
+
+def test_an_item_with_thousands_of_codes_is_decided_quickly(client: httpx.Client) -> None:
+    # a trial held the service 113 s with one condition of 4,000 codes (c21 was quadratic)
+    codes = [{"system": "http://snomed.info/sct", "code": str(100000 + i)} for i in range(4000)]
+    started = time.monotonic()
+    response = client.post("/assess", json={"id": "c", "conditions": [{"code": codes}]},
+                           params={"at": AT})
+    assert response.status_code == 200
+    assert time.monotonic() - started < 20  # about half a second on a laptop
+
+
+@pytest.mark.parametrize("kind", ["Bundle", "serviceRequest"])
+def test_a_draft_order_that_cannot_be_read_is_422_not_skipped(
+        client: httpx.Client, kind: str) -> None:
+    request = _load("order-sign-dvt-left.json")
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    if kind == "Bundle":
+        inner = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": order}]}
+    else:
+        inner = dict(order, resourceType=kind)
+    request["context"]["draftOrders"]["entry"][0]["resource"] = inner
+    response = _call(client, request)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "context.draftOrders.entry[0].resource"
+
+
+@pytest.mark.parametrize("status", ["on-hold", "unknown"])
+def test_an_order_on_hold_or_of_unknown_status_is_checked(client: httpx.Client,
+                                                          status: str) -> None:
+    request = _load("order-sign-dvt-left.json")
+    request["context"]["draftOrders"]["entry"][0]["resource"]["status"] = status
+    (card,) = _cards(_call(client, request))
+    assert card["indicator"] == "critical"
+
+
+@pytest.mark.parametrize("query", ["at=2026-11-20T10:00:00Z&at=2026-12-30T10:00:00Z",
+                                   "strict=true&strict=false"])
+def test_a_query_parameter_given_twice_is_400(client: httpx.Client, query: str) -> None:
+    record = {"id": "t", "conditions": [{"type": "Fracture", "onset": "2026-11-19"}]}
+    response = client.post(f"/assess?{query}", json=record)
+    assert response.status_code == 400
+    assert "more than once" in response.json()["detail"]
+    response = client.get("/sparql?query=ASK%7B%7D&query=ASK%7B%7D")
+    assert response.status_code == 400
+
+
+def test_a_patient_id_that_is_no_fhir_id_is_400_naming_it(client: httpx.Client) -> None:
+    request = _load("order-sign-dvt-left.json")
+    request["context"]["patientId"] = "a b"
+    del request["prefetch"]["patient"]
+    response = _call(client, request)
+    assert response.status_code == 400
+    assert response.json()["field"] == "context.patientId"
 
 
 def test_waiting_sparql_queries_are_bounded() -> None:
