@@ -31,7 +31,8 @@ What is read (everything else is ignored; nothing that may count is ever dropped
   ``bodySite`` → ``site``, ``side``; status not-done or entered-in-error → status
   ``entered-in-error`` (kept, does not count).
 * **Observation**: a body temperature (LOINC 8310-5 or a variant such as 8331-1 oral) of at
-  least 38.0 °C / 100.4 °F / 311.15 K whose effective time is no more than 72 h before the
+  least 38.0 °C / 100.4 °F / 311.15 K (or one that may be: above a bound such as ``> 37.9``,
+  or a value that cannot be read, ``"hot"``) whose effective time is no more than 72 h before the
   assessment time (or after it) → a finding ``{"type": "Fever", "recorded_at": …}``; an
   Observation coded with a finding the ontology maps (erythema, joint effusion, fever, …: read
   from the ontology's SNOMED CT mappings of ``km:Finding`` classes) → a finding with those
@@ -811,18 +812,34 @@ def _unit(quantity: Mapping[str, Any], value: float) -> str:
     return "Cel" if value < 50 else "[degF]" if value < 150 else "K"
 
 
+_TEMPERATURE_TEXT = re.compile(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*(.*?)\s*")
+
+
 def _febrile(part: Mapping[str, Any]) -> bool:
-    """Whether an Observation (or a component) holds a temperature at the fever threshold."""
+    """Whether an Observation (or a component) holds a temperature at the fever threshold, or
+    one that may be (fail safe): above a bound (``> 37.9``), or a value that cannot be read
+    (``"hot"``, a quantity without a number). A temperature with no value (a
+    ``dataAbsentReason``) is no reading."""
+    if not _is_temperature(part.get("code")):
+        return False
     quantity = part.get("valueQuantity")
-    if not _is_temperature(part.get("code")) or not isinstance(quantity, Mapping):
-        return False
-    value = _number(quantity.get("value"))
-    if value is None:
-        return False
-    comparator = quantity.get("comparator")
-    if comparator in ("<", "<="):
-        return False  # "below x" says nothing about a fever
-    return value >= _FEVER_AT[_unit(quantity, value)]
+    if isinstance(quantity, Mapping):
+        value = _number(quantity.get("value"))
+        comparator = quantity.get("comparator")
+        if value is None or comparator in (">", ">="):
+            return True
+        if comparator in ("<", "<="):
+            return False  # "below x" says nothing about a fever
+        return value >= _FEVER_AT[_unit(quantity, value)]
+    text = part.get("valueString")
+    if isinstance(text, str):  # "38.5 C"
+        match = _TEMPERATURE_TEXT.fullmatch(text)
+        unit = match.group(2) if match else None
+        if match is None or (unit and name_key(unit) not in _UNIT_ALIASES):
+            return True
+        value = float(match.group(1).replace(",", "."))
+        return value >= _FEVER_AT[_unit({"code": unit} if unit else {}, value)]
+    return any(key.startswith("value") for key in part)  # another kind of value
 
 
 def _effective(resource: Mapping[str, Any], at: datetime) -> tuple[str | None, bool]:

@@ -877,6 +877,10 @@ def rdf_syntax_error(exc: Exception, source: str, syntax: str = "Turtle") -> Rec
     lines = getattr(exc, "lines", None)
     text = str(exc).strip()
     why = getattr(exc, "_why", None) or (text.splitlines()[0] if text else type(exc).__name__)
+    relative = re.search(r"with relative '([^']*)'", str(why))
+    if relative:  # rdflib words it in terms of the base it resolves against
+        why = (f"the relative IRI <{cut(relative.group(1), 60)}> has no base: write an absolute "
+               "IRI (<urn:example:…>) or a prefixed name, or declare @base")
     return RecordError(source, f"malformed {syntax}: {why}",
                        line=lines + 1 if isinstance(lines, int) else None)
 

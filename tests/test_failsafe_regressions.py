@@ -705,3 +705,31 @@ def test_a_condition_site_saying_more_than_a_region_reaches_every_region() -> No
     # the lesion's site is left out (every region): the calf is forbidden too
     assert side_statuses(bundle_of(cellulitis)) == {"left": {"forbidden"},
                                                     "right": {"forbidden"}}
+
+
+@pytest.mark.parametrize("value", [{"valueString": "38.5 C"}, {"valueString": "hot"},
+                                   {"valueQuantity": {"value": 37.9, "comparator": ">",
+                                                      "unit": "Cel"}}])
+def test_a_temperature_that_may_be_a_fever_is_one(value: dict[str, Any]) -> None:
+    bundle = bundle_of({"resourceType": "Observation", "status": "final",
+                        "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
+                        "effectiveDateTime": "2026-11-20T09:00:00Z", **value})
+    assert side_statuses(bundle) == {"left": {"requires-clearance"},
+                                     "right": {"requires-clearance"}}
+
+
+@pytest.mark.parametrize("value", [{"valueString": "37.2 °C"},
+                                   {"dataAbsentReason": {"text": "not measured"}}])
+def test_a_normal_or_absent_temperature_is_no_fever(value: dict[str, Any]) -> None:
+    bundle = bundle_of({"resourceType": "Observation", "status": "final",
+                        "code": {"coding": [{"system": "http://loinc.org", "code": "8310-5"}]},
+                        "effectiveDateTime": "2026-11-20T09:00:00Z", **value})
+    assert side_statuses(bundle) == {"left": {"permitted"}, "right": {"permitted"}}
+
+
+def test_a_relative_iri_in_turtle_is_named_in_the_error(tmp_path: Path) -> None:
+    path = tmp_path / "r.ttl"
+    path.write_text("@prefix km: <https://w3id.org/kgmassage#> .\n"
+                    "<urn:p> a km:Patient ; km:hasCondition <c1> .\n", encoding="utf-8")
+    with pytest.raises(RecordError, match="the relative IRI <c1> has no base"):
+        assess(path, at=AT)
