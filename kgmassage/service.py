@@ -71,6 +71,7 @@ from .fhir import (
 from .records import DuplicateKeyError, NotJsonError, reject_constant, unique_keys
 from .report import form_page, to_html
 from .resources import knowledge_ntriples
+from .timeline import parse_date
 
 __all__ = [
     "MAX_BODY",
@@ -1069,11 +1070,22 @@ def check_feedback(body: Any) -> int:
         if item.get("outcome") not in ("accepted", "overridden"):
             raise _bad_request(f"{where}.outcome must be 'accepted' or 'overridden'",
                                where + ".outcome")
-        _string(item, "outcomeTimestamp", where + ".")
-        if item["outcome"] == "accepted" and not isinstance(item.get("acceptedSuggestions"),
-                                                            list):
-            raise _bad_request(f"{where}.acceptedSuggestions is required when accepted",
-                               where + ".acceptedSuggestions")
+        stamp = _string(item, "outcomeTimestamp", where + ".")
+        parsed = parse_date(stamp)
+        if parsed is None or not parsed.timed:
+            raise _bad_request(f"{where}.outcomeTimestamp {cut(stamp, 40)!r} is not an instant "
+                               "(e.g. 2026-11-20T10:00:00Z)", where + ".outcomeTimestamp")
+        accepted = item.get("acceptedSuggestions")
+        if item["outcome"] == "accepted":
+            if not isinstance(accepted, list) or not accepted or not all(
+                    isinstance(a, dict) and isinstance(a.get("id"), str) and a["id"]
+                    for a in accepted):
+                raise _bad_request(f"{where}.acceptedSuggestions is required when accepted: "
+                                   "objects with the id of each suggestion",
+                                   where + ".acceptedSuggestions")
+        elif accepted is not None:
+            raise _bad_request(f"{where}.acceptedSuggestions goes with an accepted outcome, "
+                               "not an overridden one", where + ".acceptedSuggestions")
     return len(body["feedback"])
 
 

@@ -628,7 +628,17 @@ def test_feedback(client: httpx.Client) -> None:
     ok = {"feedback": [{"card": str(uuid.uuid4()), "outcome": "overridden",
                         "outcomeTimestamp": "2026-11-20T10:05:31Z"}]}
     assert client.post(url, json=ok).status_code == 200
+    accepted = {"feedback": [{"card": str(uuid.uuid4()), "outcome": "accepted",
+                              "acceptedSuggestions": [{"id": str(uuid.uuid4())}],
+                              "outcomeTimestamp": "2026-11-20T10:05:31Z"}]}
+    assert client.post(url, json=accepted).status_code == 200
     _problem(client.post(url, json={"feedback": [{"card": "x", "outcome": "liked"}]}), 400)
+    item = ok["feedback"][0]
+    for bad in ({"outcomeTimestamp": "yesterday"}, {"outcomeTimestamp": "2026-11-20"},
+                {"acceptedSuggestions": [{"id": "s"}]}):  # overridden, yet accepted
+        _problem(client.post(url, json={"feedback": [{**item, **bad}]}), 400)
+    _problem(client.post(url, json={"feedback": [{**accepted["feedback"][0],
+                                                  "acceptedSuggestions": []}]}), 400)
 
 
 # --- records --------------------------------------------------------------------------------
