@@ -280,15 +280,10 @@ def _technique(text: str) -> str | None:
     return local_name(term) if term is not None else None
 
 
-def _names_in(text: str, lookup: Callable[[str], str | None]) -> list[str]:
-    """The terms named in ``text``: the longest runs of words that ``lookup`` knows, in order
-    (``"Structure of knee joint"`` → ``["KneeJoint"]``)."""
-    return _read_names(text, lookup)[0]
-
-
 def _read_names(text: str, lookup: Callable[[str], str | None]) -> tuple[list[str], bool]:
-    """(:func:`_names_in`, whether ``text`` holds other words than those names and the neutral
-    ones: ``"Effleurage (deep)"`` → ``(["Effleurage"], True)``)."""
+    """The terms named in ``text`` (the longest runs of words that ``lookup`` knows, in order:
+    ``"Structure of knee joint"`` → ``["KneeJoint"]``), and whether ``text`` holds other
+    words than those names and the neutral ones (``"Effleurage (deep)"`` → ``True``)."""
     words = _WORD.findall(text)
     found: list[str] = []
     unread = False
