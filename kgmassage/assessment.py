@@ -367,8 +367,12 @@ def _item_labels(engine: Engine, rows: Iterable[Row]) -> dict[str, str]:
     called: dict[str, set[str]] = defaultdict(set)
     statuses: dict[str, str] = {}
     sides: dict[str, str] = {}
+    keys: dict[str, set[str]] = defaultdict(set)
     for row in rows:
         item = row["item"] or ""
+        if row["content"] is not None:  # the unknown keys of a patient node
+            keys[item].add(row["content"])
+            continue
         if row["class"]:
             classes[item].add(engine.tables.labels.get(row["class"], local_name(row["class"])))
         if row["type"]:
@@ -388,9 +392,12 @@ def _item_labels(engine: Engine, rows: Iterable[Row]) -> dict[str, str]:
         said = "; ".join(sorted(called[item]))
         return f"unrecognised entry ({cut(said, 80)})" if said else "unrecognised entry"
 
-    return {item: " ".join(filter(None, (statuses.get(item), named(item, names))))
-            + f", {sides[item]}" if item in sides else ""
-            for item, names in classes.items()}
+    labels = {item: " ".join(filter(None, (statuses.get(item), named(item, names))))
+              + (f", {sides[item]}" if item in sides else "")
+              for item, names in classes.items()}
+    for item, found in keys.items():
+        labels.setdefault(item, f"unrecognised content ({cut(', '.join(sorted(found)), 80)})")
+    return labels
 
 
 def _item_label(item: str | None, patient: str, labels: Mapping[str, str]) -> str | None:

@@ -611,13 +611,18 @@ def _from_python(value: Any, source: str, where: str = "") -> Any:
     their ISO 8601 text (a naive date-time then means UTC, as in JSON), tuples as arrays.
 
     Raises:
-        RecordError: a value JSON has no form for (a set, bytes, a Decimal …), naming its field.
+        RecordError: a value JSON has no form for (a set, bytes, a Decimal …, a key that is not
+            text), naming its field.
     """
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):  # JSON keys are text; json.dumps would even renumber
+                raise RecordError(source, f"the key {cut(repr(key), 40)} is not text (JSON "
+                                  "keys are text)", field=where or None)
         return {key: _from_python(item, source, f"{where}.{key}" if where else str(key))
                 for key, item in value.items()}
     if isinstance(value, (list, tuple)):
@@ -821,6 +826,7 @@ def _iter_json(text: str, source: str, at: datetime | None
     values = _json_values(text, source)
     if not values:
         raise RecordError(source, "the JSON array holds no records", line=1)
+    array = text.lstrip("\ufeff \t\r\n").startswith("[")
     for position, (value, line) in enumerate(values, start=1):
         if isinstance(value, RecordError):
             yield value
@@ -828,6 +834,9 @@ def _iter_json(text: str, source: str, at: datetime | None
         try:
             yield _json_record(value, source, position, line, at)
         except RecordError as exc:
+            if array and exc.field is None:  # which element of the array
+                exc = RecordError(exc.source, exc.detail, line=exc.line,
+                                  field=f"[{position - 1}]")
             yield exc
 
 

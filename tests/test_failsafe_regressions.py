@@ -733,3 +733,31 @@ def test_a_relative_iri_in_turtle_is_named_in_the_error(tmp_path: Path) -> None:
                     "<urn:p> a km:Patient ; km:hasCondition <c1> .\n", encoding="utf-8")
     with pytest.raises(RecordError, match="the relative IRI <c1> has no base"):
         assess(path, at=AT)
+
+
+# an eighth trial (JSON records against a plain reading of the rules; 2026-12-02): no decision
+# milder than the rules, but content reported in part
+
+
+def test_every_unknown_list_is_reported_and_named_in_the_reason() -> None:
+    record = {"id": "m", "condtions": [{"type": "DeepVeinThrombosis"}], "findngs": [{}],
+              "conditions": [{"type": "KneePain", "a": {"x": 1}, "b": [1]}]}
+    assert {r.field for r in validate(record, at=AT).results} >= {
+        "condtions", "findngs", "conditions[0].a", "conditions[0].b"}
+    reasons = assess(record, at=AT).decision("Effleurage", "Quadriceps", "left").reasons
+    assert {(r.rule, r.item, r.item_label) for r in reasons} >= {
+        ("UNRECOGNIZED", "record", "unrecognised content (condtions, findngs)")}
+
+
+def test_a_key_that_is_not_text_is_a_record_error() -> None:
+    with pytest.raises(RecordError, match="is not text"):
+        assess({"id": "a", 1: [{"type": "DeepVeinThrombosis"}]}, at=AT)
+
+
+def test_an_element_of_an_array_that_is_no_record_is_located(tmp_path: Path) -> None:
+    from kgmassage.records import iter_records
+
+    path = tmp_path / "a.json"
+    path.write_text('[{"id": "a"}, 2]', encoding="utf-8")
+    found = list(iter_records(path))
+    assert isinstance(found[1], RecordError) and found[1].field == "[1]"
