@@ -1252,12 +1252,15 @@ def _solutions(variables: list[str], rows: list[list[Any]], media: str) -> bytes
             ).encode()
 
 
+#: Result media types of an ASK query (the SPARQL CSV and TSV formats have no boolean form).
+_BOOLEAN_TYPES = ("application/sparql-results+json", "application/json",
+                  "application/sparql-results+xml", "application/xml")
+
+
 def _boolean(value: bool, media: str) -> bytes:
     if media in ("application/sparql-results+json", "application/json"):
         return json.dumps({"head": {}, "boolean": value}).encode("utf-8")
-    if media in ("application/sparql-results+xml", "application/xml"):
-        return f"{_XML_HEAD}<head/><boolean>{str(value).lower()}</boolean></sparql>\n".encode()
-    return (str(value).lower() + "\n").encode("utf-8")
+    return f"{_XML_HEAD}<head/><boolean>{str(value).lower()}</boolean></sparql>\n".encode()
 
 
 def _too_many(limit: int, what: str) -> tuple[Any, ...]:
@@ -1275,9 +1278,9 @@ def answer_query(store: Any, query: str, accept: str | None, limit: int,
     try:
         answer = store.query(query, prefixes=dict(prefixes))
         if isinstance(answer, ox.QueryBoolean):
-            media = negotiate(accept, _SOLUTION_TYPES)
+            media = negotiate(accept, _BOOLEAN_TYPES)
             if media is None:
-                return _not_acceptable(_SOLUTION_TYPES)
+                return _not_acceptable(_BOOLEAN_TYPES)
             return ("ok", media, _boolean(bool(answer), media))
         if isinstance(answer, ox.QuerySolutions):
             media = negotiate(accept, _SOLUTION_TYPES)

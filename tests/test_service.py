@@ -750,6 +750,9 @@ def test_sparql_bad_requests(client: httpx.Client) -> None:
              400)
     _problem(client.get("/sparql", params={"query": "ASK {}"}, headers={"Accept": "image/png"}),
              406)
+    # the SPARQL CSV and TSV result formats have no boolean form
+    _problem(client.get("/sparql", params={"query": "ASK {}"}, headers={"Accept": "text/csv"}),
+             406)
     _problem(client.post("/sparql", content="ASK {}", headers={"Content-Type": "text/plain"}),
              415)
     big = "ASK { }" + " " * (64 * 1024)
