@@ -169,6 +169,7 @@ def groups(assessment: Assessment, *, skip: Iterable[Headline] = ()
     tables = _tables()
     ranks = tables.status_ranks
     stated = {(side, h.status): {_key(r) for r in h.reasons} for h in skip for side in h.sides}
+    known = {(d.technique, d.target, d.side): d.status for d in assessment.decisions}
     grouped: dict[tuple[str, str, str, str], dict[str, list[str]]] = defaultdict(dict)
     for decision in assessment.decisions:
         setting = [r for r in decision.reasons if not r.lifted and r.status == decision.status]
@@ -177,9 +178,12 @@ def groups(assessment: Assessment, *, skip: Iterable[Headline] = ()
             continue
         why = ", ".join(sorted({f"{r.rule}: {r.item_label}" if r.item_label else r.rule
                                 for r in setting}))
-        if decision.alternatives:
+        better = [a for a in decision.alternatives  # only those milder for this patient
+                  if ranks[known.get((decision.technique, a, decision.side), decision.status)]
+                  < ranks[decision.status]]
+        if better:
             why += "; instead work: " + ", ".join(
-                _label(str(km_term(a)), a, tables) for a in decision.alternatives)
+                _label(str(km_term(a)), a, tables) for a in better)
         key = (_region(decision, tables), decision.side, decision.status, why)
         target = _label(decision.target_iri, decision.target, tables, "(no target given)")
         technique = _label(decision.technique_iri, decision.technique, tables,

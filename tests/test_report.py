@@ -101,3 +101,17 @@ def test_a_leg_forbidden_by_several_items_together_has_its_headline() -> None:
         ("RIGHT LEG", "permitted", "every massage of the catalogue permitted")]
     assert [r.item for r in heads[0].reasons] == ["conditions[0]", "conditions[1]",
                                                   "findings[0]"]
+
+
+def test_only_alternatives_milder_for_this_patient_are_offered() -> None:
+    # a trial found "instead work: tensor fasciae latae" where every TFL decision was forbidden
+    record = {"id": "alt", "conditions": [{"type": "Rash", "site": "Hip", "side": "right"},
+                                           {"type": "RheumatoidArthritis", "side": "right"}],
+              "planned": [{"technique": "FoamRolling", "target": "IT band", "side": "right"}]}
+    assessment = assess(record, at="2026-11-20T10:00:00Z")
+    statuses = {(d.technique, d.target, d.side): d.status for d in assessment.decisions}
+    assert statuses[("FoamRolling", "TensorFasciaeLatae", "right")] == "forbidden"
+    assert "instead work" not in to_people_text(assessment)
+    demo = assess(Path(__file__).parent.parent / "examples" / "demo-report.json")
+    assert "instead work: tensor fasciae latae" in to_people_text(demo)
+    assert "vastus lateralis" not in to_people_text(demo).split("instead work:")[1].split("\n")[0]
