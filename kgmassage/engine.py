@@ -606,6 +606,8 @@ class Tables:
     regions: Mapping[str, tuple[str, ...]] = dc_field(default_factory=dict)
     #: technique IRIs of deep pressure
     deep: frozenset[str] = frozenset()
+    #: ids of the rules no clearance lifts (km:clearable false)
+    unclearable: frozenset[str] = frozenset()
 
     @property
     def status_order(self) -> tuple[str, ...]:
@@ -614,6 +616,7 @@ class Tables:
 
     @classmethod
     def from_graph(cls, graph: Graph) -> Tables:
+        from rdflib import Literal as RdfLiteral
         from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
         from .namespaces import KM, KM_IRI, local_name
@@ -637,8 +640,11 @@ class Tables:
         for structure, region in graph.subject_objects(KM.inRegion):
             regions.setdefault(str(structure), []).append(local_name(str(region)))
         deep = frozenset(str(t) for t in graph.subjects(KM.pressure, KM.Deep))
+        unclearable = frozenset(str(graph.value(r, KM.ruleId))
+                                for r in graph.subjects(KM.clearable, RdfLiteral(False)))
         return cls(names, ranks, sides, {k: tuple(sorted(v)) for k, v in alternatives.items()},
-                   version, labels, {k: tuple(sorted(v)) for k, v in regions.items()}, deep)
+                   version, labels, {k: tuple(sorted(v)) for k, v in regions.items()}, deep,
+                   unclearable)
 
 
 @dataclass(frozen=True)

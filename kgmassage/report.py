@@ -57,7 +57,14 @@ class Headline:
 
     def line(self) -> str:
         items = _items(self.reasons)
-        return f"{self.where} — {self.text}" + (f": {items}" if items else "")
+        line = f"{self.where} — {self.text}" + (f": {items}" if items else "")
+        unclearable = _tables().unclearable
+        if self.status == "requires-clearance" and any(r.rule in unclearable
+                                                       for r in self.reasons):
+            line += (" — no clearance lifts unrecognised content: correct the record"
+                     if all(r.rule in unclearable for r in self.reasons) else
+                     " — no clearance lifts the unrecognised content: correct the record too")
+        return line
 
 
 def _tables() -> Tables:

@@ -115,3 +115,12 @@ def test_only_alternatives_milder_for_this_patient_are_offered() -> None:
     demo = assess(Path(__file__).parent.parent / "examples" / "demo-report.json")
     assert "instead work: tensor fasciae latae" in to_people_text(demo)
     assert "vastus lateralis" not in to_people_text(demo).split("instead work:")[1].split("\n")[0]
+
+
+def test_a_headline_no_clearance_can_lift_says_the_record_must_be_corrected() -> None:
+    record = {"id": "u", "conditions": [{"type": "Hypertension"}],
+              "clearances": [{"date": "2026-11-19", "issued_by": "GP"}]}
+    text = to_people_text(assess(record, at="2026-11-20T10:00:00Z"))
+    assert ("BOTH LEGS — medical clearance needed before any massage: unrecognised entry "
+            "(Hypertension)") in text
+    assert "no clearance lifts unrecognised content: correct the record" in text
