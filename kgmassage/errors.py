@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "ParameterError",
     "UnknownDecisionError",
     "cut",
+    "visible",
 ]
 
 #: Longest quoted value shown in a message; longer ones are cut (a record may hold megabytes).
@@ -28,6 +30,20 @@ def cut(text: str, limit: int = QUOTE_LIMIT) -> str:
     if len(text) <= limit:
         return text
     return f"{text[: limit - 8]}… ({len(text)} characters)"
+
+
+#: Bidirectional controls: in a record value shown to people they would reverse or reorder the
+#: text after them ("Rub\u202e…" turns the rest of a line around).
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """``text`` with each bidirectional control shown as its code point, for output people read.
+
+    >>> visible("Rub\u202eegassam")
+    'Rub[U+202E]egassam'
+    """
+    return _BIDI.sub(lambda m: f"[U+{ord(m.group(0)):04X}]", text)
 
 
 class KgMassageError(Exception):

@@ -16,13 +16,14 @@ the decision, the anatomy path).
 from __future__ import annotations
 
 import html
+import textwrap
 from io import BytesIO
 from typing import TYPE_CHECKING, TypeAlias
 
 import networkx
 
 from .assessment import Assessment, Side
-from .errors import UnknownTermError
+from .errors import UnknownTermError, visible
 from .knowledge import KnowledgeBase
 from .report import COLOURS
 
@@ -89,7 +90,7 @@ def to_dot(graph: Graph) -> str:
     for source, target, data in graph.edges(data=True):
         lines.append(f"  {quoted(source)} -> {quoted(target)} "
                      f"[label={quoted(data['relation'])}];")
-    return "\n".join([*lines, "}"]) + "\n"
+    return visible("\n".join([*lines, "}"]) + "\n")
 
 
 def to_graphml(graph: Graph) -> str:
@@ -136,10 +137,10 @@ def to_svg(graph: Graph) -> str:
         colour = COLOURS.get(data.get("status", ""), "#455a64")
         parts.append(f'<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="8" '
                      f'fill="{colour}"/>')
-        label = data["label"]
-        lines = [label[i:i + 42] for i in range(0, min(len(label), 126), 42)]
+        # whole words per line (a date or a status cut in two reads as another)
+        lines = textwrap.wrap(data["label"], 42, max_lines=3, placeholder=" …")
         for index, line in enumerate(lines):
             parts.append(f'<text x="{x + 8}" y="{y + 16 + index * 13}" fill="#fff">'
                          f"{esc(line)}</text>")
     parts.append("</svg>")
-    return "".join(parts) + "\n"
+    return visible("".join(parts) + "\n")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from .assessment import Assessment, Decision, Reason
 from .engine import Tables, default_engine
+from .errors import visible
 from .namespaces import km_term
 
 __all__ = ["Headline", "headlines", "groups", "to_people_text", "to_html", "form_page"]
@@ -247,7 +248,7 @@ def to_people_text(assessment: Assessment, *, verbose: bool = False) -> str:
         if a.validation:
             lines += ["", "Validation:"]
             lines += [f"  {r.severity} {r.field or ''}: {r.message}" for r in a.validation]
-    return "\n".join(lines) + "\n"
+    return visible("\n".join(lines) + "\n")
 
 
 # ---------------------------------------------------------------------------------- HTML
@@ -333,7 +334,7 @@ def to_html(assessments: Sequence[Assessment], *, back: str | None = None) -> st
             "<th>Interventions</th><th>Why</th></tr></thead>"
             f"<tbody>{rows}</tbody></table></section>")
     link = f'<p><a href="{esc(back)}">Assess another record</a></p>' if back else ""
-    return _page(link + "".join(body) + link)
+    return _page(visible(link + "".join(body) + link))
 
 
 def _page(body: str) -> str:
@@ -345,7 +346,8 @@ def _page(body: str) -> str:
             ".headlines li{margin:.4em 0;font-weight:bold}"
             "li.forbidden{color:#c62828}li.requires-clearance{color:#ef6c00}"
             "li.caution{color:#8d6e00}table{border-collapse:collapse;margin-top:1em}"
-            "td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em}"
+            "td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em;"
+            "overflow-wrap:anywhere}h2{overflow-wrap:anywhere}"
             ".legend{width:260px;font-size:.85em}.legend div{margin:.15em 0}"
             ".legend span{display:inline-block;width:1em;height:1em;margin-right:.4em;"
             "vertical-align:middle}.warning{color:#c62828}figure{margin:0}"

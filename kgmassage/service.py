@@ -59,6 +59,7 @@ from .errors import (
     QueryError,
     RecordError,
     cut,
+    visible,
 )
 from .fhir import (
     TEMPERATURE_CODES,
@@ -706,6 +707,7 @@ def _code(text: str) -> str:
 
 
 def _short(text: str, limit: int = 139) -> str:
+    text = visible(text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -802,8 +804,8 @@ def _standing(decisions: Iterable[Any], status: str) -> list[Any]:
 def _card(status: str, summary: str, detail: str, **more: Any) -> dict[str, Any]:
     card = {
         "uuid": str(uuid.uuid4()),
-        "summary": _short(summary),
-        "detail": detail,
+        "summary": _short(visible(summary)),
+        "detail": visible(detail),
         "indicator": _INDICATOR[status],
         "source": {"label": _SOURCE_LABEL},
     }

@@ -124,3 +124,18 @@ def test_a_headline_no_clearance_can_lift_says_the_record_must_be_corrected() ->
     assert ("BOTH LEGS — medical clearance needed before any massage: unrecognised entry "
             "(Hypertension)") in text
     assert "no clearance lifts unrecognised content: correct the record" in text
+
+
+def test_bidirectional_controls_in_record_values_are_shown_not_obeyed() -> None:
+    # a trial turned the rest of a report line around with "Rub\u202e"
+    record = {"id": "b", "conditions": [{"type": "DeepVeinThrombosis", "side": "left"}],
+              "planned": [{"technique": "Rub\u202e", "target": "Quadriceps", "side": "left"}]}
+    assessment = assess(record, at="2026-11-20T10:00:00Z")
+    for shown in (to_people_text(assessment), to_html([assessment])):
+        assert "\u202e" not in shown and "Rub[U+202E]" in shown
+
+
+def test_long_names_wrap_in_the_page() -> None:
+    page = to_html([assess({"id": "l", "planned": [{"technique": "x" * 500}]},
+                           at="2026-11-20T10:00:00Z")])
+    assert "overflow-wrap:anywhere" in page
