@@ -174,6 +174,10 @@ class Assessment:
     decisions: tuple[Decision, ...]
     source: str = ""
     patient_iri: str = field(default="", repr=False)
+    #: Region probes: light massage on the structures of regions no catalogue intervention
+    #: targets (the knee), each side, decided like the catalogue; not decisions of the
+    #: assessment (the report reads them: what the items impose there even on light massage).
+    probes: tuple[Decision, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def summary(self) -> dict[str, int]:
@@ -286,6 +290,7 @@ class _Slot:
     target_iri: str | None
     catalogue: bool
     planned: bool = False
+    probe: bool = False
     plans: list[str] = field(default_factory=list)
     reasons: list[Reason] = field(default_factory=list)
 
@@ -307,11 +312,19 @@ def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str
          tables.side_names[row["side"] or ""], row["technique"], row["target"])
         for row in engine.catalogue
     ]
+    probes = [
+        (row["intervention"] or "", local_name(row["technique"]), local_name(row["target"]),
+         tables.side_names[row["side"] or ""], row["technique"], row["target"])
+        for row in engine.probes
+    ]
     for patient in patients:
         slots[patient] = {
             key: _Slot(technique, target, side, technique_iri, target_iri, True)
             for key, technique, target, side, technique_iri, target_iri in catalogue
         }
+        slots[patient].update(
+            (key, _Slot(technique, target, side, technique_iri, target_iri, False, probe=True))
+            for key, technique, target, side, technique_iri, target_iri in probes)
     for row in rows["planned"]:
         mine = slots.get(row["patient"] or "")
         if mine is None:
@@ -452,14 +465,17 @@ def _verdict(tables: Tables, reasons: Iterable[Reason]) -> Verdict:
 
 
 def _decisions(tables: Tables, slots: Mapping[str, _Slot], verdicts: dict[tuple[int, ...], Verdict],
-               made: dict[tuple[Any, ...], Decision]) -> tuple[Decision, ...]:
-    """One patient's decisions, catalogue first, by technique, target and side.
+               made: dict[tuple[Any, ...], Decision]
+               ) -> tuple[tuple[Decision, ...], tuple[Decision, ...]]:
+    """One patient's decisions, catalogue first, by technique, target and side; and the
+    decisions of its region probes.
 
     ``verdicts`` remembers the verdict of each list of reason objects met in the chunk (many
     interventions share one list: all those a rule reaches, or none), ``made`` the decisions
     made; their keys hold object ids, so they must not outlive the chunk's slots.
     """
     decided = []
+    probes = []
     for slot in slots.values():
         key = tuple(map(id, slot.reasons))
         if key not in verdicts:
@@ -483,10 +499,13 @@ def _decisions(tables: Tables, slots: Mapping[str, _Slot], verdicts: dict[tuple[
                 target_iri=slot.target_iri,
                 plans=plans,
             )
-        decided.append((slot.catalogue, decision))
+        if slot.probe:
+            probes.append(decision)
+        else:
+            decided.append((slot.catalogue, decision))
     decided.sort(key=lambda cd: (not cd[0], cd[1].technique or "", cd[1].target or "",
                                  cd[1].side))
-    return tuple(d for _, d in decided)
+    return tuple(d for _, d in decided), tuple(probes)
 
 
 def _engine(engine: str | Engine) -> Engine:
@@ -528,6 +547,7 @@ def _assessments(
     made: dict[tuple[Any, ...], Decision] = {}
     for record, at in zip(records, ats, strict=True):
         results = _validation(runner, record, at, by_patient.get(str(record.iri), ()))
+        decisions, probes = _decisions(runner.tables, slots[str(record.iri)], verdicts, made)
         done.append(Assessment(
             patient=record.id,
             assessed_at=at,
@@ -535,9 +555,10 @@ def _assessments(
             input_digest=record.digest,
             conforms=not any(r.severity == "Violation" for r in results),
             validation=results,
-            decisions=_decisions(runner.tables, slots[str(record.iri)], verdicts, made),
+            decisions=decisions,
             source=record.source,
             patient_iri=str(record.iri),
+            probes=probes,
         ))
     return done
 

@@ -688,6 +688,8 @@ class Engine:
         self.catalogue_reach = {key: tuple(sorted(set(v))) for key, v in reach.items()}
         #: effect → what it says (rule, ruleId, status, message, source, offers)
         self.effects = {row["effect"]: row for row in self._select_on_empty("effects")}
+        #: Region probes (table k30-region-probes): light massage where the catalogue has none.
+        self.probes = tuple(self._select_on_empty("probes"))
         self.windows = _time_windows(graph)
         self.tables = Tables.from_graph(graph)
 

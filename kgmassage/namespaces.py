@@ -293,6 +293,7 @@ class KM(DefinedNamespace):
     plannedOnly: URIRef
     reportsStatus: URIRef
     CatalogueIntervention: URIRef
+    RegionProbe: URIRef
     AnyPlace: URIRef
     Place: URIRef
     RegionReachEntry: URIRef

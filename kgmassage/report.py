@@ -27,8 +27,8 @@ __all__ = ["Headline", "headlines", "groups", "to_people_text", "to_html", "form
 #: What a status says about a whole leg.
 WHOLE_LEG = {
     "forbidden": "no massage",
-    "requires-clearance": "medical clearance needed before any massage",
-    "caution": "caution with any massage",
+    "requires-clearance": "medical clearance needed before any massage of the catalogue",
+    "caution": "caution with any massage of the catalogue",
     "permitted": "every massage of the catalogue permitted",
 }
 #: What a status says about the deep-pressure techniques of a leg.
@@ -173,13 +173,16 @@ def groups(assessment: Assessment, *, skip: Iterable[Headline] = ()
     """Decisions grouped by region, side, status and the reasons that set the status:
     ``(region, side, status, interventions, reasons)``, most severe first; the interventions
     named by target ("quadriceps (effleurage, petrissage)"). Decisions a whole-leg headline in
-    ``skip`` already states (same leg, same status) are left out."""
+    ``skip`` already states (same leg, same status) are left out. A region probe (light massage
+    where the catalogue has nothing: the knee) that the items restrict comes as "any massage,
+    even light"."""
     tables = _tables()
     ranks = tables.status_ranks
     stated = {(side, h.status): {_key(r) for r in h.reasons} for h in skip for side in h.sides}
     known = {(d.technique, d.target, d.side): d.status for d in assessment.decisions}
     grouped: dict[tuple[str, str, str, str], dict[str, list[str]]] = defaultdict(dict)
-    for decision in assessment.decisions:
+    probes = [p for p in assessment.probes if p.status != tables.status_order[0]]
+    for decision in [*assessment.decisions, *probes]:
         setting = [r for r in decision.reasons if not r.lifted and r.status == decision.status]
         said = stated.get((decision.side, decision.status))
         if said is not None and {_key(r) for r in setting} <= said and not _own_plan(decision):
@@ -196,6 +199,8 @@ def groups(assessment: Assessment, *, skip: Iterable[Headline] = ()
         target = _label(decision.target_iri, decision.target, tables, "(no target given)")
         technique = _label(decision.technique_iri, decision.technique, tables,
                            "no technique given")
+        if any(decision is p for p in probes):
+            technique = "any massage, even light"
         grouped[key].setdefault(target, []).append(
             technique + (" (planned)" if decision.planned else ""))
     order = {name: i for i, name in enumerate(REGIONS)}
@@ -260,9 +265,10 @@ _LEG = {  # region → (y, height) of its band in a leg drawn 60 wide, 400 high
 def region_statuses(assessment: Assessment) -> dict[tuple[str, str], str]:
     """Each region of each leg: the most severe status of the decisions whose target lies
     there, at least the status that holds for the whole leg. A region no decision targets (the
-    knee, unless a plan does) is ``"forbidden"`` when the whole leg is, else ``"none"``: the
-    most severe status there is not known from the decisions (deep pressure on the patella is
-    forbidden for everyone), so it is never drawn milder."""
+    knee, unless a plan does) is ``"forbidden"`` when the whole leg is, or when the patient's
+    items forbid even light massage there (the assessment's region probes); else ``"none"``:
+    deep pressure on the patella is forbidden for everyone, so any other status would be drawn
+    milder than it may be (the report lists what the items impose there)."""
     tables = _tables()
     ranks = tables.status_ranks
     whole: dict[str, str] = {}
@@ -277,10 +283,18 @@ def region_statuses(assessment: Assessment) -> dict[tuple[str, str], str]:
             key = (decision.side, region)
             if key not in found or ranks[decision.status] > ranks[found[key]]:
                 found[key] = decision.status
+    light: dict[tuple[str, str], str] = {}
+    for probe in assessment.probes:
+        for region in tables.regions.get(probe.target_iri or "", REGIONS):
+            key = (probe.side, region)
+            if key not in light or ranks[probe.status] > ranks[light[key]]:
+                light[key] = probe.status
     for side in SIDES:
         for region in REGIONS:
             leg = whole.get(side)
             here = found.get((side, region))
+            if here is None and light.get((side, region)) == tables.status_order[-1]:
+                here = found[(side, region)] = light[(side, region)]  # even light massage
             if here is None:  # only the most severe whole-leg status is exact there
                 found[(side, region)] = leg if leg == tables.status_order[-1] else "none"
             elif leg is not None and ranks[leg] > ranks[here]:
@@ -346,8 +360,8 @@ def _page(body: str) -> str:
             ".headlines li{margin:.4em 0;font-weight:bold}"
             "li.forbidden{color:#c62828}li.requires-clearance{color:#ef6c00}"
             "li.caution{color:#8d6e00}table{border-collapse:collapse;margin-top:1em}"
-            "td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em;"
-            "overflow-wrap:anywhere}h2{overflow-wrap:anywhere}"
+            "td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em}"
+            "td:nth-child(4),h2{overflow-wrap:anywhere}td:nth-child(5){overflow-wrap:break-word}"
             ".legend{width:260px;font-size:.85em}.legend div{margin:.15em 0}"
             ".legend span{display:inline-block;width:1em;height:1em;margin-right:.4em;"
             "vertical-align:middle}.warning{color:#c62828}figure{margin:0}"

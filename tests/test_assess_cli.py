@@ -71,7 +71,8 @@ def test_text_starts_with_a_headline_per_leg() -> None:
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[2].startswith("LEFT LEG — no massage: ")
-    assert lines[3].startswith("RIGHT LEG — medical clearance needed before any massage: ")
+    assert lines[3].startswith("RIGHT LEG — medical clearance needed before any massage of the "
+                               "catalogue: ")
     verbose = invoke(str(EXAMPLES / "dvt-left.json"), "--format", "text", "--verbose").stdout
     assert "Absolute Contraindications" in verbose and verbose.startswith(result.stdout[:200])
 

@@ -121,7 +121,8 @@ def test_a_headline_no_clearance_can_lift_says_the_record_must_be_corrected() ->
     record = {"id": "u", "conditions": [{"type": "Hypertension"}],
               "clearances": [{"date": "2026-11-19", "issued_by": "GP"}]}
     text = to_people_text(assess(record, at="2026-11-20T10:00:00Z"))
-    assert ("BOTH LEGS — medical clearance needed before any massage: unrecognised entry "
+    assert ("BOTH LEGS — medical clearance needed before any massage of the catalogue: "
+            "unrecognised entry "
             "(Hypertension)") in text
     assert "no clearance lifts unrecognised content: correct the record" in text
 
@@ -139,3 +140,21 @@ def test_long_names_wrap_in_the_page() -> None:
     page = to_html([assess({"id": "l", "planned": [{"technique": "x" * 500}]},
                            at="2026-11-20T10:00:00Z")])
     assert "overflow-wrap:anywhere" in page
+
+
+def test_a_knee_where_even_light_massage_is_forbidden_is_drawn_and_said_so() -> None:
+    # a trial found the knee grey and the leg "caution with any massage" when a swelling with
+    # no site (the knee, by the rules) forbade every massage there
+    record = {"id": "k", "findings": [{"type": "JointSwelling", "side": "left",
+                                       "recorded_at": "2026-11-20T08:00:00Z"}]}
+    assessment = assess(record, at="2026-11-20T10:00:00Z")
+    assert region_statuses(assessment)[("left", "Knee")] == "forbidden"
+    assert region_statuses(assessment)[("right", "Knee")] == "none"  # only deep pressure there
+    text = to_people_text(assessment)
+    assert "LEFT LEG — caution with any massage of the catalogue" in text
+    assert ("Knee, left: forbidden: knee joint (any massage, even light); patella (any "
+            "massage, even light) — ACUTE-INFLAMMATION") in text
+    assert {(p.target, p.side): p.status for p in assessment.probes} == {
+        ("KneeJoint", "left"): "forbidden", ("Patella", "left"): "forbidden",
+        ("KneeJoint", "right"): "permitted", ("Patella", "right"): "permitted"}
+    assert "probes" not in assessment.to_dict()  # not decisions of the assessment
