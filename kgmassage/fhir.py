@@ -29,14 +29,15 @@ What is read (everything else is ignored; nothing that may count is ever dropped
 * **Procedure** → ``procedures``: ``code``; ``performedDateTime`` / ``performedPeriod.end`` (no
   end: the assessment time) → ``date`` (another ``performed[x]`` as written, as for an onset);
   ``bodySite`` → ``site``, ``side``; status not-done or entered-in-error → status
-  ``entered-in-error`` (kept, does not count).
+  ``entered-in-error`` (kept, does not count). Each coded ``complication`` → a condition.
 * **Observation**: a body temperature (LOINC 8310-5 or a variant such as 8331-1 oral) of at
   least 38.0 °C / 100.4 °F / 311.15 K (or one that may be: above a bound such as ``> 37.9``,
   or a value that cannot be read, ``"hot"``) whose effective time is no more than 72 h before the
   assessment time (or after it) → a finding ``{"type": "Fever", "recorded_at": …}``; an
-  Observation coded with a finding the ontology maps (erythema, joint effusion, fever, …: read
-  from the ontology's SNOMED CT mappings of ``km:Finding`` classes) → a finding with those
-  codes, ``recorded_at`` and its ``bodySite``. Other Observations are ignored (and not checked).
+  Observation, or a component of one, coded with a condition, finding or procedure the
+  ontology maps (erythema, joint effusion, fever, a DVT …: read from the ontology's SNOMED CT
+  mappings of their classes) → a finding with those codes, ``recorded_at`` and its
+  ``bodySite``. Other Observations are ignored (and not checked).
 * **ServiceRequest** (status draft, active, on-hold or unknown) that is or may be a massage
   (SNOMED CT 387854002; a code text or display naming a technique or massage; or a code in
   free text only, with no coding of a system: ``"Deep tissue massage"``) → ``planned``
@@ -212,6 +213,8 @@ _NEUTRAL_WORDS = _LATERALITY_TEXT | frozenset({
 })
 _WORD = re.compile(r"[^\W_]+")
 _LONGEST_NAME = 6  # words
+#: Characters of a text read for names (a longer one also counts as written: fail safe).
+_LONGEST_TEXT = 2_000
 
 
 # --- the ontology's terms ---------------------------------------------------------------------
@@ -236,7 +239,7 @@ def _sct_codes(term: URIRef, properties: Iterable[URIRef]) -> set[str]:
 @cache
 def _tables() -> dict[str, dict[str, str]]:
     """Lookups read from the ontology: region names, SNOMED CT codes of sites, sides and
-    finding classes."""
+    clinical classes (of conditions, findings and procedures)."""
     graph = ontology_graph()
     regions: dict[str, str] = {}
     for term in sorted(_instances(KM.BodyRegion)):
@@ -255,14 +258,15 @@ def _tables() -> dict[str, dict[str, str]]:
         for notation in graph.objects(term, SKOS.notation)
         for code in _sct_codes(term, (SKOS.exactMatch,))
     }
-    findings = {
+    clinical = {
         code: local_name(cls)
+        for top in (KM.Condition, KM.Finding, KM.Procedure)
         for cls in sorted(
-            c for c in set(graph.transitive_subjects(RDFS.subClassOf, KM.Finding))
-            if isinstance(c, URIRef) and c != KM.Finding)
+            c for c in set(graph.transitive_subjects(RDFS.subClassOf, top))
+            if isinstance(c, URIRef) and c != top)
         for code in _sct_codes(cls, (SKOS.exactMatch, SKOS.narrowMatch))
     }
-    return {"regions": regions, "sites": sites, "sides": sides, "findings": findings}
+    return {"regions": regions, "sites": sites, "sides": sides, "clinical": clinical}
 
 
 def _structure(text: str) -> str | None:
@@ -284,9 +288,9 @@ def _read_names(text: str, lookup: Callable[[str], str | None]) -> tuple[list[st
     """The terms named in ``text`` (the longest runs of words that ``lookup`` knows, in order:
     ``"Structure of knee joint"`` → ``["KneeJoint"]``), and whether ``text`` holds other
     words than those names and the neutral ones (``"Effleurage (deep)"`` → ``True``)."""
-    words = _WORD.findall(text)
+    words = _WORD.findall(text[:_LONGEST_TEXT])
     found: list[str] = []
-    unread = False
+    unread = len(text) > _LONGEST_TEXT  # the rest is not read: it may name anything
     start = 0
     while start < len(words):
         for length in range(min(_LONGEST_NAME, len(words) - start), 0, -1):
@@ -773,11 +777,12 @@ def _is_temperature(concept: Any) -> bool:
 
 
 def _finding_concept(resource: Mapping[str, Any]) -> Any:
-    """The CodeableConcept (``code``, else ``valueCodeableConcept``) coding a finding the
-    ontology maps, or ``None``."""
-    findings = _tables()["findings"]
+    """The CodeableConcept (``code``, else ``valueCodeableConcept``) of an Observation or of
+    one of its components coding a condition, finding or procedure the ontology maps
+    (erythema, joint effusion; a DVT recorded as an observation too), or ``None``."""
+    clinical = _tables()["clinical"]
     for concept in (resource.get("code"), resource.get("valueCodeableConcept")):
-        if any(_is(c, SNOMED) and _code_of(c) in findings for c in _codings(concept)):
+        if any(_is(c, SNOMED) and _code_of(c) in clinical for c in _codings(concept)):
             return concept
     return None
 
@@ -791,7 +796,8 @@ def _relevant_observation(resource: Mapping[str, Any]) -> bool:
     if _is_temperature(code) or _finding_concept(resource) is not None:
         return True
     return any(
-        isinstance(component, Mapping) and _is_temperature(component.get("code"))
+        isinstance(component, Mapping) and (_is_temperature(component.get("code"))
+                                             or _finding_concept(component) is not None)
         for component in _list(resource.get("component"))
     )
 
@@ -864,26 +870,35 @@ def _recent(when: str | None, ongoing: bool, at: datetime) -> bool:
     return parsed is None or parsed.instant >= at - FEVER_WINDOW
 
 
-def _observation(resource: Mapping[str, Any], at: datetime) -> dict[str, Any] | None:
+def _observation(resource: Mapping[str, Any], at: datetime) -> list[dict[str, Any]]:
+    """The findings of an Observation: a fever (a temperature part at the threshold, recent
+    enough), else one finding per part (the Observation, each component) coded with what the
+    ontology maps."""
     when, ongoing = _effective(resource, at)
     status = resource.get("status")
-    item: dict[str, Any] | None = None
+    items: list[dict[str, Any]] = []
     parts = [resource] + [c for c in _list(resource.get("component")) if isinstance(c, Mapping)]
     if any(_febrile(part) for part in parts):
         if _recent(when, ongoing, at):
-            item = {"type": "Fever"}
+            items.append({"type": "Fever"})
+            if when is not None:
+                items[-1]["recorded_at"] = when
+    else:
+        for part in parts:
+            concept = _finding_concept(part)
+            if concept is None:
+                continue
+            item: dict[str, Any] = {"code": _record_codes(concept)}
             if when is not None:
                 item["recorded_at"] = when
-    elif (concept := _finding_concept(resource)) is not None:
-        item = {"code": _record_codes(concept)}
-        if when is not None:
-            item["recorded_at"] = when
-        if resource.get("valueBoolean") is False:
-            item["status"] = "refuted"
-        item.update(_site_and_side(resource.get("bodySite")))
-    if item is not None and status in _NOT_DONE["Observation"]:
-        item["status"] = "entered-in-error"
-    return item
+            if part.get("valueBoolean") is False:
+                item["status"] = "refuted"
+            item.update(_site_and_side(resource.get("bodySite")))
+            items.append(item)
+    if status in _NOT_DONE["Observation"]:
+        for item in items:
+            item["status"] = "entered-in-error"
+    return items
 
 
 def _plan_names(concept: Any) -> tuple[list[str], str | None, bool]:
@@ -1013,10 +1028,11 @@ def _read_item(kind: str, resource: Mapping[str, Any], at: datetime,
         lists["conditions"].append(_condition(resource, at))
     elif kind == "Procedure":
         lists["procedures"].append(_procedure(resource, at))
+        # a complication (a DVT after a knee replacement) is a condition of the patient
+        lists["conditions"] += [{"code": codes} for concept in _list(resource.get("complication"))
+                                if (codes := _record_codes(concept)) is not None]
     elif kind == "Observation":
-        finding = _observation(resource, at)
-        if finding is not None:
-            lists["findings"].append(finding)
+        lists["findings"] += _observation(resource, at)
     else:
         lists["planned"] += _planned(resource)
 

@@ -637,7 +637,7 @@ def _json_record(obj: Any, source: str, position: int, line: int | None,
     if not isinstance(obj, Mapping):
         raise RecordError(source, f"a patient record must be a JSON object, not {_json_kind(obj)}",
                           line=line)
-    if _too_deep(obj):
+    if too_deep(obj):
         raise RecordError(source, f"JSON nested more than {MAX_DEPTH} levels deep", line=line)
     try:
         digest = _digest(_compact(dict(obj)))
@@ -728,7 +728,8 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _too_deep(value: Any) -> bool:
+def too_deep(value: Any) -> bool:
+    """Whether JSON ``value`` is nested more than :data:`MAX_DEPTH` levels deep."""
     stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, (dict, list)) else []
     while stack:
         node, depth = stack.pop()

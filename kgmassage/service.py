@@ -69,7 +69,14 @@ from .fhir import (
     outcome_issues,
     unknown_type,
 )
-from .records import DuplicateKeyError, NotJsonError, reject_constant, unique_keys
+from .records import (
+    MAX_DEPTH,
+    DuplicateKeyError,
+    NotJsonError,
+    reject_constant,
+    too_deep,
+    unique_keys,
+)
 from .report import form_page, to_html
 from .resources import knowledge_ntriples
 from .timeline import parse_date
@@ -81,6 +88,7 @@ __all__ = [
     "SPARQL_ROW_LIMIT",
     "SPARQL_QUEUE",
     "MAX_ENTRIES",
+    "MAX_ORDERS",
     "SERVICES",
     "PREFETCH",
     "Problem",
@@ -95,9 +103,12 @@ MAX_BODY = 16 * 1024 * 1024
 SPARQL_MAX_BODY = 64 * 1024
 #: Longest a SPARQL query may run (seconds); the worker running it is then stopped.
 SPARQL_TIMEOUT = 10.0
-#: Entries (items of a record's lists, entries of a Bundle) one record or CDS call may hold:
-#: about a second of the engine, which decides one request at a time.
-MAX_ENTRIES = 5_000
+#: Entries (items of a record's lists and their codes, entries of a Bundle) one record or CDS
+#: call may hold: a few seconds at most (FHIR resources are checked against the FHIR model,
+#: about 2 ms each; the engine decides one request at a time).
+MAX_ENTRIES = 2_000
+#: Draft orders one CDS call may hold (each gets its cards checked against every decision).
+MAX_ORDERS = 100
 #: SPARQL queries that may wait for the query worker; past it, 503 (the service's threads stay
 #: free for CDS calls).
 SPARQL_QUEUE = 4
@@ -229,7 +240,10 @@ def parse_json(body: bytes, what: str = "the body") -> Any:
         raise Problem(400, "Malformed request", f"{what} is not UTF-8: {exc.reason}",
                       kind="malformed-json") from None
     try:
-        return json.loads(text, object_pairs_hook=unique_keys, parse_constant=reject_constant)
+        value = json.loads(text, object_pairs_hook=unique_keys, parse_constant=reject_constant)
+        if too_deep(value):  # FHIR validation would recurse past Python's limit (a 500)
+            raise RecursionError
+        return value
     except DuplicateKeyError as exc:
         raise Problem(422, "Duplicate key",
                       f"{what} gives the key {cut(exc.key, 60)!r} twice; give each key once",
@@ -242,7 +256,8 @@ def parse_json(body: bytes, what: str = "the body") -> Any:
         raise Problem(400, "Malformed request", f"{what} is not acceptable JSON: {exc} is not "
                       "JSON", kind="malformed-json") from None
     except (ValueError, RecursionError) as exc:
-        detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        detail = (f"nested more than {MAX_DEPTH} levels deep" if isinstance(exc, RecursionError)
+                  else str(exc))
         raise Problem(400, "Malformed request", f"{what} is not acceptable JSON: {detail}",
                       kind="malformed-json") from None
 
@@ -618,7 +633,10 @@ def read_orders(call: HookCall) -> list[Order]:
     """The ServiceRequests to check: the selected ones (order-select) or every one
     (order-sign) of ``context.draftOrders``."""
     entries = call.context["draftOrders"].get("entry", [])
-    check_entries({"draftOrders": entries}, "context.draftOrders")
+    if isinstance(entries, list) and len(entries) > MAX_ORDERS:
+        raise Problem(413, "Too many orders",
+                      f"context.draftOrders holds {len(entries):,} orders; this service takes "
+                      f"at most {MAX_ORDERS}", kind="too-many-entries")
     found: list[Order] = []
     names: dict[str, int] = {}
     for index, entry in enumerate(entries):
@@ -1729,7 +1747,10 @@ def check_entries(record: Mapping[str, Any], what: str = "the record") -> None:
     """A 413 Problem when ``record`` (the record form, or a Bundle) holds more than
     :data:`MAX_ENTRIES` entries: requests are decided one at a time, and one that keeps the
     engine for long would hold up every CDS call behind it."""
-    count = sum(len(value) for value in record.values() if isinstance(value, list))
+    lists = [value for value in record.values() if isinstance(value, list)]
+    count = sum(len(value) for value in lists) + sum(  # and the codes of each item
+        len(item["code"]) for value in lists for item in value
+        if isinstance(item, Mapping) and isinstance(item.get("code"), list))
     if count > MAX_ENTRIES:
         raise Problem(413, "Record too large",
                       f"{what} holds {count:,} entries; this service takes at most "

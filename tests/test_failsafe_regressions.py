@@ -761,3 +761,38 @@ def test_an_element_of_an_array_that_is_no_record_is_located(tmp_path: Path) -> 
     path.write_text('[{"id": "a"}, 2]', encoding="utf-8")
     found = list(iter_records(path))
     assert isinstance(found[1], RecordError) and found[1].field == "[1]"
+
+
+# a ninth trial (the CDS service and FHIR again, after the fixes; 2026-12-02)
+
+
+@pytest.mark.parametrize("where", ["code", "valueCodeableConcept", "component"])
+def test_a_dvt_recorded_as_an_observation_counts(where: str) -> None:
+    dvt = {"coding": [{"system": SCT, "code": "404223003"}]}
+    observation: dict[str, Any] = {
+        "resourceType": "Observation", "status": "final", "effectiveDateTime": "2026-11-19",
+        "bodySite": {"coding": [{"system": SCT, "code": "7771000"}]},
+        "code": {"coding": [{"system": "http://loinc.org", "code": "32451-7"}]}}
+    if where == "component":
+        observation["component"] = [{"code": dvt, "valueBoolean": True}]
+    else:
+        observation[where] = dvt
+    assert side_statuses(bundle_of(observation)) == {"left": {"forbidden"},
+                                                     "right": {"requires-clearance"}}
+
+
+def test_a_procedure_complication_is_a_condition() -> None:
+    tkr = {"resourceType": "Procedure", "status": "completed", "performedDateTime": "2026-08-10",
+           "code": {"coding": [{"system": SCT, "code": "609588000"}]},
+           "bodySite": [{"coding": [{"system": SCT, "code": "7771000"}]}],
+           "complication": [{"coding": [{"system": SCT, "code": "404223003"}]}]}
+    # a DVT of unknown side after the knee replacement: both legs
+    assert side_statuses(bundle_of(tkr)) == {"left": {"forbidden"}, "right": {"forbidden"}}
+
+
+def test_a_very_long_order_text_is_read_fail_safe() -> None:
+    from kgmassage.fhir import bundle_to_record
+
+    text = "Effleurage " + "gently " * 2_000
+    record = bundle_to_record(bundle_of(order(text, "Quadriceps")), at=AT)
+    assert {p["technique"] for p in record["planned"]} == {"Effleurage", text.strip()}
