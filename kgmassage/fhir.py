@@ -112,6 +112,7 @@ __all__ = [
     "is_fhir",
     "bundle_to_record",
     "may_be_massage",
+    "resource_name",
     "unknown_type",
 ]
 
@@ -1020,25 +1021,32 @@ def _readable(resource: Any, source: str, where: str) -> str | None:
     return str(kind)
 
 
-def _read_item(kind: str, resource: Mapping[str, Any], at: datetime,
-               lists: dict[str, list[dict[str, Any]]]) -> None:
-    """Add what a (checked) Condition, Procedure, Observation or ServiceRequest says to the
-    record's ``lists``."""
+def _read_item(kind: str, resource: Mapping[str, Any], at: datetime
+               ) -> list[tuple[str, dict[str, Any]]]:
+    """What a (checked) Condition, Procedure, Observation or ServiceRequest says: ``(list,
+    item)`` pairs of the record."""
     if kind == "Condition":
-        lists["conditions"].append(_condition(resource, at))
-    elif kind == "Procedure":
-        lists["procedures"].append(_procedure(resource, at))
+        return [("conditions", _condition(resource, at))]
+    if kind == "Procedure":
         # a complication (a DVT after a knee replacement) is a condition of the patient
-        lists["conditions"] += [{"code": codes} for concept in _list(resource.get("complication"))
-                                if (codes := _record_codes(concept)) is not None]
-    elif kind == "Observation":
-        lists["findings"] += _observation(resource, at)
-    else:
-        lists["planned"] += _planned(resource)
+        return [("procedures", _procedure(resource, at))] + [
+            ("conditions", {"code": codes}) for concept in _list(resource.get("complication"))
+            if (codes := _record_codes(concept)) is not None]
+    if kind == "Observation":
+        return [("findings", item) for item in _observation(resource, at)]
+    return [("planned", item) for item in _planned(resource)]
+
+
+def resource_name(resource: Mapping[str, Any]) -> str:
+    """``Condition/abc`` (or ``Condition`` when it has no id)."""
+    kind = str(resource.get("resourceType"))
+    ident = resource.get("id")
+    return f"{kind}/{ident}" if isinstance(ident, str) and ident else kind
 
 
 def bundle_to_record(
-    bundle: Mapping[str, Any], *, at: datetime | str, source: str = "<fhir>"
+    bundle: Mapping[str, Any], *, at: datetime | str, source: str = "<fhir>",
+    sources: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """Map a FHIR R4 Bundle (parsed JSON) holding one Patient to a record in the JSON form.
 
@@ -1048,6 +1056,9 @@ def bundle_to_record(
             temperature readings more than 72 h before it make no Fever finding. It becomes the
             record's ``assessed_at``.
         source: the file name the Bundle came from, for error messages.
+        sources: when given, filled with the resource each item of the record's lists comes
+            from, by list and in order (``Condition/abc``; ``Encounter/e1 #dvt`` for a
+            contained one; ``Procedure/p1 (complication)``).
 
     Returns:
         The record: ``id``, ``assessed_at``, ``birth_date`` and the lists ``conditions``,
@@ -1102,7 +1113,15 @@ def bundle_to_record(
                     full_url = entry.get("fullUrl")
                 continue
             read.append((place, one))
-            _read_item(kind, one, when, lists)
+            name = resource_name(one)
+            if place != where:
+                name = f"{resource_name(resource)} #{one.get('id') or ''}"
+            for list_name, item in _read_item(kind, one, when):
+                lists[list_name].append(item)
+                if sources is not None:
+                    complication = list_name == "conditions" and kind == "Procedure"
+                    sources.setdefault(list_name, []).append(
+                        name + (" (complication)" if complication else ""))
     if not patients:
 
         raise RecordError(source, "the Bundle holds no Patient; one Patient per Bundle",

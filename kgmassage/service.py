@@ -62,11 +62,11 @@ from .errors import (
     visible,
 )
 from .fhir import (
-    TEMPERATURE_CODES,
     bundle_to_record,
     incomplete,
     other_patient,
     outcome_issues,
+    resource_name,
     unknown_type,
 )
 from .records import (
@@ -414,12 +414,6 @@ def _subject_check(resource: Mapping[str, Any], patient_id: str, where: str) -> 
             f"(Patient/{cut(patient_id, 40)})", kind="patient-mismatch", field=where)
 
 
-def _resource_name(resource: Mapping[str, Any]) -> str:
-    kind = str(resource.get("resourceType"))
-    ident = resource.get("id")
-    return f"{kind}/{ident}" if isinstance(ident, str) and ident else kind
-
-
 def _failed(key: str, detail: str) -> Problem:
     return Problem(412, "Prefetch data unusable",
                    f"prefetch {key}: {detail}; the decision cannot be made without it "
@@ -439,51 +433,6 @@ class PatientData:
         """The Bundle :func:`kgmassage.fhir.bundle_to_record` reads: the Patient first."""
         entries = [{"resource": r} for r in (self.patient, *self.resources, *extra)]
         return {"resourceType": "Bundle", "type": "collection", "entry": entries}
-
-    def refs(self, kind: str) -> list[str]:
-        """``Condition/abc`` (or ``Condition``) of each resource of ``kind``, in order."""
-        return [_resource_name(r) for r in self.resources if r.get("resourceType") == kind]
-
-    def finding_refs(self, findings: Sequence[Any]) -> list[str]:
-        """The Observation each finding of the record came from, when exactly one fits (its
-        time and its code; ``""`` otherwise): Observations may make no finding, so they do not
-        line up with the findings one to one."""
-        observations = [r for r in self.resources if r.get("resourceType") == "Observation"]
-        out = []
-        for finding in findings:
-            fits = []
-            for obs in observations:
-                times = {obs.get(k) for k in ("effectiveDateTime", "effectiveInstant", "issued")}
-                period = obs.get("effectivePeriod")
-                if isinstance(period, Mapping):
-                    times |= {period.get("start"), period.get("end")}
-                if not isinstance(finding, Mapping) or finding.get("recorded_at") not in times:
-                    continue
-                codes = {(c.get("system"), c.get("code"))
-                         for key in ("code", "valueCodeableConcept")
-                         for c in _codings_of(obs.get(key))}
-                wanted = {(c.get("system"), c.get("code")) for c in _codings_of(finding)}
-                fever = finding.get("type") == "Fever" and bool(
-                    codes & TEMPERATURE_CODES or any(
-                        isinstance(part, Mapping)
-                        and {(c.get("system"), c.get("code"))
-                             for c in _codings_of(part.get("code"))} & TEMPERATURE_CODES
-                        for part in obs.get("component", []) or []))
-                if fever or (wanted and wanted <= codes):
-                    fits.append(_resource_name(obs))
-            out.append(fits[0] if len(fits) == 1 else "")
-        return out
-
-
-def _codings_of(concept: Any) -> list[Mapping[str, Any]]:
-    """The codings of a CodeableConcept, or the ``code`` of a record item (one or a list)."""
-    if not isinstance(concept, Mapping):
-        return []
-    if isinstance(concept.get("coding"), list):
-        return [c for c in concept["coding"] if isinstance(c, Mapping)]
-    code = concept.get("code")
-    codes = code if isinstance(code, list) else [code]
-    return [c for c in codes if isinstance(c, Mapping)]
 
 
 def _entries(key: str, value: Mapping[str, Any]) -> list[tuple[str, Any]]:
@@ -518,7 +467,7 @@ def _entries(key: str, value: Mapping[str, Any]) -> list[tuple[str, Any]]:
                 raise _failed(key, "the search result holds an OperationOutcome with an error "
                               "or saying it is not whole (" + "; ".join(issues) + ")")
             continue
-        found.append((f"{where} ({cut(_resource_name(resource), 60)})", resource))
+        found.append((f"{where} ({cut(resource_name(resource), 60)})", resource))
     return found
 
 
@@ -566,7 +515,9 @@ def read_prefetch(call: HookCall) -> PatientData:
                 if why is not None:  # a misspelt "condition" may be the DVT: never skipped
                     raise Problem(422, "FHIR data cannot be read", f"{where}: {why}",
                                   kind="fhir-error", field=where)
-                continue  # included resources the decision does not read (Encounter, …)
+                if not resource.get("contained"):
+                    continue  # included resources the decision does not read (Encounter, …)
+                # … but what they contain counts (a DVT contained in an Encounter)
             _subject_check(resource, call.patient_id, where)
             # the same resource under two prefetch keys counts once; two different resources
             # with one id (from two servers) both count
@@ -652,7 +603,7 @@ def read_orders(call: HookCall) -> list[Order]:
         if why is not None:  # never skipped: it may hold the massage order to check
             raise Problem(422, "FHIR data cannot be read", f"{where}.resource: {why}",
                           kind="fhir-error", field=where + ".resource")
-        name = _resource_name(resource)
+        name = resource_name(resource)
         if "/" in name:
             names[name] = index
         if resource["resourceType"] == "ServiceRequest":
@@ -669,13 +620,15 @@ def read_orders(call: HookCall) -> list[Order]:
     return [order for order in found if order.ref in chosen]
 
 
-def _order_plans(order: Order, patient: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
+def _order_record(where: str, resource: dict[str, Any], patient: dict[str, Any], at: datetime,
+                  sources: dict[str, list[str]]) -> dict[str, Any]:
+    """What one draft order says, as a record: its planned items, and the conditions,
+    procedures and findings of the resources it contains (a DVT contained in it counts)."""
     bundle = {"resourceType": "Bundle", "type": "collection",
-              "entry": [{"resource": patient}, {"resource": order.resource}]}
+              "entry": [{"resource": patient}, {"resource": resource}]}
     try:
-        return list(bundle_to_record(bundle, at=at, source="draftOrders").get("planned", []))
+        return bundle_to_record(bundle, at=at, source="draftOrders", sources=sources)
     except RecordError as exc:
-        where = order.where
         if exc.field and not _ENTRY.match(exc.field):
             where = f"{where}.resource.{exc.field}"
         raise Problem(422, "FHIR data cannot be read", f"{where}: {exc.detail}",
@@ -1034,11 +987,11 @@ def run_hook(service: CdsService, body: Any, at: datetime) -> dict[str, Any]:
 
     call = read_hook_call(body, service)
     data = read_prefetch(call)
+    sources: dict[str, list[str]] = {}  # the resource behind each item, by list
     try:
-        record = bundle_to_record(data.bundle(), at=at, source="prefetch")
+        record = bundle_to_record(data.bundle(), at=at, source="prefetch", sources=sources)
     except RecordError as exc:
         raise _fhir_problem(exc, data.origins) from None
-    check_entries(record, "the prefetch")
     orders: list[Order] = []
     if service.hook != "patient-view":
         planned: list[dict[str, Any]] = []
@@ -1046,19 +999,28 @@ def run_hook(service: CdsService, body: Any, at: datetime) -> dict[str, Any]:
             # an order that may be a massage of a technique the vocabulary does not know
             # ("Deep tissue massage", "Cupping") is decided as one (UNRECOGNIZED, deep
             # pressure: every other rule applies too), never left unchecked
-            order.plans = _order_plans(order, data.patient, at)
+            mapped = _order_record(order.where, order.resource, data.patient, at, {})
+            order.plans = list(mapped.get("planned", []))
             order.first = len(planned)
             planned += order.plans
             if order.plans:
                 orders.append(order)
+        for index, entry in enumerate(call.context["draftOrders"].get("entry", [])):
+            resource = entry.get("resource") if isinstance(entry, Mapping) else None
+            if isinstance(resource, dict) and resource.get("contained"):
+                # what any draft order contains counts (a DVT behind an anticoagulant order)
+                found: dict[str, list[str]] = {}
+                mapped = _order_record(f"context.draftOrders.entry[{index}]", resource,
+                                       data.patient, at, found)
+                for name in ("conditions", "procedures", "findings"):
+                    record.setdefault(name, []).extend(mapped.get(name, []))
+                    sources.setdefault(name, []).extend(found.get(name, []))
         if planned:
             record["planned"] = planned
+    check_entries(record, "the prefetch")
     loaded = load_record(record, name="request", at=at)
     assessment = assess(loaded, at=at)
-    ctx = _Context(record, {"conditions": data.refs("Condition"),
-                            "procedures": data.refs("Procedure"),
-                            "findings": data.finding_refs(record.get("findings", [])),
-                            "planned": [o.ref for o in orders for _ in o.plans]})
+    ctx = _Context(record, {**sources, "planned": [o.ref for o in orders for _ in o.plans]})
     if service.hook == "patient-view":
         cards = patient_cards(assessment, ctx)
     else:

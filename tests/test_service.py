@@ -965,3 +965,39 @@ def test_a_body_nested_too_deeply_is_400_not_500(client: httpx.Client, path: str
     response = client.post(path, json=request, params={"at": AT})
     assert response.status_code == 400, response.text
     assert "nested more than" in response.json()["detail"]
+
+
+DVT_LEFT_CONTAINED = {
+    "resourceType": "Condition", "id": "c", "subject": {"reference": "Patient/p-dvt-left"},
+    "code": {"coding": [{"system": "http://snomed.info/sct", "code": "128053003"}]},
+    "bodySite": [{"coding": [{"system": "http://snomed.info/sct", "code": "7771000"}]}]}
+
+
+@pytest.mark.parametrize("holder", ["order", "medication", "encounter"])
+def test_a_dvt_contained_anywhere_in_a_cds_call_counts(client: httpx.Client,
+                                                       holder: str) -> None:
+    # a trial found contained resources read by /assess but not by the CDS services
+    request = _load("order-sign-dvt-left.json")
+    patient = request["context"]["patientId"]
+    dvt = dict(DVT_LEFT_CONTAINED, subject={"reference": f"Patient/{patient}"})
+    request["prefetch"]["conditions"] = None  # the DVT only where it is contained
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    if holder == "order":
+        order["contained"] = [dvt]
+    elif holder == "medication":
+        request["context"]["draftOrders"]["entry"].append({"resource": {
+            "resourceType": "MedicationRequest", "id": "m", "status": "draft",
+            "intent": "order", "subject": {"reference": f"Patient/{patient}"},
+            "medicationCodeableConcept": {"text": "enoxaparin"}, "contained": [dvt]}})
+    else:
+        request["prefetch"]["procedures"] = {"resourceType": "Bundle", "type": "searchset",
+                                             "entry": [{"resource": {
+            "resourceType": "Encounter", "id": "e", "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                      "code": "AMB"},
+            "subject": {"reference": f"Patient/{patient}"}, "contained": [dvt]},
+            "search": {"mode": "include"}}]}
+    cards = _cards(_call(client, request))
+    assert cards and cards[0]["indicator"] == "critical"
+    assert "DVT" in cards[0]["summary"]
+    assert "#c" in cards[0]["detail"]  # the contained resource is named as the source
