@@ -815,8 +815,38 @@ def patient_cards(assessment: Any, ctx: _Context) -> list[dict[str, Any]]:
             groups = [(f"{side} leg", ds) for side, ds in by_side.items() if ds]
         for legs, ds in groups:
             cards.append(_headline_card(status, legs, ds, total, ctx))
+        cards += _probe_cards(assessment, status, ctx)
     if not assessment.conforms:
         cards.append(_data_card(assessment))
+    return cards
+
+
+def _probe_cards(assessment: Any, status: str, ctx: _Context) -> list[dict[str, Any]]:
+    """A card for the structures outside the catalogue (the kneecap, the knee joint) where the
+    patient's items give even light massage ``status`` (a wound at the knee forbids it there):
+    no catalogue decision says so. Both legs on one card when they say the same."""
+    catalogue = [d for d in assessment.decisions if not d.planned]
+    floor = {side: min((_RANK[d.status] for d in catalogue if d.side == side), default=0)
+             for side in ("left", "right")}
+    # only where the knee is worse off than the whole leg (a leg card covers the rest)
+    found = {side: [p for p in assessment.probes if p.side == side and p.status == status
+                    and _RANK[status] > floor[side]]
+             for side in ("left", "right")}
+    rules = {side: sorted({r.rule for r in _standing(ps, status)}) for side, ps in found.items()}
+    if found["left"] and rules["left"] == rules["right"]:
+        groups = [("both legs", found["left"] + found["right"], rules["left"])]
+    else:
+        groups = [(f"{side} leg", ps, rules[side]) for side, ps in found.items() if ps]
+    cards = []
+    for legs, probes, names in groups:
+        targets = ", ".join(sorted({_term(p.target, True) for p in probes}))
+        summary = (f"{legs.capitalize()}, {targets}: any massage {_VERDICT[status]}, even light "
+                   f"— {', '.join(names)}")
+        lines = [f"**{legs.capitalize()}, {_md(targets)}: {_VERDICT[status]}** for any massage, "
+                 "even light (these structures are not in the catalogue; deep pressure on them "
+                 "is forbidden for everyone).", "", "**Why**", "",
+                 *_reason_lines(_standing(probes, status), ctx)]
+        cards.append(_card(status, summary, "\n".join(lines)))
     return cards
 
 

@@ -1001,3 +1001,24 @@ def test_a_dvt_contained_anywhere_in_a_cds_call_counts(client: httpx.Client,
     assert cards and cards[0]["indicator"] == "critical"
     assert "DVT" in cards[0]["summary"]
     assert "#c" in cards[0]["detail"]  # the contained resource is named as the source
+
+
+def test_patient_view_says_when_even_light_massage_of_the_knee_is_forbidden(
+        client: httpx.Client) -> None:
+    # a trial: an open wound at the left knee gave only "Left leg: massage caution"
+    request = _load("order-sign-dvt-left.json")
+    patient = request["context"]["patientId"]
+    request["hook"] = "patient-view"
+    del request["context"]["draftOrders"]
+    request["prefetch"]["conditions"] = {"resourceType": "Bundle", "type": "searchset",
+                                         "entry": [{"resource": {
+        "resourceType": "Condition", "id": "w", "subject": {"reference": f"Patient/{patient}"},
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "125660006"}]},
+        "bodySite": [{"coding": [{"system": "http://snomed.info/sct", "code": "72696002"},
+                                 {"system": "http://snomed.info/sct", "code": "7771000"}]}]},
+        "search": {"mode": "match"}}]}
+    cards = _cards(_call(client, request))
+    knee = [c for c in cards if "even light" in c["summary"]]
+    assert [c["indicator"] for c in knee] == ["critical"]
+    assert knee[0]["summary"].startswith("Left leg, knee joint, patella: any massage forbidden")
+    assert "SKIN-LESION" in knee[0]["summary"]
