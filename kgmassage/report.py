@@ -143,6 +143,19 @@ def headlines(assessment: Assessment) -> list[Headline]:
     return sorted(merged, key=lambda h: (-ranks[h.status], h.sides))
 
 
+def lifted_reasons(assessment: Assessment) -> list[str]:
+    """Each rule a clearance lifted, once per item: what it was and what lifted it (a clinician
+    checks the clearance covers it)."""
+    seen: dict[tuple[str, str | None], Reason] = {}
+    for decision in assessment.decisions:
+        for reason in decision.reasons:
+            if reason.lifted:
+                seen.setdefault((reason.rule, reason.item), reason)
+    return [f"{r.rule} ({r.status}): {_item(r) if r.item else 'always'} — lifted by "
+            f"{', '.join(r.lifted_by)}" for _, r in sorted(seen.items(), key=lambda kv: (
+                kv[0][0], kv[0][1] or ""))]
+
+
 def _own_plan(decision: Decision) -> bool:
     """A planned intervention outside the catalogue (decided on its own)."""
     return decision.planned and (decision.technique_iri is None or decision.target_iri is None
@@ -233,6 +246,10 @@ def to_people_text(assessment: Assessment, *, verbose: bool = False) -> str:
     lines.append("")
     heads = headlines(a)
     lines += [h.line() for h in heads] or ["No restriction holds for a whole leg."]
+    cleared = lifted_reasons(a)
+    if cleared:
+        lines += ["", "Lifted by a medical clearance (check it covers them):"]
+        lines += [f"  {line}" for line in cleared]
     rest = groups(a, skip=heads)
     if rest:
         lines += ["", "By region" + (" (besides the above)" if heads else "")]
@@ -335,6 +352,10 @@ def to_html(assessments: Sequence[Assessment], *, back: str | None = None) -> st
             f'<tr class="{esc(status)}"><td>{esc(_region_name(region))}</td><td>{esc(side)}</td>'
             f"<td>{esc(status)}</td><td>{esc('; '.join(items))}</td><td>{esc(why)}</td></tr>"
             for region, side, status, items, why in groups(a))
+        cleared = "".join(f"<li>{esc(line)}</li>" for line in lifted_reasons(a))
+        if cleared:
+            heads += ("<li>Lifted by a medical clearance (check it covers them):<ul>"
+                      f"{cleared}</ul></li>")
         problems = sum(r.severity == "Violation" for r in a.validation)
         conform = (f'<p class="warning">The record does not conform ({problems} problem(s)): '
                    "unclear data is read fail-safe.</p>") if problems else ""

@@ -61,11 +61,16 @@ def test_undated_items_show_time_unknown() -> None:
     assert "fever, both legs (time unknown) [findings[0]]" in text
 
 
-def test_lifted_reasons_only_in_verbose() -> None:
+def test_lifted_reasons_are_listed_once_and_in_full_in_verbose() -> None:
+    # a trial: a fracture lifted by a clearance appeared nowhere but in --verbose
     assessment = assess(CASES["severe-osteoporosis"], at=AT)
-    assert "CHRONIC-CONDITION" not in to_people_text(assessment)
+    text = to_people_text(assessment)
+    assert "Lifted by a medical clearance (check it covers them):" in text
+    assert text.count("CHRONIC-CONDITION (requires-clearance): ") == 1
+    assert "— lifted by clearances[0]" in text
     assert "CHRONIC-CONDITION (requires-clearance, lifted by clearances[0])" in to_people_text(
         assessment, verbose=True)
+    assert "Lifted by a medical clearance" in to_html([assessment])
 
 
 def test_html_page_is_self_contained_and_colours_each_region() -> None:
