@@ -195,6 +195,7 @@ def groups(assessment: Assessment, *, skip: Iterable[Headline] = ()
     known = {(d.technique, d.target, d.side): d.status for d in assessment.decisions}
     grouped: dict[tuple[str, str, str, str], dict[str, list[str]]] = defaultdict(dict)
     probes = [p for p in assessment.probes if p.status != tables.status_order[0]]
+    probe_ids = {id(p) for p in probes}
     for decision in [*assessment.decisions, *probes]:
         setting = [r for r in decision.reasons if not r.lifted and r.status == decision.status]
         said = stated.get((decision.side, decision.status))
@@ -212,7 +213,7 @@ def groups(assessment: Assessment, *, skip: Iterable[Headline] = ()
         target = _label(decision.target_iri, decision.target, tables, "(no target given)")
         technique = _label(decision.technique_iri, decision.technique, tables,
                            "no technique given")
-        if any(decision is p for p in probes):
+        if id(decision) in probe_ids:
             technique = "any massage, even light"
         grouped[key].setdefault(target, []).append(
             technique + (" (planned)" if decision.planned else ""))
