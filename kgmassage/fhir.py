@@ -436,10 +436,7 @@ def _number(value: Any) -> float | None:
 
 
 def _where(index: int, resource: Mapping[str, Any]) -> str:
-    kind = resource.get("resourceType")
-    ident = resource.get("id")
-    name = f"{kind}/{ident}" if isinstance(ident, str) and ident else f"{kind}"
-    return f"entry[{index}] ({cut(name, 60)})"
+    return f"entry[{index}] ({cut(resource_name(resource), 60)})"
 
 
 def _path(loc: Iterable[Any]) -> str:
@@ -885,6 +882,7 @@ def _observation(resource: Mapping[str, Any], at: datetime) -> list[dict[str, An
             if when is not None:
                 items[-1]["recorded_at"] = when
     else:
+        site = _site_and_side(resource.get("bodySite"))  # the Observation's, for every part
         for part in parts:
             concept = _finding_concept(part)
             if concept is None:
@@ -894,7 +892,7 @@ def _observation(resource: Mapping[str, Any], at: datetime) -> list[dict[str, An
                 item["recorded_at"] = when
             if part.get("valueBoolean") is False:
                 item["status"] = "refuted"
-            item.update(_site_and_side(resource.get("bodySite")))
+            item.update(site)
             items.append(item)
     if status in _NOT_DONE["Observation"]:
         for item in items:
@@ -902,13 +900,16 @@ def _observation(resource: Mapping[str, Any], at: datetime) -> list[dict[str, An
     return items
 
 
+def _order_texts(concept: Any) -> list[Any]:
+    """The names a ServiceRequest's ``code`` gives: its text, then each coding's display."""
+    texts = [concept["text"]] if isinstance(concept, Mapping) and _text(concept.get("text")) else []
+    return texts + [c["display"] for c in _codings(concept) if _text(c.get("display"))]
+
+
 def _plan_names(concept: Any) -> tuple[list[str], str | None, bool]:
     """The techniques a ServiceRequest code names, the name it gives (as written), and whether
     a text of it says more than those techniques (``"Effleurage followed by deep friction"``)."""
-    texts: list[str] = []
-    if isinstance(concept, Mapping) and _text(concept.get("text")):
-        texts.append(concept["text"])
-    texts += [c["display"] for c in _codings(concept) if _text(c.get("display"))]
+    texts = _order_texts(concept)
     techniques: list[str] = []
     more = False
     for text in texts:
@@ -937,6 +938,11 @@ def may_be_massage(resource: Mapping[str, Any]) -> bool:
     massage order: coded as massage (SNOMED CT 387854002), its ``code`` naming a technique or
     massage, or given in free text only (no coding with a system and a code: ``"Cupping"``;
     ambiguous, so read as one). A coded order of something else (a lab test) is not."""
+    return _may_be_massage(resource, _plan_names(resource.get("code"))[0])
+
+
+def _may_be_massage(resource: Mapping[str, Any], techniques: list[str]) -> bool:
+    """:func:`may_be_massage`, given the ``techniques`` its code names."""
     if resource.get("status") not in PLANNING:
         return False
     concept = resource.get("code")
@@ -944,13 +950,10 @@ def may_be_massage(resource: Mapping[str, Any]) -> bool:
     if not any(isinstance(c.get("system"), str) and c["system"] and _code_of(c)
                for c in codings):
         return True
-    if any(_is(c, SNOMED) and _code_of(c) == MASSAGE_CODE for c in codings):
+    if techniques or any(_is(c, SNOMED) and _code_of(c) == MASSAGE_CODE for c in codings):
         return True
-    techniques = _plan_names(concept)[0]
-    texts = [concept.get("text")] if isinstance(concept, Mapping) else []
-    words = _words(" ".join(t for t in texts + [c.get("display") for c in codings]
-                            if isinstance(t, str)))
-    return bool(techniques) or any(name in words for name in _massage_names())
+    words = _words(" ".join(t for t in _order_texts(concept) if isinstance(t, str)))
+    return any(name in words for name in _massage_names())
 
 
 def _planned(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -959,9 +962,9 @@ def _planned(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
     the vocabulary knows: every rule for an unknown technique applies), on each target of its
     ``bodySite`` (a body site's text as written too when it says more than the targets it
     names: an unknown target lies in every region)."""
-    if not may_be_massage(resource):
-        return []
     techniques, given, more = _plan_names(resource.get("code"))
+    if not _may_be_massage(resource, techniques):
+        return []
     sites = [_BodySite(c, _structure) for c in _concepts(resource.get("bodySite"))]
     shared: set[str] = set().union(*(s.sides for s in sites if s.laterality_only))
     targets: list[tuple[str | None, set[str]]] = []

@@ -990,7 +990,7 @@ def _iter_graph(
     for position, patient in enumerate(patients, start=1):
         sub = subs[patient]
         line = lines[patient]
-        refused = _listed_twice(sub, patient) or _says_too_much(sub, patient)
+        refused = _listed_twice(sub, patient) or _says_too_much(sub)
         if refused is not None:
             yield RecordError(source, refused, line=line)
             continue
@@ -1028,8 +1028,8 @@ def _record_properties() -> tuple[frozenset[Node], frozenset[Node]]:
     return frozenset(said - links | {RDF.type}), frozenset(derived - {RDF.type})
 
 
-def _says_too_much(graph: Graph, patient: Any) -> str | None:
-    """Why the record of ``patient`` cannot be read when it states what only the knowledge base
+def _says_too_much(graph: Graph) -> str | None:
+    """Why a patient's record ``graph`` cannot be read when it states what only the knowledge base
     or the package may state, else ``None``: a property the package derives (a date fact, a
     class, a side key: it would replace what the package finds), or a value that is a node the
     file describes (a status ``ex:S`` with ``ex:S km:countsAsPresent false``; a technique

@@ -800,6 +800,8 @@ def patient_cards(assessment: Any, ctx: _Context) -> list[dict[str, Any]]:
     record does not conform."""
     catalogue = [d for d in assessment.decisions if not d.planned]
     total = len({(d.technique, d.target) for d in catalogue})
+    floor = {side: min((_RANK[d.status] for d in catalogue if d.side == side), default=0)
+             for side in ("left", "right")}
     cards = []
     for status in _STATUSES[:3]:
         by_side = {side: [d for d in catalogue if d.side == side and d.status == status]
@@ -815,19 +817,18 @@ def patient_cards(assessment: Any, ctx: _Context) -> list[dict[str, Any]]:
             groups = [(f"{side} leg", ds) for side, ds in by_side.items() if ds]
         for legs, ds in groups:
             cards.append(_headline_card(status, legs, ds, total, ctx))
-        cards += _probe_cards(assessment, status, ctx)
+        cards += _probe_cards(assessment, status, floor, ctx)
     if not assessment.conforms:
         cards.append(_data_card(assessment))
     return cards
 
 
-def _probe_cards(assessment: Any, status: str, ctx: _Context) -> list[dict[str, Any]]:
+def _probe_cards(assessment: Any, status: str, floor: Mapping[str, int], ctx: _Context
+                 ) -> list[dict[str, Any]]:
     """A card for the structures outside the catalogue (the kneecap, the knee joint) where the
     patient's items give even light massage ``status`` (a wound at the knee forbids it there):
-    no catalogue decision says so. Both legs on one card when they say the same."""
-    catalogue = [d for d in assessment.decisions if not d.planned]
-    floor = {side: min((_RANK[d.status] for d in catalogue if d.side == side), default=0)
-             for side in ("left", "right")}
+    no catalogue decision says so; ``floor``, the rank of each leg's mildest catalogue status.
+    Both legs on one card when they say the same."""
     # only where the knee is worse off than the whole leg (a leg card covers the rest)
     found = {side: [p for p in assessment.probes if p.side == side and p.status == status
                     and _RANK[status] > floor[side]]

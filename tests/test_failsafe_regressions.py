@@ -38,6 +38,15 @@ def violations(record: dict[str, Any] | str | Path, at: str = AT) -> set[str | N
     return {r.field for r in validate(record, at=at).results if r.severity == "Violation"}
 
 
+def refused(tmp_path: Path, name: str, text: str, why: str) -> Path:
+    """Write ``text`` to the file ``name``: assessing it raises a RecordError saying ``why``."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RecordError, match=why):
+        assess(path, at=AT)
+    return path
+
+
 # ----------------------------------------------------------------- trigger time
 
 
@@ -168,11 +177,8 @@ def test_a_duplicate_key_refuses_the_record(tmp_path: Path, kgmassage_command: l
 
 
 def test_a_duplicate_key_in_an_item_refuses_the_record(tmp_path: Path) -> None:
-    path = tmp_path / "dup.json"
-    path.write_text('{"id": "x", "conditions": [{"type": "DeepVeinThrombosis", '
-                    '"side": "left", "side": "right"}]}', encoding="utf-8")
-    with pytest.raises(RecordError, match='"side" is given twice'):
-        assess(path, at=AT)
+    refused(tmp_path, "dup.json", '{"id": "x", "conditions": [{"type": "DeepVeinThrombosis", '
+            '"side": "left", "side": "right"}]}', '"side" is given twice')
 
 
 @pytest.mark.parametrize("hidden", [
@@ -210,11 +216,8 @@ def test_a_misspelt_predicate_in_turtle_is_unrecognized_and_a_violation(tmp_path
 
 
 def test_a_turtle_record_cannot_change_the_knowledge_base(tmp_path: Path) -> None:
-    path = tmp_path / "t.ttl"
-    path.write_text(TURTLE.replace("km:hasCondtion", "km:hasCondition")
-                    + "km:Petrissage km:pressure km:Light .\n", encoding="utf-8")
-    with pytest.raises(RecordError, match="cannot add to the knowledge base"):
-        assess(path, at=AT)
+    refused(tmp_path, "t.ttl", TURTLE.replace("km:hasCondtion", "km:hasCondition")
+            + "km:Petrissage km:pressure km:Light .\n", "cannot add to the knowledge base")
 
 
 # ----------------------------------------------------------------- plans
@@ -429,12 +432,9 @@ def test_text_python_cannot_hold_is_a_one_line_error(
 
 
 def test_a_lone_surrogate_in_turtle_refuses_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "s.ttl"
-    path.write_text('@prefix km: <https://w3id.org/kgmassage#> .\n'
-                    '<urn:kgmassage:patient:s> a km:Patient ; km:identifier "s\\ud800" .\n',
-                    encoding="utf-8")
-    with pytest.raises(RecordError, match="not valid Unicode"):
-        assess(path, at=AT)
+    refused(tmp_path, "s.ttl", '@prefix km: <https://w3id.org/kgmassage#> .\n'
+            '<urn:kgmassage:patient:s> a km:Patient ; km:identifier "s\\ud800" .\n',
+            "not valid Unicode")
 
 
 def test_an_empty_entry_is_a_violation() -> None:
@@ -531,12 +531,9 @@ def test_an_unknown_target_beside_a_known_one_is_unrecognized(tmp_path: Path) ->
 
 
 def test_an_entry_in_two_lists_refuses_the_record(tmp_path: Path) -> None:
-    path = tmp_path / "m.ttl"
-    path.write_text(HEAD + "km:hasCondition p:c0 ; km:hasProcedure p:c0 .\n"
-                    'p:c0 a km:TotalKneeReplacement ; km:performedOn "2020-01-01"^^xsd:date .\n',
-                    encoding="utf-8")
-    with pytest.raises(RecordError, match="is in two lists of one patient"):
-        assess(path, at=AT)
+    refused(tmp_path, "m.ttl", HEAD + "km:hasCondition p:c0 ; km:hasProcedure p:c0 .\n"
+            'p:c0 a km:TotalKneeReplacement ; km:performedOn "2020-01-01"^^xsd:date .\n',
+            "is in two lists of one patient")
 
 
 def test_a_grouping_type_with_a_mapped_code_is_recognized() -> None:
@@ -570,10 +567,7 @@ def test_a_grouping_type_with_a_mapped_code_is_recognized() -> None:
 ])
 def test_a_record_cannot_state_knowledge_or_derived_facts(tmp_path: Path, body: str,
                                                           said: str) -> None:
-    path = tmp_path / "m.ttl"
-    path.write_text(HEAD + body, encoding="utf-8")
-    with pytest.raises(RecordError, match=said):
-        assess(path, at=AT)
+    path = refused(tmp_path, "m.ttl", HEAD + body, said)
     with pytest.raises(RecordError, match=said):
         validate(path, at=AT)
 
@@ -728,11 +722,8 @@ def test_a_normal_or_absent_temperature_is_no_fever(value: dict[str, Any]) -> No
 
 
 def test_a_relative_iri_in_turtle_is_named_in_the_error(tmp_path: Path) -> None:
-    path = tmp_path / "r.ttl"
-    path.write_text("@prefix km: <https://w3id.org/kgmassage#> .\n"
-                    "<urn:p> a km:Patient ; km:hasCondition <c1> .\n", encoding="utf-8")
-    with pytest.raises(RecordError, match="the relative IRI <c1> has no base"):
-        assess(path, at=AT)
+    refused(tmp_path, "r.ttl", "@prefix km: <https://w3id.org/kgmassage#> .\n"
+            "<urn:p> a km:Patient ; km:hasCondition <c1> .\n", "the relative IRI <c1> has no base")
 
 
 # an eighth trial (JSON records against a plain reading of the rules; 2026-12-02): no decision
