@@ -261,7 +261,7 @@ def assess_command(
     """
     import time
 
-    from .cohort import assess_chunks
+    from .cohort import assess_chunks, prepare_process
     from .engine import runner_name
     from .errors import NonConformingRecordError, RecordError
     from .output import to_graph, to_json, to_json_line
@@ -280,6 +280,8 @@ def assess_command(
     render = to_json_line if fmt == "ndjson" else None
     started = time.monotonic()
     try:
+        if jobs == 1:
+            prepare_process(runner)
         for name in files:
             # the lines of an NDJSON cohort are read where they are assessed (in the workers)
             items = iter_unread(name, at=when)

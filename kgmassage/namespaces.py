@@ -281,6 +281,7 @@ class KM(DefinedNamespace):
     planned: URIRef
     dateFact: URIRef
     dateProperty: URIRef
+    factOf: URIRef
     # declared in ontology/engine.ttl (added so every declared km: term is in KM)
     Match: URIRef
     DateFact: URIRef

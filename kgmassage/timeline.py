@@ -11,8 +11,9 @@ form of every date it holds, so that SHACL and SPARQL only compare values of one
 
 * ``?patient km:evaluatedAt ?at`` (UTC ``xsd:dateTime``) and ``km:evaluationDay`` (its UTC day);
 * ``?patient km:windowCutoff [ km:window ?w ; km:cutoff ?at_minus_w ]`` for each time window;
-* ``?node km:dateFact [ km:dateProperty ?p ; km:dateValue ?value ; km:instant ?i ; km:day ?d ;
-  km:timed ?t ]`` for each date value ``?node ?p ?value``: a date-time without offset is UTC;
+* ``?node km:dateFact [ km:dateProperty ?p ; km:dateValue ?value ; km:factOf ?patient ;
+  km:instant ?i ; km:day ?d ; km:timed ?t ]`` for each date value ``?node ?p ?value`` of the
+  patient's record: a date-time without offset is UTC;
   a date without a time stands for the **end** of that day in its own offset (its latest
   instant, so windows err on the safe side), and its day is the day it names. A value that
   does not parse gets a fact with no instant or day (it is then "unusable").
@@ -265,7 +266,7 @@ def context_triples(
     for index, (subject, prop, literal) in enumerate(dates):
         fact = f"_:d{label}x{index}"
         out += [(subject, f"<{km}dateFact>", fact), (fact, f"<{km}dateProperty>", f"<{prop}>"),
-                (fact, f"<{km}dateValue>", literal)]
+                (fact, f"<{km}dateValue>", literal), (fact, f"<{km}factOf>", node)]
         # finer than a microsecond: an item's date rounds up (more recent), a clearance's down
         parsed = nt_date(literal, round_up=prop != f"{km}issuedOn")
         if parsed is not None:

@@ -102,6 +102,16 @@ NEGATIVE_CASES = [
     ("article-source-violation", [], [(KM.Rash, DCTERMS_SOURCE, None)]),
     ("relation-closure-violation", [(KM.Hip, KM.adjacentTo, KM.LowerLeg)], []),
     ("relation-closure-violation", [], [(KM.Knee, KM.adjacentTo, KM.Thigh)]),
+    ("rule-effect-violation",  # an effect that says nowhere where it reaches
+     [(km("RuleBogus"), KM.effect, km("BogusEffect")),
+      (km("BogusEffect"), KM.effectStatus, KM.Forbidden),
+      (km("BogusEffect"), KM.message, Literal("bogus"))], []),
+    ("rule-effect-violation",  # two side scopes
+     [(km("RuleBogus"), KM.effect, km("BogusEffect")),
+      (km("BogusEffect"), KM.sideScope, KM.SameSide), (km("BogusEffect"), KM.sideScope, KM.AnySide),
+      (km("BogusEffect"), KM.regionScope, KM.AnyRegion),
+      (km("BogusEffect"), KM.effectStatus, KM.Forbidden),
+      (km("BogusEffect"), KM.message, Literal("bogus"))], []),
 ]
 
 
