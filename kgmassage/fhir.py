@@ -18,7 +18,8 @@ What is read (everything else is ignored; nothing that may count is ever dropped
   ``birth_date``.
 * **Condition** → ``conditions``: every coding of ``code`` → ``code`` (one object, or an array
   when there are several); ``clinicalStatus`` active/recurrence/relapse → ``active``,
-  inactive/remission/resolved → ``resolved``; ``verificationStatus`` provisional/differential/
+  inactive/remission/resolved → ``resolved`` (``active`` while its ``abatement`` date lies
+  after the assessment time); ``verificationStatus`` provisional/differential/
   unconfirmed → ``suspected``, refuted → ``refuted``, entered-in-error → ``entered-in-error``
   (only codings of the statuses' own code systems count; of two codings, the one that counts
   most: refuted beside confirmed is present); ``onsetDateTime`` / ``onsetPeriod.end`` (no end:
@@ -36,7 +37,7 @@ What is read (everything else is ignored; nothing that may count is ever dropped
   assessment time (or after it) → a finding ``{"type": "Fever", "recorded_at": …}``; an
   Observation, or a component of one, coded with a condition, finding or procedure the
   ontology maps (erythema, joint effusion, fever, a DVT …: read from the ontology's SNOMED CT
-  mappings of their classes) → a finding with those codes, ``recorded_at`` and its
+  and ICD-10-CM mappings) → a finding with those codes, ``recorded_at`` and its
   ``bodySite``. Other Observations are ignored (and not checked).
 * **ServiceRequest** (status draft, active, on-hold or unknown) that is or may be a massage
   (SNOMED CT 387854002; a code text or display naming a technique or massage; or a code in
@@ -45,9 +46,26 @@ What is read (everything else is ignored; nothing that may count is ever dropped
   (text or display), the side from its laterality. A name that cannot be read is given as
   written (or left out), so kgmassage decides the plan as UNRECOGNIZED: a massage request is
   never dropped.
+* **Any other coded statement**: a SNOMED CT or ICD-10-CM coding the ontology maps to a
+  condition, finding or procedure, wherever a resource states it (an Encounter's
+  ``reasonCode``, a DiagnosticReport's ``conclusionCode``, a MedicationRequest's or a
+  ServiceRequest's reason, a ClinicalImpression finding, a Condition's ``evidence``, an
+  extension, a Flag, a QuestionnaireResponse answer …) → a finding with that CodeableConcept's
+  codes, ``recorded_at`` the latest date the resource gives at its top level (a period still
+  going on: the assessment time; none: no date, so it counts from the assessment time) and its
+  ``bodySite``. Which codings map is asked of the decision engine (its classification stages,
+  on a probe record): the mapping is stated once, in the ontology. Not read this way: the
+  elements read above; what is asked for (a request's ``code``: a knee replacement ordered is
+  not one done); resources that state nothing present about the patient (FamilyMemberHistory,
+  AllergyIntolerance reactions, RiskAssessment predictions, definitions); a resource entered in
+  error; the evidence of a Condition that is resolved, refuted or entered in error.
 * **Contained resources** (``contained``) of any entry are read as the entries above.
 * **OperationOutcome**: one with an error, or saying the data is not whole (``too-costly``,
-  ``incomplete`` … even as a warning), refuses the Bundle, as a paginated search result does.
+  ``incomplete`` … even as a warning), refuses the Bundle, as a paginated search result does;
+  so does a ``REDACTED`` security label on the Bundle or a resource (data withheld).
+* **Modifiers**: a resource read (or whose codes are read) holding a ``modifierExtension``
+  (anywhere in it) or ``implicitRules`` is refused: FHIR says such a resource may mean
+  something else and must not be processed by a system that does not understand it.
 
 Body sites: a ``bodySite`` names a site when its SNOMED CT code is one the ontology maps
 exactly (``skos:exactMatch``: knee region 72696002, knee joint 49076000, patella 64234005,
@@ -98,7 +116,7 @@ from rdflib import URIRef
 from rdflib.namespace import RDF, RDFS, SKOS
 
 from .errors import RecordError, cut
-from .namespaces import KM, km_term, local_name
+from .namespaces import ICD10CM_SYSTEM, KM, km_term, local_name
 from .resources import ontology_graph
 from .timeline import parse_date, resolve_at
 from .vocabulary import name_key, target_named, technique_named
@@ -727,18 +745,30 @@ def _status(candidates: Iterable[str | None], order: tuple[str, ...]) -> str | N
     return next((s for s in order if s in found), None)
 
 
+def _condition_status(resource: Mapping[str, Any], at: datetime) -> str | None:
+    """A Condition's record status from its clinical and verification statuses; resolved
+    (also inactive, remission) only once it has abated: not with an abatement date after the
+    assessment time (it was still going on then)."""
+    clinical = _status((_CLINICAL.get(code or "") for code in
+                        _status_codes(resource.get("clinicalStatus"), "clinicalStatus")),
+                       _COUNTING_FIRST)
+    if clinical == "resolved":
+        abated = _period_date(resource, "abatement", at)
+        parsed = parse_date(abated) if abated is not None else None
+        if parsed is not None and parsed.instant > at:
+            clinical = "active"
+    verification = _status((_VERIFICATION.get(code or "") for code in
+                            _status_codes(resource.get("verificationStatus"),
+                                          "verificationStatus")), _COUNTING_FIRST)
+    return _status((clinical, verification), _OVERRIDING_FIRST)
+
+
 def _condition(resource: Mapping[str, Any], at: datetime) -> dict[str, Any]:
     item: dict[str, Any] = {}
     codes = _record_codes(resource.get("code"))
     if codes is not None:
         item["code"] = codes
-    clinical = _status((_CLINICAL.get(code or "") for code in
-                        _status_codes(resource.get("clinicalStatus"), "clinicalStatus")),
-                       _COUNTING_FIRST)
-    verification = _status((_VERIFICATION.get(code or "") for code in
-                            _status_codes(resource.get("verificationStatus"),
-                                          "verificationStatus")), _COUNTING_FIRST)
-    status = _status((clinical, verification), _OVERRIDING_FIRST)
+    status = _condition_status(resource, at)
     if status is not None:
         item["status"] = status
     onset = _period_date(resource, "onset", at)
@@ -765,6 +795,181 @@ def _procedure(resource: Mapping[str, Any], at: datetime) -> dict[str, Any]:
     return item
 
 
+# --- codes anywhere --------------------------------------------------------------------------
+
+#: (system, code) pairs of SNOMED CT and ICD-10-CM codings.
+Known = frozenset[tuple[str, str]]
+_CODE_SYSTEMS = (SNOMED, str(ICD10CM_SYSTEM))
+#: Resources whose codes say nothing present about the patient: another person's history,
+#: what may happen on an exposure, a predicted risk, definitions; the Patient and outcomes.
+_NOT_FACTS = frozenset({
+    "Patient", "FamilyMemberHistory", "AllergyIntolerance", "RiskAssessment",
+    "OperationOutcome", "Bundle", "Questionnaire", "PlanDefinition", "ActivityDefinition",
+    "ValueSet", "CodeSystem", "ConceptMap", "StructureDefinition", "Library", "Measure",
+    "MeasureReport", "ObservationDefinition", "SpecimenDefinition", "EvidenceVariable",
+    "ResearchDefinition", "ResearchElementDefinition",
+})
+#: Elements whose codes name what is asked for, not what the patient has (a knee replacement
+#: requested is not one done).
+_ASKED_FOR = frozenset({"code", "serviceType", "serviceCategory", "appointmentType"})
+#: The elements each resource type read as items already says (not read again).
+_READ_KEYS = {
+    "Condition": frozenset({"code", "clinicalStatus", "verificationStatus", "bodySite"}),
+    "Procedure": frozenset({"code", "complication", "bodySite"}),
+    "Observation": frozenset({"code", "valueCodeableConcept", "component", "bodySite"}),
+    "ServiceRequest": frozenset({"bodySite"}),
+}
+#: Elements that hold no clinical statement (their codes are about the data).
+_NOT_STATEMENTS = frozenset({"resourceType", "id", "meta", "text", "contained", "identifier"})
+#: Top-level dates of a resource, read for the time a swept code counts from (the latest).
+_WHEN_KEYS = ("effectiveDateTime", "effectiveInstant", "issued", "authoredOn", "authored",
+              "date", "recordedDate", "assertedDate", "occurrenceDateTime", "onsetDateTime",
+              "performedDateTime", "created")
+_WHEN_PERIODS = ("effectivePeriod", "period", "occurrencePeriod", "onsetPeriod",
+                 "performedPeriod")
+_DEEPEST = 100
+#: Record statuses of an item that does not count.
+_ABSENT = frozenset({"resolved", "refuted", "entered-in-error"})
+
+
+def _pairs(concept: Any) -> set[tuple[str, str]]:
+    """The (system, code) of each SNOMED CT or ICD-10-CM coding of a CodeableConcept (a
+    coding without a system taken as SNOMED CT, as elsewhere here)."""
+    out = set()
+    for coding in _codings(concept):
+        code, system = _code_of(coding), coding.get("system", SNOMED)
+        if code is not None and system in _CODE_SYSTEMS:
+            out.add((str(system), code))
+    return out
+
+
+def _coded(node: Any, source: str, where: str, depth: int = 0) -> Iterator[Mapping[str, Any]]:
+    """Every CodeableConcept under ``node``, and every bare Coding (``valueCoding``) as a
+    CodeableConcept of its own."""
+    if depth > _DEEPEST:
+        raise RecordError(source, f"nested more than {_DEEPEST} levels deep", field=where)
+    if isinstance(node, list):
+        for one in node:
+            yield from _coded(one, source, where, depth + 1)
+    elif isinstance(node, Mapping):
+        if isinstance(node.get("coding"), list):
+            yield node
+        elif isinstance(node.get("system"), str) and isinstance(node.get("code"), str):
+            yield {"coding": [node]}
+        for key, value in node.items():
+            if key != "coding":
+                yield from _coded(value, source, where, depth + 1)
+
+
+def _statements(kind: str | None, resource: Mapping[str, Any], at: datetime
+                ) -> Iterator[tuple[str, Any]]:
+    """The elements of a resource whose codes may state what the patient has, by name: all
+    but those read already (``kind``: the type it was read as) and what is asked for."""
+    if resource.get("resourceType") in _NOT_FACTS or resource.get("status") == "entered-in-error":
+        return
+    if kind == "Condition" and _condition_status(resource, at) in _ABSENT:
+        return  # a resolved or refuted condition's evidence is its history
+    skip = _NOT_STATEMENTS | _READ_KEYS.get(kind or "", frozenset())
+    if str(resource.get("resourceType", "")).endswith("Request") or kind == "ServiceRequest":
+        skip |= _ASKED_FOR
+    for key, value in resource.items():
+        if key not in skip:
+            yield key, value
+
+
+def _candidates(resources: Iterable[tuple[str, str | None, Mapping[str, Any]]], at: datetime,
+                source: str) -> set[tuple[str, str]]:
+    """The SNOMED CT and ICD-10-CM codings the resources state (see :func:`_statements`) or
+    whose read elements may make a finding (an Observation's code or value)."""
+    found: set[tuple[str, str]] = set()
+    for where, kind, resource in resources:
+        for _, value in _statements(kind, resource, at):
+            for concept in _coded(value, source, where):
+                found |= _pairs(concept)
+        if resource.get("resourceType") == "Observation":
+            parts = [resource] + [c for c in _list(resource.get("component"))
+                                  if isinstance(c, Mapping)]
+            for part in parts:
+                found |= _pairs(part.get("code")) | _pairs(part.get("valueCodeableConcept"))
+    return found
+
+
+def _mapped(pairs: set[tuple[str, str]], at: datetime) -> Known:
+    """The codings the knowledge base maps to a condition, finding or procedure, as the
+    decision engine reads codes (its classification stages, on one probe record holding each
+    coding as a finding): the mapping is stated once, in the ontology."""
+    if not pairs:
+        return frozenset()
+    from .engine import default_engine
+    from .records import load_record
+
+    ordered = sorted(pairs)
+    probe = load_record({"id": "fhir-code-probe", "findings": [
+        {"code": {"system": system, "code": code}} for system, code in ordered]}, at=at)
+    engine = default_engine()
+    recognized = {row["s"] for row in engine.classify(engine.chunk([(probe, at)]))
+                  if row["p"] == str(KM.recognized)}
+    return frozenset(pair for index, pair in enumerate(ordered)
+                     if f"{probe.iri}/findings/{index}" in recognized)
+
+
+def _when(resource: Mapping[str, Any], at: datetime) -> str | None:
+    """The latest date a resource gives at its top level (a period: its end, else the
+    assessment time), ``None`` when it gives none."""
+    found = [d for key in _WHEN_KEYS if (d := _date(resource.get(key), at)) is not None]
+    for key in _WHEN_PERIODS:
+        period = resource.get(key)
+        if isinstance(period, Mapping) and (period.get("start") or period.get("end")):
+            found.append(_date(period.get("end"), at) or _instant_text(at))
+    dated = [(parsed.instant, text) for text in found if (parsed := parse_date(text))]
+    return max(dated)[1] if dated else None
+
+
+def _swept(kind: str | None, resource: Mapping[str, Any], known: Known, at: datetime,
+           source: str, where: str) -> list[tuple[str, dict[str, Any]]]:
+    """``(element, finding)`` for each coded concept the resource states outside what was read
+    of it (an Encounter's reason, a report's conclusion, a condition's evidence, an answer, an
+    extension …) that the knowledge base maps: a finding with its codes, counting from the
+    latest date the resource gives (none: the assessment time), at its ``bodySite``."""
+    out = []
+    when = _when(resource, at)
+    for key, value in _statements(kind, resource, at):
+        for concept in _coded(value, source, where):
+            if not _pairs(concept) & known:
+                continue
+            item: dict[str, Any] = {"code": _record_codes(concept)}
+            if when is not None:
+                item["recorded_at"] = when
+            item.update(_site_and_side(resource.get("bodySite")))
+            out.append((key, item))
+    return out
+
+
+def _modifier(node: Any, depth: int = 0) -> str | None:
+    """The url of a ``modifierExtension`` anywhere in a resource (or ``implicitRules``): an
+    element that may change what the rest means, which kgmassage does not understand."""
+    if depth > _DEEPEST:
+        return None
+    if isinstance(node, list):
+        return next((m for one in node if (m := _modifier(one, depth + 1))), None)
+    if not isinstance(node, Mapping):
+        return None
+    if "implicitRules" in node:
+        return f"implicitRules {cut(str(node['implicitRules']), 60)}"
+    for ext in _list(node.get("modifierExtension")):
+        url = ext.get("url") if isinstance(ext, Mapping) else None
+        return f"modifierExtension {cut(str(url), 60)}"
+    return next((m for key, value in node.items() if key != "contained"
+                 if (m := _modifier(value, depth + 1))), None)
+
+
+def _redacted(node: Any) -> bool:
+    """Whether a resource's (or the Bundle's) security labels say data was withheld."""
+    meta = node.get("meta") if isinstance(node, Mapping) else None
+    labels = meta.get("security") if isinstance(meta, Mapping) else None
+    return any(isinstance(c, Mapping) and c.get("code") == "REDACTED" for c in _list(labels))
+
+
 def _is_temperature(concept: Any) -> bool:
     return any(
         (system, _code_of(c)) in TEMPERATURE_CODES
@@ -774,28 +979,28 @@ def _is_temperature(concept: Any) -> bool:
     )
 
 
-def _finding_concept(resource: Mapping[str, Any]) -> Any:
+def _finding_concept(resource: Mapping[str, Any], known: Known) -> Any:
     """The CodeableConcept (``code``, else ``valueCodeableConcept``) of an Observation or of
-    one of its components coding a condition, finding or procedure the ontology maps
-    (erythema, joint effusion; a DVT recorded as an observation too), or ``None``."""
-    clinical = _tables()["clinical"]
+    one of its components coding a condition, finding or procedure the ontology maps, in
+    SNOMED CT or ICD-10-CM (erythema, joint effusion; a DVT recorded as an observation too),
+    or ``None``."""
     for concept in (resource.get("code"), resource.get("valueCodeableConcept")):
-        if any(_is(c, SNOMED) and _code_of(c) in clinical for c in _codings(concept)):
+        if _pairs(concept) & known:
             return concept
     return None
 
 
-def _relevant_observation(resource: Mapping[str, Any]) -> bool:
+def _relevant_observation(resource: Mapping[str, Any], known: Known) -> bool:
     """Whether an Observation may make a finding (then it is checked); one whose code cannot
     be read at all is taken as relevant, so it is checked (and refused when invalid)."""
     code = resource.get("code")
     if not isinstance(code, Mapping) or not isinstance(code.get("coding", []), list):
         return True
-    if _is_temperature(code) or _finding_concept(resource) is not None:
+    if _is_temperature(code) or _finding_concept(resource, known) is not None:
         return True
     return any(
         isinstance(component, Mapping) and (_is_temperature(component.get("code"))
-                                             or _finding_concept(component) is not None)
+                                             or _finding_concept(component, known) is not None)
         for component in _list(resource.get("component"))
     )
 
@@ -868,7 +1073,8 @@ def _recent(when: str | None, ongoing: bool, at: datetime) -> bool:
     return parsed is None or parsed.instant >= at - FEVER_WINDOW
 
 
-def _observation(resource: Mapping[str, Any], at: datetime) -> list[dict[str, Any]]:
+def _observation(resource: Mapping[str, Any], at: datetime, known: Known
+                 ) -> list[dict[str, Any]]:
     """The findings of an Observation: a fever (a temperature part at the threshold, recent
     enough), else one finding per part (the Observation, each component) coded with what the
     ontology maps."""
@@ -884,7 +1090,7 @@ def _observation(resource: Mapping[str, Any], at: datetime) -> list[dict[str, An
     else:
         site = _site_and_side(resource.get("bodySite"))  # the Observation's, for every part
         for part in parts:
-            concept = _finding_concept(part)
+            concept = _finding_concept(part, known)
             if concept is None:
                 continue
             item: dict[str, Any] = {"code": _record_codes(concept)}
@@ -997,12 +1203,40 @@ def _planned(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
 _READ = frozenset({"Patient", "Condition", "Procedure", "Observation", "ServiceRequest"})
 
 
+def _kind(resource: Mapping[str, Any]) -> str | None:
+    """The type a resource is read as when it is read (:func:`_readable` decides)."""
+    kind = resource.get("resourceType")
+    return str(kind) if kind in _READ else None
+
+
+def _check_understood(bundle: Mapping[str, Any], found: Iterable[tuple[str, str, Any, Any]],
+                      source: str) -> None:
+    """Refuse a Bundle with data withheld (a REDACTED security label) or a resource kgmassage
+    would read holding a modifier it does not understand (FHIR: a modifier extension may
+    change what the rest means; such a resource must not be processed)."""
+    if _redacted(bundle):
+        raise RecordError(source, "the Bundle's security labels say data was withheld "
+                          "(REDACTED): give all of it", field="meta.security")
+    for place, _, one, _ in found:
+        if not is_fhir(one) or (one["resourceType"] in _NOT_FACTS
+                                and one["resourceType"] != "Patient"):
+            continue
+        if _redacted(one):
+            raise RecordError(source, "its security labels say data was withheld (REDACTED): "
+                              "give all of it", field=place)
+        modifier = _modifier(one)
+        if modifier is not None:
+            raise RecordError(source, f"holds a {modifier}, which may change what the "
+                              "resource means and which kgmassage does not understand: it "
+                              "cannot be read safely", field=place)
+
+
 def _instant_text(at: datetime) -> str:
     text = at.astimezone(timezone.utc).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _readable(resource: Any, source: str, where: str) -> str | None:
+def _readable(resource: Any, source: str, where: str, known: Known) -> str | None:
     """The type of a resource the mapping reads (checked: a RecordError if it is not valid),
     ``None`` for one it leaves; a RecordError for what cannot be left: no resourceType, an
     unknown type, a Bundle, an OperationOutcome with an error or saying the data is not
@@ -1018,13 +1252,14 @@ def _readable(resource: Any, source: str, where: str) -> str | None:
                           f"whole ({'; '.join(issues)}): give all of it", field=where)
     if kind not in _READ and (why := unknown_type(kind)) is not None:
         raise RecordError(source, why, field=where)
-    if kind not in _READ or (kind == "Observation" and not _relevant_observation(resource)):
+    if kind not in _READ or (kind == "Observation"
+                             and not _relevant_observation(resource, known)):
         return None
     _check_resource(kind, resource, source, where)
     return str(kind)
 
 
-def _read_item(kind: str, resource: Mapping[str, Any], at: datetime
+def _read_item(kind: str, resource: Mapping[str, Any], at: datetime, known: Known
                ) -> list[tuple[str, dict[str, Any]]]:
     """What a (checked) Condition, Procedure, Observation or ServiceRequest says: ``(list,
     item)`` pairs of the record."""
@@ -1036,7 +1271,7 @@ def _read_item(kind: str, resource: Mapping[str, Any], at: datetime
             ("conditions", {"code": codes}) for concept in _list(resource.get("complication"))
             if (codes := _record_codes(concept)) is not None]
     if kind == "Observation":
-        return [("findings", item) for item in _observation(resource, at)]
+        return [("findings", item) for item in _observation(resource, at, known)]
     return [("planned", item) for item in _planned(resource)]
 
 
@@ -1095,6 +1330,7 @@ def bundle_to_record(
     lists: dict[str, list[dict[str, Any]]] = {
         "conditions": [], "findings": [], "procedures": [], "planned": []
     }
+    found: list[tuple[str, str, Any, Mapping[str, Any]]] = []  # (place, entry's, resource, entry)
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if resource is None:
@@ -1104,27 +1340,34 @@ def bundle_to_record(
                               "data may be incomplete)", field=f"entry[{index}]")
         where = _where(index, resource) if is_fhir(resource) else f"entry[{index}].resource"
         contained = resource.get("contained") if isinstance(resource, Mapping) else None
-        inner = [(f"{where}.contained[{number}]", one)
-                 for number, one in enumerate(_list(contained))]
-        for place, one in [(where, resource), *inner]:
-            kind = _readable(one, source, place)
-            if kind is None:
-                continue
-            if kind == "Patient":
-                if place == where:  # a contained Patient is no patient of the Bundle
-                    patients.append((where, one))
-                    full_url = entry.get("fullUrl")
-                continue
+        found += [(where, where, resource, entry)] + [
+            (f"{where}.contained[{number}]", where, one, entry)
+            for number, one in enumerate(_list(contained))]
+    _check_understood(bundle, found, source)
+    known = _mapped(_candidates(
+        ((place, _kind(one), one) for place, _, one, _ in found if is_fhir(one)), when, source),
+        when)
+    for place, where, one, entry in found:
+        kind = _readable(one, source, place, known)
+        if kind == "Patient":
+            if place == where:  # a contained Patient is no patient of the Bundle
+                patients.append((where, one))
+                full_url = entry.get("fullUrl")
+            continue
+        name = resource_name(one)
+        if place != where:
+            name = f"{resource_name(entry['resource'])} #{one.get('id') or ''}"
+        items = [] if kind is None else [(n, i, "") for n, i in _read_item(kind, one, when, known)]
+        items += [("findings", item, f" ({key})")
+                  for key, item in _swept(kind, one, known, when, source, place)]
+        if kind is not None or items:
             read.append((place, one))
-            name = resource_name(one)
-            if place != where:
-                name = f"{resource_name(resource)} #{one.get('id') or ''}"
-            for list_name, item in _read_item(kind, one, when):
-                lists[list_name].append(item)
-                if sources is not None:
-                    complication = list_name == "conditions" and kind == "Procedure"
-                    sources.setdefault(list_name, []).append(
-                        name + (" (complication)" if complication else ""))
+        for list_name, item, element in items:
+            lists[list_name].append(item)
+            if sources is not None:
+                complication = list_name == "conditions" and kind == "Procedure"
+                sources.setdefault(list_name, []).append(
+                    name + (" (complication)" if complication else element))
     if not patients:
 
         raise RecordError(source, "the Bundle holds no Patient; one Patient per Bundle",
