@@ -6,6 +6,7 @@ does not conform), 2 unreadable input or usage error. Errors are one line on std
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import replace
 from datetime import datetime
@@ -47,6 +48,9 @@ def _parse_at(at: str | None) -> datetime | None:
 def main() -> None:
     """Knee-massage clinical decision support: query the knowledge graph, validate patient
     records, assess which massage interventions are safe."""
+    # rdflib logs warnings about odd input ("… does not look like a valid URI") to standard
+    # error; the command line reports bad input itself, in one line
+    logging.getLogger("rdflib").setLevel(logging.ERROR)
 
 
 # --- query (knowledge base) ---------------------------------------------------------------

@@ -1083,7 +1083,14 @@ def _sniff(text: str) -> str:
             except ValueError:
                 pass
         return "json"
+    if _XML.match(stripped):
+        return "xml"
     return "turtle"
+
+
+#: The start of an XML document (a declaration, or an element declaring a namespace): not
+#: Turtle, though it too begins with "<".
+_XML = re.compile(r"<\?xml|<[A-Za-z_][\w.-]*\s+xmlns")
 
 
 def _iter_text(text: str, source: str, kind: str, at: datetime | None, defer: bool = False
@@ -1091,7 +1098,10 @@ def _iter_text(text: str, source: str, kind: str, at: datetime | None, defer: bo
     if not text.strip():
         yield RecordError(source, "the file is empty")
         return
-    if kind == "json":
+    if kind == "xml":
+        yield RecordError(source, "XML is not read (a FHIR Bundle in XML too): give the "
+                          "record as JSON (a FHIR Bundle in JSON) or Turtle")
+    elif kind == "json":
         yield from _iter_json(text, source, at)
     elif kind == "ndjson":
         yield from _iter_ndjson_lines(iter(text.encode("utf-8").split(b"\n")), source, at,
@@ -1108,6 +1118,8 @@ def _kind_of(path: Path) -> str | None:
         return "ndjson"
     if suffix == ".ttl":
         return "turtle"
+    if suffix == ".xml":
+        return "xml"
     return None
 
 

@@ -288,3 +288,19 @@ def test_an_endpoint_that_is_not_an_http_url_is_named_as_such(url: str) -> None:
     result = invoke(str(EXAMPLES / "p-001.json"), "--endpoint", url)
     assert result.exit_code == 2
     assert f"--endpoint must be an http:// or https:// URL, not {url!r}" in result.output
+
+
+@pytest.mark.parametrize("name", ["bundle.xml", "-"])
+def test_xml_is_refused_in_one_line(tmp_path: Path, name: str) -> None:
+    """A FHIR Bundle in XML (by its extension, or by its content on standard input) is not
+    read as Turtle: one line says what to give instead."""
+    xml = '<Bundle xmlns="http://hl7.org/fhir"><type value="collection"/></Bundle>\n'
+    if name == "-":
+        result = invoke("-", input=xml)
+    else:
+        (tmp_path / name).write_text(xml, encoding="utf-8")
+        result = invoke(str(tmp_path / name))
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"kgmassage: {tmp_path / name if name != '-' else '<stdin>'}: XML is not read (a FHIR "
+        "Bundle in XML too): give the record as JSON (a FHIR Bundle in JSON) or Turtle"]
