@@ -515,9 +515,8 @@ def read_prefetch(call: HookCall) -> PatientData:
                 if why is not None:  # a misspelt "condition" may be the DVT: never skipped
                     raise Problem(422, "FHIR data cannot be read", f"{where}: {why}",
                                   kind="fhir-error", field=where)
-                if not resource.get("contained"):
-                    continue  # included resources the decision does not read (Encounter, …)
-                # … but what they contain counts (a DVT contained in an Encounter)
+                # an included resource counts too: what it contains (a DVT contained in an
+                # Encounter) and the mapped codes it states (an Encounter's reason)
             _subject_check(resource, call.patient_id, where)
             # the same resource under two prefetch keys counts once; two different resources
             # with one id (from two servers) both count
@@ -1038,8 +1037,9 @@ def run_hook(service: CdsService, body: Any, at: datetime) -> dict[str, Any]:
                 orders.append(order)
         for index, entry in enumerate(call.context["draftOrders"].get("entry", [])):
             resource = entry.get("resource") if isinstance(entry, Mapping) else None
-            if isinstance(resource, dict) and resource.get("contained"):
-                # what any draft order contains counts (a DVT behind an anticoagulant order)
+            if isinstance(resource, dict):
+                # what any draft order contains or states counts (a DVT behind an
+                # anticoagulant order: contained, or its reason)
                 found: dict[str, list[str]] = {}
                 mapped = _order_record(f"context.draftOrders.entry[{index}]", resource,
                                        data.patient, at, found)

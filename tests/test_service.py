@@ -1003,6 +1003,34 @@ def test_a_dvt_contained_anywhere_in_a_cds_call_counts(client: httpx.Client,
     assert "#c" in cards[0]["detail"]  # the contained resource is named as the source
 
 
+@pytest.mark.parametrize("holder", ["encounter", "medication"])
+def test_a_dvt_stated_as_a_reason_in_a_cds_call_counts(client: httpx.Client,
+                                                        holder: str) -> None:
+    # a trial: a DVT only in an Encounter's reason (or an anticoagulant's) gave "permitted"
+    request = _load("order-sign-dvt-left.json")
+    patient = request["context"]["patientId"]
+    request["prefetch"]["conditions"] = None
+    reason = [{"coding": [{"system": "http://snomed.info/sct", "code": "128053003"}]}]
+    subject = {"reference": f"Patient/{patient}"}
+    if holder == "encounter":
+        request["prefetch"]["procedures"] = {"resourceType": "Bundle", "type": "searchset",
+                                             "entry": [{"resource": {
+            "resourceType": "Encounter", "id": "e", "status": "finished", "subject": subject,
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                      "code": "EMER"}, "reasonCode": reason},
+            "search": {"mode": "include"}}]}
+    else:
+        request["context"]["draftOrders"]["entry"].append({"resource": {
+            "resourceType": "MedicationRequest", "id": "m", "status": "draft",
+            "intent": "order", "subject": subject,
+            "medicationCodeableConcept": {"text": "enoxaparin"}, "reasonCode": reason}})
+    cards = _cards(_call(client, request))
+    assert cards and cards[0]["indicator"] == "critical"
+    assert "DVT" in cards[0]["summary"]
+    named = "Encounter/e (reasonCode)" if holder == "encounter" else "MedicationRequest/m"
+    assert named in cards[0]["detail"]
+
+
 def test_patient_view_says_when_even_light_massage_of_the_knee_is_forbidden(
         client: httpx.Client) -> None:
     # a trial: an open wound at the left knee gave only "Left leg: massage caution"
