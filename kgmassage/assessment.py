@@ -95,6 +95,8 @@ class Reason:
         rule_iri: the rule's IRI (``km:RuleDVT``).
         item_iri: the triggering item's node in the patient graph.
         alternatives: targets to work instead, when the rule names them (ITB-DIRECT).
+        item_source: for a record read from a FHIR Bundle, the resource the item comes from
+            (``"Encounter/e1 (reasonCode)"``); ``None`` otherwise.
     """
 
     rule: str
@@ -109,9 +111,11 @@ class Reason:
     item_iri: str | None = field(default=None, repr=False)
     alternatives: tuple[str, ...] = ()
     item_label: str | None = None
+    item_source: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The reason JSON object (``item_source`` only for a record read from FHIR)."""
+        out = {
             "rule": self.rule,
             "status": self.status,
             "lifted": self.lifted,
@@ -122,6 +126,9 @@ class Reason:
             "since": self.since,
             "lifted_by": list(self.lifted_by),
         }
+        if self.item_source is not None:
+            out["item_source"] = self.item_source
+        return out
 
 
 @dataclass(frozen=True)
@@ -302,9 +309,10 @@ def _name(value: str | None, known: bool) -> tuple[str | None, str | None]:
     return (local_name(value), value) if known else (value, None)
 
 
-def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str | None
-            ) -> dict[str, dict[str, _Slot]]:
-    """Each patient's interventions with their reasons, from the result rows of one chunk."""
+def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str | None,
+            origins: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, _Slot]]:
+    """Each patient's interventions with their reasons, from the result rows of one chunk
+    (``origins``: each patient's FHIR resources by item, :attr:`PatientRecord.origins`)."""
     tables = engine.tables
     slots: dict[str, dict[str, _Slot]] = {}
     catalogue = [
@@ -351,7 +359,8 @@ def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str
     def reason(match: Row, slot: _Slot) -> Reason:
         key = (match["match"] or "", slot.target_iri)
         if key not in made:
-            made[key] = _reason(engine, match, lifts, slot.target_iri, labels)
+            made[key] = _reason(engine, match, lifts, slot.target_iri, labels,
+                                origins.get(match["patient"] or "", {}))
         return made[key]
 
     for match in matches.values():  # the catalogue: the engine's reach table
@@ -425,19 +434,21 @@ def _item_label(item: str | None, patient: str, labels: Mapping[str, str]) -> st
 
 
 def _reason(engine: Engine, match: Row, lifts: Mapping[str, list[str]],
-            target: str | None, labels: Mapping[str, str]) -> Reason:
+            target: str | None, labels: Mapping[str, str], origins: Mapping[str, str]
+            ) -> Reason:
     tables = engine.tables
     effect = engine.effects[match["effect"]]
     patient = match["patient"] or ""
     lifted_by = lifts.get(match["match"] or "", ())
     item = match["item"]
+    path = _item_path(item, patient)
     return Reason(
         rule=effect["ruleId"] or "",
         status=_status(tables.status_names[effect["status"] or ""]),
         lifted=bool(lifted_by),
         message=effect["message"] or "",
         source=effect["source"] or "",
-        item=_item_path(item, patient),
+        item=path,
         since=_when(match["since"], match["day"], match["timed"])
         if item and match["dated"] == "true" else None,
         lifted_by=tuple(sorted(_item_path(c, patient) or c for c in lifted_by)),
@@ -446,6 +457,7 @@ def _reason(engine: Engine, match: Row, lifts: Mapping[str, list[str]],
         alternatives=tables.alternatives.get(target or "", ()) if effect["offers"] == "true"
         else (),
         item_label=_item_label(item, patient, labels),
+        item_source=origins.get(path or ""),
     )
 
 
@@ -537,7 +549,8 @@ def _assessments(
     runner = _engine(engine)
     chunk = runner.chunk(list(zip(records, ats, strict=True)))
     rows = runner.run(chunk, validate=runner.backend_name != "rdflib")
-    slots = _gather(runner, rows, [str(r.iri) for r in records], asked)
+    slots = _gather(runner, rows, [str(r.iri) for r in records], asked,
+                    {str(r.iri): r.origins for r in records if r.origins})
     version = runner.tables.version
     by_patient: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows["validation"]:

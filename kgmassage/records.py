@@ -191,6 +191,9 @@ class PatientRecord:
     ntriples: str = field(default="", compare=False, repr=False)
     dates: tuple[tuple[str, str, str], ...] = field(default=(), compare=False, repr=False)
     parsed: Graph | None = field(default=None, compare=False, repr=False)
+    #: For a record read from a FHIR Bundle: the resource each item comes from, by the item's
+    #: place in the record (``"findings[0]"`` → ``"Encounter/e1 (reasonCode)"``).
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def graph(self) -> Graph:
@@ -641,8 +644,12 @@ def _json_record(obj: Any, source: str, position: int, line: int | None,
         raise RecordError(source, f"JSON nested more than {MAX_DEPTH} levels deep", line=line)
     try:
         digest = _digest(_compact(dict(obj)))
+        origins: dict[str, str] = {}
         if is_fhir(obj):
-            obj = bundle_to_record(obj, at=at or utc_now(), source=source)
+            sources: dict[str, list[str]] = {}
+            obj = bundle_to_record(obj, at=at or utc_now(), source=source, sources=sources)
+            origins = {f"{name}[{index}]": resource for name, found in sources.items()
+                       for index, resource in enumerate(found)}
         written = _write_record(obj, source, position)
         text = "\n".join(written.lines) + "\n"
         text.encode("utf-8")
@@ -664,6 +671,7 @@ def _json_record(obj: Any, source: str, position: int, line: int | None,
         assessed_at=assessed if isinstance(assessed, str) else None,
         ntriples=text,
         dates=tuple(written.dates),
+        origins=origins,
     )
 
 

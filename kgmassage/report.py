@@ -76,7 +76,8 @@ def _item(reason: Reason) -> str:
     if reason.item is None:
         return reason.rule
     when = f"since {reason.since}" if reason.since else "time unknown"
-    return f"{reason.item_label or reason.item} ({when}) [{reason.item}]"
+    where = f"{reason.item}: {reason.item_source}" if reason.item_source else reason.item
+    return f"{reason.item_label or reason.item} ({when}) [{where}]"
 
 
 def _items(reasons: Iterable[Reason]) -> str:

@@ -818,3 +818,24 @@ def test_a_condition_resolved_later_than_the_assessment_counts(abatement: str | 
                                                               "code": "resolved"}]}, **fields)
     (item,) = mapped(resolved)["conditions"]
     assert item["status"] == status
+
+
+def test_reasons_name_the_fhir_resource_behind_their_item(tmp_path: Path) -> None:
+    """A clinician checks a decision in the EHR: each reason names the resource its item comes
+    from, in the JSON and in the text report; a record in the JSON form has no such key."""
+    encounter = {"resourceType": "Encounter", "id": "e1", "status": "finished", **RESOURCE,
+                 "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                           "code": "EMER"}, "reasonCode": [DVT]}
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(bundle(condition(id="c1", code=concept("30989003")), encounter)),
+                    encoding="utf-8")
+    assessment = kgmassage.assess(path, at=AT)
+    (reason,) = assessment.decision("Petrissage", "Quadriceps", "left").reasons
+    assert (reason.rule, reason.item, reason.item_source) == (
+        "DVT", "findings[0]", "Encounter/e1 (reasonCode)")
+    assert reason.to_dict()["item_source"] == "Encounter/e1 (reasonCode)"
+    from kgmassage.report import to_people_text
+
+    assert "[findings[0]: Encounter/e1 (reasonCode)]" in to_people_text(assessment)
+    plain = kgmassage.assess({"id": "p", "conditions": [{"type": "DeepVeinThrombosis"}]}, at=AT)
+    assert all("item_source" not in r.to_dict() for d in plain.decisions for r in d.reasons)
