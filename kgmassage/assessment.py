@@ -492,7 +492,7 @@ def _decisions(tables: Tables, slots: Mapping[str, _Slot], verdicts: dict[tuple[
         key = tuple(map(id, slot.reasons))
         if key not in verdicts:
             verdicts[key] = _verdict(tables, slot.reasons)
-        plans = tuple(sorted(set(slot.plans)))
+        plans = tuple(sorted(set(slot.plans))) if slot.plans else ()
         # a frozen Decision is shared by every patient of the chunk it fits
         what = (slot.technique, slot.target, slot.side, slot.planned, slot.technique_iri,
                 slot.target_iri, plans, key)

@@ -58,7 +58,8 @@ What is read (everything else is ignored; nothing that may count is ever dropped
   elements read above; what is asked for (a request's ``code``: a knee replacement ordered is
   not one done); resources that state nothing present about the patient (FamilyMemberHistory,
   AllergyIntolerance reactions, RiskAssessment predictions, definitions); a resource entered in
-  error; the evidence of a Condition that is resolved, refuted or entered in error.
+  error; the evidence of a Condition that is resolved, refuted or entered in error; a mention
+  that such a Condition with the same code settled at or after its date.
 * **Contained resources** (``contained``) of any entry are read as the entries above.
 * **OperationOutcome**: one with an error, or saying the data is not whole (``too-costly``,
   ``incomplete`` … even as a warning), refuses the Bundle, as a paginated search result does;
@@ -925,17 +926,47 @@ def _when(resource: Mapping[str, Any], at: datetime) -> str | None:
     return max(dated)[1] if dated else None
 
 
-def _swept(kind: str | None, resource: Mapping[str, Any], known: Known, at: datetime,
-           source: str, where: str) -> list[tuple[str, dict[str, Any]]]:
+#: When the Conditions of a Bundle that do not count were settled, by code: (system, code) →
+#: the latest instant one of them with that code was resolved, refuted or last updated.
+Settled = dict[tuple[str, str], datetime]
+
+
+def _settled(resources: Iterable[Any], at: datetime) -> Settled:
+    """When each code was last settled by a Condition that does not count (resolved, refuted,
+    entered in error): the latest of its abatement, ``recordedDate`` and ``meta.lastUpdated``
+    (a version updated to "refuted" is last updated when it was refuted)."""
+    out: Settled = {}
+    for resource in resources:
+        if not (is_fhir(resource) and resource["resourceType"] == "Condition"
+                and _condition_status(resource, at) in _ABSENT):
+            continue
+        meta = resource.get("meta")
+        texts = [_period_date(resource, "abatement", at), _date(resource.get("recordedDate"), at),
+                 _date(meta.get("lastUpdated"), at) if isinstance(meta, Mapping) else None]
+        instants = [parsed.instant for text in texts
+                    if text is not None and (parsed := parse_date(text)) is not None]
+        if instants:
+            for pair in _pairs(resource.get("code")):
+                out[pair] = max(out.get(pair, instants[0]), *instants)
+    return out
+
+
+def _swept(kind: str | None, resource: Mapping[str, Any], known: Known, settled: Settled,
+           at: datetime, source: str, where: str) -> list[tuple[str, dict[str, Any]]]:
     """``(element, finding)`` for each coded concept the resource states outside what was read
     of it (an Encounter's reason, a report's conclusion, a condition's evidence, an answer, an
     extension …) that the knowledge base maps: a finding with its codes, counting from the
-    latest date the resource gives (none: the assessment time), at its ``bodySite``."""
+    latest date the resource gives (none: the assessment time), at its ``bodySite``. A concept
+    whose mapped codes were each settled since by a Condition of the Bundle that does not count
+    (a DVT suspected at a visit, refuted at or after it) is left to that Condition."""
     out = []
     when = _when(resource, at)
+    parsed = parse_date(when) if when is not None else None
     for key, value in _statements(kind, resource, at):
         for concept in _coded(value, source, where):
-            if not _pairs(concept) & known:
+            mapped = _pairs(concept) & known
+            if not mapped or (parsed is not None and all(
+                    pair in settled and settled[pair] >= parsed.instant for pair in mapped)):
                 continue
             item: dict[str, Any] = {"code": _record_codes(concept)}
             if when is not None:
@@ -1347,6 +1378,7 @@ def bundle_to_record(
     known = _mapped(_candidates(
         ((place, _kind(one), one) for place, _, one, _ in found if is_fhir(one)), when, source),
         when)
+    settled = _settled((one for _, _, one, _ in found), when)
     for place, where, one, entry in found:
         kind = _readable(one, source, place, known)
         if kind == "Patient":
@@ -1359,7 +1391,7 @@ def bundle_to_record(
             name = f"{resource_name(entry['resource'])} #{one.get('id') or ''}"
         items = [] if kind is None else [(n, i, "") for n, i in _read_item(kind, one, when, known)]
         items += [("findings", item, f" ({key})")
-                  for key, item in _swept(kind, one, known, when, source, place)]
+                  for key, item in _swept(kind, one, known, settled, when, source, place)]
         if kind is not None or items:
             read.append((place, one))
         for list_name, item, element in items:

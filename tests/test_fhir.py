@@ -839,3 +839,37 @@ def test_reasons_name_the_fhir_resource_behind_their_item(tmp_path: Path) -> Non
     assert "[findings[0]: Encounter/e1 (reasonCode)]" in to_people_text(assessment)
     plain = kgmassage.assess({"id": "p", "conditions": [{"type": "DeepVeinThrombosis"}]}, at=AT)
     assert all("item_source" not in r.to_dict() for d in plain.decisions for r in d.reasons)
+
+
+REFUTED = {"coding": [{"system": VERIFICATION, "code": "refuted"}]}
+RESOLVED = {"coding": [{"system": CLINICAL, "code": "resolved"}]}
+
+
+@pytest.mark.parametrize(("visit", "settled", "counts"), [
+    # an emergency visit for a suspected DVT, refuted at or after it: the Condition decides
+    ("2026-11-19T12:00:00Z", {"verificationStatus": REFUTED, "recordedDate": "2026-11-19"}, False),
+    ("2026-11-19T12:00:00Z", {"verificationStatus": REFUTED, "recordedDate": "2026-11-19T09:00:00Z",
+                              "meta": {"lastUpdated": "2026-11-19T15:00:00Z"}}, False),
+    # refuted before the visit: the visit is a new suspicion
+    ("2026-11-19T12:00:00Z", {"verificationStatus": REFUTED, "recordedDate": "2026-11-01"}, True),
+    # a visit without a date may be after anything: it counts
+    (None, {"verificationStatus": REFUTED, "recordedDate": "2026-11-19"}, True),
+    # a refuted Condition without any date settles nothing
+    ("2026-11-19T12:00:00Z", {"verificationStatus": REFUTED}, True),
+    # resolved after the visit: that episode; resolved before it: a new one
+    ("2026-11-19T12:00:00Z",
+     {"clinicalStatus": RESOLVED, "abatementDateTime": "2026-11-19T20:00:00Z"}, False),
+    ("2026-11-19T12:00:00Z", {"clinicalStatus": RESOLVED, "abatementDateTime": "2026-11-10"}, True),
+], ids=["refuted-same-day", "refuted-updated-later", "refuted-before", "visit-undated",
+        "refuted-undated", "resolved-after", "resolved-before"])
+def test_a_mention_settled_since_by_a_condition_is_left_to_it(
+        visit: str | None, settled: dict[str, Any], counts: bool) -> None:
+    encounter = {"resourceType": "Encounter", "status": "finished", **RESOURCE,
+                 "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                           "code": "EMER"}, "reasonCode": [DVT]}
+    if visit is not None:
+        encounter["period"] = {"start": "2026-11-19T08:00:00Z", "end": visit}
+    record = mapped(encounter, condition(code=DVT, **settled))
+    assert ("findings" in record) is counts
+    legs = _status_of_legs(record)
+    assert legs["left"] == ({"forbidden"} if counts else {"permitted"})
