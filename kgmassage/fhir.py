@@ -258,8 +258,7 @@ def _sct_codes(term: URIRef, properties: Iterable[URIRef]) -> set[str]:
 
 @cache
 def _tables() -> dict[str, dict[str, str]]:
-    """Lookups read from the ontology: region names, SNOMED CT codes of sites, sides and
-    clinical classes (of conditions, findings and procedures)."""
+    """Lookups read from the ontology: region names, SNOMED CT codes of sites and sides."""
     graph = ontology_graph()
     regions: dict[str, str] = {}
     for term in sorted(_instances(KM.BodyRegion)):
@@ -278,15 +277,7 @@ def _tables() -> dict[str, dict[str, str]]:
         for notation in graph.objects(term, SKOS.notation)
         for code in _sct_codes(term, (SKOS.exactMatch,))
     }
-    clinical = {
-        code: local_name(cls)
-        for top in (KM.Condition, KM.Finding, KM.Procedure)
-        for cls in sorted(
-            c for c in set(graph.transitive_subjects(RDFS.subClassOf, top))
-            if isinstance(c, URIRef) and c != top)
-        for code in _sct_codes(cls, (SKOS.exactMatch, SKOS.narrowMatch))
-    }
-    return {"regions": regions, "sites": sites, "sides": sides, "clinical": clinical}
+    return {"regions": regions, "sites": sites, "sides": sides}
 
 
 def _structure(text: str) -> str | None:
@@ -987,8 +978,9 @@ def _modifier(node: Any, depth: int = 0) -> str | None:
         return None
     if "implicitRules" in node:
         return f"implicitRules {cut(str(node['implicitRules']), 60)}"
-    for ext in _list(node.get("modifierExtension")):
-        url = ext.get("url") if isinstance(ext, Mapping) else None
+    modifiers = _list(node.get("modifierExtension"))
+    if modifiers:
+        url = modifiers[0].get("url") if isinstance(modifiers[0], Mapping) else None
         return f"modifierExtension {cut(str(url), 60)}"
     return next((m for key, value in node.items() if key != "contained"
                  if (m := _modifier(value, depth + 1))), None)
