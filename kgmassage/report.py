@@ -21,6 +21,7 @@ from .assessment import Assessment, Decision, Reason
 from .engine import Tables, default_engine
 from .errors import visible
 from .namespaces import km_term
+from .validation import ValidationResult
 
 __all__ = ["Headline", "headlines", "groups", "to_people_text", "to_html", "form_page"]
 
@@ -233,18 +234,33 @@ def _region_name(region: str) -> str:
     return {"LowerLeg": "Lower leg"}.get(region, region)
 
 
+def _fields(results: list[ValidationResult]) -> str:
+    shown = "; ".join(f"{r.field or 'record'}" for r in results[:5])
+    return shown + (" …" if len(results) > 5 else "") + " (kgmassage validate)"
+
+
+def record_notes(assessment: Assessment) -> list[str]:
+    """What a report says of the record itself: that it does not conform (its Violations),
+    and its Warnings (a code the mapping table does not know, beside one it knows …), with
+    the fields to check."""
+    violations = [r for r in assessment.validation if r.severity == "Violation"]
+    warnings = [r for r in assessment.validation if r.severity == "Warning"]
+    notes = []
+    if violations:
+        notes.append(f"The record does NOT conform ({len(violations)} problem(s)); unclear data "
+                     f"is read fail-safe. Fix: {_fields(violations)}")
+    if warnings:
+        notes.append(f"Check the record ({len(warnings)} warning(s)): {_fields(warnings)}")
+    return notes
+
+
 def to_people_text(assessment: Assessment, *, verbose: bool = False) -> str:
     """The report for clinicians (see the module doc); ``verbose`` adds lifted reasons and
     every decision with all its reasons."""
     a = assessment
     lines = [f"Patient {a.patient or '(no id)'} — assessed {a.assessed_at:%Y-%m-%d %H:%M} UTC"
              f" — knowledge base {a.knowledge_version}"]
-    violations = [r for r in a.validation if r.severity == "Violation"]
-    if violations:
-        lines.append(f"The record does NOT conform ({len(violations)} problem(s)); unclear data "
-                     "is read fail-safe. Fix: " + "; ".join(
-                         f"{r.field or 'record'}" for r in violations[:5])
-                     + (" …" if len(violations) > 5 else "") + " (kgmassage validate)")
+    lines += record_notes(a)
     lines.append("")
     heads = headlines(a)
     lines += [h.line() for h in heads] or ["No restriction holds for a whole leg."]
@@ -358,9 +374,7 @@ def to_html(assessments: Sequence[Assessment], *, back: str | None = None) -> st
         if cleared:
             heads += ("<li>Lifted by a medical clearance (check it covers them):<ul>"
                       f"{cleared}</ul></li>")
-        problems = sum(r.severity == "Violation" for r in a.validation)
-        conform = (f'<p class="warning">The record does not conform ({problems} problem(s)): '
-                   "unclear data is read fail-safe.</p>") if problems else ""
+        conform = "".join(f'<p class="warning">{esc(note)}</p>' for note in record_notes(a))
         body.append(
             f'<section class="patient"><h2>Patient {esc(a.patient or "(no id)")}</h2>'
             f'<p>Assessed {a.assessed_at:%Y-%m-%d %H:%M} UTC · knowledge base '

@@ -163,3 +163,17 @@ def test_a_knee_where_even_light_massage_is_forbidden_is_drawn_and_said_so() -> 
         ("KneeJoint", "left"): "forbidden", ("Patella", "left"): "forbidden",
         ("KneeJoint", "right"): "permitted", ("Patella", "right"): "permitted"}
     assert "probes" not in assessment.to_dict()  # not decisions of the assessment
+
+
+def test_reports_name_the_fields_a_warning_is_about() -> None:
+    """A trial: knee pain coded with a known SNOMED CT code and an unknown ICD-10-CM code was
+    reported "every massage permitted" with no word of the code left unread."""
+    mixed = {"id": "w", "conditions": [{"code": [
+        {"system": "http://snomed.info/sct", "code": "30989003"},
+        {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I80.202"}]}],
+        "planned": [{"technique": "Petrissage", "target": "Quadriceps", "side": "left"}]}
+    a = assess(mixed, at=AT)
+    assert a.summary["permitted"] == 38
+    line = ("Check the record (1 warning(s)): conditions[0].code[1].code (kgmassage validate)")
+    assert to_people_text(a).splitlines()[1] == line
+    assert f'<p class="warning">{line}</p>' in to_html([a])
