@@ -18,15 +18,15 @@ What is read (everything else is ignored; nothing that may count is ever dropped
   ``birth_date``.
 * **Condition** → ``conditions``: every coding of ``code`` → ``code`` (one object, or an array
   when there are several); ``clinicalStatus`` active/recurrence/relapse → ``active``,
-  inactive/remission/resolved → ``resolved`` (``active`` while its ``abatement`` date lies
-  after the assessment time); ``verificationStatus`` provisional/differential/
-  unconfirmed → ``suspected``, refuted → ``refuted``, entered-in-error → ``entered-in-error``
-  (only codings of the statuses' own code systems count; of two codings, the one that counts
-  most: refuted beside confirmed is present); ``onsetDateTime`` / ``onsetPeriod.end`` (no end:
-  the assessment time) → ``onset`` (``onsetAge``, ``onsetString`` … as written: no date, so
-  the item counts from the assessment time); ``recordedDate`` → ``recorded_at``;
-  ``bodySite`` → ``site`` and ``side`` (below). A Condition without ``code`` is kept as an item
-  without type or code (UNRECOGNIZED).
+  inactive/remission/resolved → ``resolved`` (``active`` while its ``abatementDateTime`` or
+  ``abatementPeriod`` lies after the assessment time); ``verificationStatus``
+  provisional/differential/unconfirmed → ``suspected``, refuted → ``refuted``, entered-in-error
+  → ``entered-in-error`` (only codings of the statuses' own code systems count; of two codings,
+  the one that counts most: refuted beside confirmed is present); ``onsetDateTime`` /
+  ``onsetPeriod.end`` (no end: the assessment time) → ``onset`` (``onsetAge``, ``onsetString`` …
+  as written: no date, so the item counts from the assessment time); ``recordedDate`` →
+  ``recorded_at``; ``bodySite`` → ``site`` and ``side`` (below). A Condition without ``code`` is
+  kept as an item without type or code (UNRECOGNIZED).
 * **Procedure** → ``procedures``: ``code``; ``performedDateTime`` / ``performedPeriod.end`` (no
   end: the assessment time) → ``date`` (another ``performed[x]`` as written, as for an onset);
   ``bodySite`` → ``site``, ``side``; status not-done or entered-in-error → status
@@ -47,19 +47,19 @@ What is read (everything else is ignored; nothing that may count is ever dropped
   written (or left out), so kgmassage decides the plan as UNRECOGNIZED: a massage request is
   never dropped.
 * **Any other coded statement**: a SNOMED CT or ICD-10-CM coding the ontology maps to a
-  condition, finding or procedure, wherever a resource states it (an Encounter's
-  ``reasonCode``, a DiagnosticReport's ``conclusionCode``, a MedicationRequest's or a
-  ServiceRequest's reason, a ClinicalImpression finding, a Condition's ``evidence``, an
-  extension, a Flag, a QuestionnaireResponse answer …) → a finding with that CodeableConcept's
-  codes, ``recorded_at`` the latest date the resource gives at its top level (a period still
-  going on: the assessment time; none: no date, so it counts from the assessment time) and its
-  ``bodySite``. Which codings map is asked of the decision engine (its classification stages,
-  on a probe record): the mapping is stated once, in the ontology. Not read this way: the
-  elements read above; what is asked for (a request's ``code``: a knee replacement ordered is
-  not one done); resources that state nothing present about the patient (FamilyMemberHistory,
+  condition, finding or procedure, wherever a resource states it (an Encounter's ``reasonCode``,
+  a DiagnosticReport's ``conclusionCode``, a MedicationRequest's or a ServiceRequest's reason, a
+  ClinicalImpression finding, a Condition's ``evidence``, an extension, a Flag, a
+  QuestionnaireResponse answer …) → a finding with that CodeableConcept's codes, ``recorded_at``
+  the latest date the resource gives at its top level (a period still going on: the assessment
+  time; none: no date, so it counts from the assessment time), no site or side but what its
+  codes imply, an item of its own (a resolved Condition with the same code cancels nothing).
+  Which codings map is asked of the decision engine (its classification stages, on a probe
+  record): the mapping is stated once, in the ontology. Not read this way: the elements read
+  above; what is asked for (a request's ``code``: a knee replacement ordered is not one done);
+  resources that state nothing present about the patient (FamilyMemberHistory,
   AllergyIntolerance reactions, RiskAssessment predictions, definitions); a resource entered in
-  error; the evidence of a Condition that is resolved, refuted or entered in error; a mention
-  that such a Condition with the same code settled at or after its date.
+  error; the evidence of a Condition that is resolved, refuted or entered in error.
 * **Contained resources** (``contained``) of any entry are read as the entries above.
 * **OperationOutcome**: one with an error, or saying the data is not whole (``too-costly``,
   ``incomplete`` … even as a warning), refuses the Bundle, as a paginated search result does;
@@ -737,6 +737,16 @@ def _status(candidates: Iterable[str | None], order: tuple[str, ...]) -> str | N
     return next((s for s in order if s in found), None)
 
 
+def _abates_later(resource: Mapping[str, Any], at: datetime) -> bool:
+    """Whether a Condition's abatement (``abatementDateTime``, or an ``abatementPeriod`` by its
+    start or its end) lies after the assessment time."""
+    period = resource.get("abatementPeriod")
+    texts = [resource.get("abatementDateTime")] + (
+        [period.get("start"), period.get("end")] if isinstance(period, Mapping) else [])
+    return any((parsed := parse_date(text)) is not None and parsed.instant > at
+               for value in texts if (text := _date(value, at)) is not None)
+
+
 def _condition_status(resource: Mapping[str, Any], at: datetime) -> str | None:
     """A Condition's record status from its clinical and verification statuses; resolved
     (also inactive, remission) only once it has abated: not with an abatement date after the
@@ -744,11 +754,8 @@ def _condition_status(resource: Mapping[str, Any], at: datetime) -> str | None:
     clinical = _status((_CLINICAL.get(code or "") for code in
                         _status_codes(resource.get("clinicalStatus"), "clinicalStatus")),
                        _COUNTING_FIRST)
-    if clinical == "resolved":
-        abated = _period_date(resource, "abatement", at)
-        parsed = parse_date(abated) if abated is not None else None
-        if parsed is not None and parsed.instant > at:
-            clinical = "active"
+    if clinical == "resolved" and _abates_later(resource, at):
+        clinical = "active"
     verification = _status((_VERIFICATION.get(code or "") for code in
                             _status_codes(resource.get("verificationStatus"),
                                           "verificationStatus")), _COUNTING_FIRST)
@@ -917,52 +924,24 @@ def _when(resource: Mapping[str, Any], at: datetime) -> str | None:
     return max(dated)[1] if dated else None
 
 
-#: When the Conditions of a Bundle that do not count were settled, by code: (system, code) →
-#: the latest instant one of them with that code was resolved, refuted or last updated.
-Settled = dict[tuple[str, str], datetime]
-
-
-def _settled(resources: Iterable[Any], at: datetime) -> Settled:
-    """When each code was last settled by a Condition that does not count (resolved, refuted,
-    entered in error): the latest of its abatement, ``recordedDate`` and ``meta.lastUpdated``
-    (a version updated to "refuted" is last updated when it was refuted)."""
-    out: Settled = {}
-    for resource in resources:
-        if not (is_fhir(resource) and resource["resourceType"] == "Condition"
-                and _condition_status(resource, at) in _ABSENT):
-            continue
-        meta = resource.get("meta")
-        texts = [_period_date(resource, "abatement", at), _date(resource.get("recordedDate"), at),
-                 _date(meta.get("lastUpdated"), at) if isinstance(meta, Mapping) else None]
-        instants = [parsed.instant for text in texts
-                    if text is not None and (parsed := parse_date(text)) is not None]
-        if instants:
-            for pair in _pairs(resource.get("code")):
-                out[pair] = max(out.get(pair, instants[0]), *instants)
-    return out
-
-
-def _swept(kind: str | None, resource: Mapping[str, Any], known: Known, settled: Settled,
-           at: datetime, source: str, where: str) -> list[tuple[str, dict[str, Any]]]:
+def _swept(kind: str | None, resource: Mapping[str, Any], known: Known, at: datetime,
+           source: str, where: str) -> list[tuple[str, dict[str, Any]]]:
     """``(element, finding)`` for each coded concept the resource states outside what was read
     of it (an Encounter's reason, a report's conclusion, a condition's evidence, an answer, an
     extension …) that the knowledge base maps: a finding with its codes, counting from the
-    latest date the resource gives (none: the assessment time), at its ``bodySite``. A concept
-    whose mapped codes were each settled since by a Condition of the Bundle that does not count
-    (a DVT suspected at a visit, refuted at or after it) is left to that Condition."""
+    latest date the resource gives (none: the assessment time). It is an item of its own (a
+    resolved or refuted Condition of the Bundle cancels nothing), with no site or side but
+    those its codes imply: a resource's ``bodySite`` is that of what it is about, not of what
+    it mentions (a DVT as the evidence of a cellulitis of the right knee)."""
     out = []
     when = _when(resource, at)
-    parsed = parse_date(when) if when is not None else None
     for key, value in _statements(kind, resource, at):
         for concept in _coded(value, source, where):
-            mapped = _pairs(concept) & known
-            if not mapped or (parsed is not None and all(
-                    pair in settled and settled[pair] >= parsed.instant for pair in mapped)):
+            if not _pairs(concept) & known:
                 continue
             item: dict[str, Any] = {"code": _record_codes(concept)}
             if when is not None:
                 item["recorded_at"] = when
-            item.update(_site_and_side(resource.get("bodySite")))
             out.append((key, item))
     return out
 
@@ -1357,10 +1336,11 @@ def bundle_to_record(
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if resource is None:
-            if isinstance(entry, Mapping) and ("request" in entry or "response" in entry):
-                continue  # a transaction's or batch's instruction (a DELETE), or its outcome
+            if isinstance(entry, Mapping) and "request" in entry and "response" not in entry:
+                continue  # a transaction's or batch's instruction without data (a DELETE)
             raise RecordError(source, "an entry without its resource cannot be read (the "
-                              "data may be incomplete)", field=f"entry[{index}]")
+                              "data may be incomplete: a response given with "
+                              "return=minimal holds none)", field=f"entry[{index}]")
         where = _where(index, resource) if is_fhir(resource) else f"entry[{index}].resource"
         contained = resource.get("contained") if isinstance(resource, Mapping) else None
         found += [(where, where, resource, entry)] + [
@@ -1370,7 +1350,6 @@ def bundle_to_record(
     known = _mapped(_candidates(
         ((place, _kind(one), one) for place, _, one, _ in found if is_fhir(one)), when, source),
         when)
-    settled = _settled((one for _, _, one, _ in found), when)
     for place, where, one, entry in found:
         kind = _readable(one, source, place, known)
         if kind == "Patient":
@@ -1383,7 +1362,7 @@ def bundle_to_record(
             name = f"{resource_name(entry['resource'])} #{one.get('id') or ''}"
         items = [] if kind is None else [(n, i, "") for n, i in _read_item(kind, one, when, known)]
         items += [("findings", item, f" ({key})")
-                  for key, item in _swept(kind, one, known, settled, when, source, place)]
+                  for key, item in _swept(kind, one, known, when, source, place)]
         if kind is not None or items:
             read.append((place, one))
         for list_name, item, element in items:

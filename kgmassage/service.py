@@ -490,7 +490,10 @@ def read_prefetch(call: HookCall) -> PatientData:
     patient = _patient(call)
     data = PatientData(patient)
     seen: set[str] = set()
-    for key in _REQUIRED_PREFETCH:
+    # keys this service did not ask for are read too (an "encounters" key, a misspelt
+    # "Conditions"): what they hold may count, never skipped
+    extra = [key for key in call.prefetch if key not in (*_REQUIRED_PREFETCH, "patient")]
+    for key in (*_REQUIRED_PREFETCH, *extra):
         value = call.prefetch.get(key)
         if value is None:
             continue

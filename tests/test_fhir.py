@@ -549,6 +549,13 @@ def test_instructions_without_resource_are_skipped_other_entries_refused() -> No
     document["entry"].insert(1, {"search": {"mode": "match"}})  # its resource left out
     with pytest.raises(RecordError, match="entry without its resource"):
         bundle_to_record(document, at=AT)
+    # a trial: a transaction-response given with return=minimal holds no data
+    response = bundle(condition(code=concept("239873007")))
+    response["type"] = "transaction-response"
+    response["entry"].insert(1, {"response": {"status": "201 Created",
+                                              "location": "Condition/dvt/_history/1"}})
+    with pytest.raises(RecordError, match="return=minimal"):
+        bundle_to_record(response, at=AT)
 
 
 def test_the_bundle_is_not_changed() -> None:
@@ -806,14 +813,16 @@ def test_redacted_data_is_refused(where: str) -> None:
         mapped(resource, **(label if where == "bundle" else {}))
 
 
-@pytest.mark.parametrize(("abatement", "status"), [
-    ("2026-12-01", "active"),  # abates after the assessment time: still there
-    ("2026-11-01", "resolved"),
-    (None, "resolved"),
+@pytest.mark.parametrize(("fields", "status"), [
+    ({"abatementDateTime": "2026-12-01"}, "active"),  # abates after the assessment time
+    ({"abatementPeriod": {"start": "2026-11-25"}}, "active"),
+    ({"abatementPeriod": {"start": "2026-11-01", "end": "2026-11-30"}}, "active"),
+    ({"abatementDateTime": "2026-11-01"}, "resolved"),
+    ({"abatementPeriod": {"start": "2026-10-01", "end": "2026-11-01"}}, "resolved"),
+    ({}, "resolved"),
 ])
-def test_a_condition_resolved_later_than_the_assessment_counts(abatement: str | None,
+def test_a_condition_resolved_later_than_the_assessment_counts(fields: dict[str, Any],
                                                               status: str) -> None:
-    fields = {} if abatement is None else {"abatementDateTime": abatement}
     resolved = condition(code=DVT, clinicalStatus={"coding": [{"system": CLINICAL,
                                                               "code": "resolved"}]}, **fields)
     (item,) = mapped(resolved)["conditions"]
@@ -843,33 +852,31 @@ def test_reasons_name_the_fhir_resource_behind_their_item(tmp_path: Path) -> Non
 
 REFUTED = {"coding": [{"system": VERIFICATION, "code": "refuted"}]}
 RESOLVED = {"coding": [{"system": CLINICAL, "code": "resolved"}]}
+EMERGENCY = {"resourceType": "Encounter", "status": "finished", **RESOURCE,
+             "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                       "code": "EMER"}, "reasonCode": [DVT],
+             "period": {"start": "2026-11-18T08:00:00Z", "end": "2026-11-18T12:00:00Z"}}
 
 
-@pytest.mark.parametrize(("visit", "settled", "counts"), [
-    # an emergency visit for a suspected DVT, refuted at or after it: the Condition decides
-    ("2026-11-19T12:00:00Z", {"verificationStatus": REFUTED, "recordedDate": "2026-11-19"}, False),
-    ("2026-11-19T12:00:00Z", {"verificationStatus": REFUTED, "recordedDate": "2026-11-19T09:00:00Z",
-                              "meta": {"lastUpdated": "2026-11-19T15:00:00Z"}}, False),
-    # refuted before the visit: the visit is a new suspicion
-    ("2026-11-19T12:00:00Z", {"verificationStatus": REFUTED, "recordedDate": "2026-11-01"}, True),
-    # a visit without a date may be after anything: it counts
-    (None, {"verificationStatus": REFUTED, "recordedDate": "2026-11-19"}, True),
-    # a refuted Condition without any date settles nothing
-    ("2026-11-19T12:00:00Z", {"verificationStatus": REFUTED}, True),
-    # resolved after the visit: that episode; resolved before it: a new one
-    ("2026-11-19T12:00:00Z",
-     {"clinicalStatus": RESOLVED, "abatementDateTime": "2026-11-19T20:00:00Z"}, False),
-    ("2026-11-19T12:00:00Z", {"clinicalStatus": RESOLVED, "abatementDateTime": "2026-11-10"}, True),
-], ids=["refuted-same-day", "refuted-updated-later", "refuted-before", "visit-undated",
-        "refuted-undated", "resolved-after", "resolved-before"])
-def test_a_mention_settled_since_by_a_condition_is_left_to_it(
-        visit: str | None, settled: dict[str, Any], counts: bool) -> None:
-    encounter = {"resourceType": "Encounter", "status": "finished", **RESOURCE,
-                 "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-                           "code": "EMER"}, "reasonCode": [DVT]}
-    if visit is not None:
-        encounter["period"] = {"start": "2026-11-19T08:00:00Z", "end": visit}
-    record = mapped(encounter, condition(code=DVT, **settled))
-    assert ("findings" in record) is counts
-    legs = _status_of_legs(record)
-    assert legs["left"] == ({"forbidden"} if counts else {"permitted"})
+@pytest.mark.parametrize("other", [
+    {"clinicalStatus": RESOLVED, "abatementDateTime": "2026-09-01",
+     "recordedDate": "2026-11-19", "meta": {"lastUpdated": "2026-11-19T15:00:00Z"}},
+    {"verificationStatus": REFUTED, "recordedDate": "2026-11-19"},
+    {"verificationStatus": {"coding": [{"system": VERIFICATION, "code": "entered-in-error"}]}},
+    {"clinicalStatus": RESOLVED, "bodySite": [concept("24028007")]},  # a right-leg one
+], ids=["resolved-edited-later", "refuted", "entered-in-error", "resolved-other-side"])
+def test_a_condition_that_does_not_count_cancels_no_mention(other: dict[str, Any]) -> None:
+    """Items are evaluated independently: a resolved, refuted or voided DVT Condition (edited
+    after the visit, or on the other leg) does not cancel a DVT given as a visit's reason (a
+    trial found a new DVT hidden by an edit of an old one)."""
+    record = mapped(EMERGENCY, condition(code=DVT, **other))
+    assert _status_of_legs(record) == {"left": {"forbidden"}, "right": {"forbidden"}}
+
+
+def test_a_mention_takes_no_side_from_the_resource_it_is_in() -> None:
+    """A DVT given as the evidence of a right-knee cellulitis may be in either leg."""
+    cellulitis = condition(code=concept("128045006"), bodySite=[concept("24028007")],
+                           evidence=[{"code": [DVT]}])
+    (finding,) = mapped(cellulitis)["findings"]
+    assert "side" not in finding and "site" not in finding
+    assert _status_of_legs(mapped(cellulitis))["left"] == {"forbidden"}

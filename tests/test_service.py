@@ -1031,6 +1031,20 @@ def test_a_dvt_stated_as_a_reason_in_a_cds_call_counts(client: httpx.Client,
     assert named in cards[0]["detail"]
 
 
+@pytest.mark.parametrize("key", ["encounters", "Conditions"])
+def test_a_prefetch_key_the_service_did_not_ask_for_is_read(client: httpx.Client,
+                                                            key: str) -> None:
+    # a trial: a DVT under a key the service did not ask for gave no card ("all clear")
+    request = _load("order-sign-dvt-left.json")
+    patient = request["context"]["patientId"]
+    request["prefetch"]["conditions"] = None
+    request["prefetch"][key] = {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"resource": dict(DVT_LEFT_CONTAINED, subject={"reference": f"Patient/{patient}"})}]}
+    cards = _cards(_call(client, request))
+    assert cards and cards[0]["indicator"] == "critical"
+    assert "Condition/c" in cards[0]["detail"]
+
+
 def test_patient_view_says_when_even_light_massage_of_the_knee_is_forbidden(
         client: httpx.Client) -> None:
     # a trial: an open wound at the left knee gave only "Left leg: massage caution"
