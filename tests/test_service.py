@@ -973,6 +973,20 @@ DVT_LEFT_CONTAINED = {
     "bodySite": [{"coding": [{"system": "http://snomed.info/sct", "code": "7771000"}]}]}
 
 
+def _without_conditions() -> tuple[dict[str, Any], dict[str, str]]:
+    """The left-DVT order-sign call with no Condition in its prefetch, and its subject."""
+    request = _load("order-sign-dvt-left.json")
+    request["prefetch"]["conditions"] = None
+    return request, {"reference": f"Patient/{request['context']['patientId']}"}
+
+
+def _critical_dvt_card(client: httpx.Client, request: dict[str, Any]) -> dict[str, Any]:
+    cards = _cards(_call(client, request))
+    assert cards and cards[0]["indicator"] == "critical"
+    assert "DVT" in cards[0]["summary"]
+    return cards[0]
+
+
 @pytest.mark.parametrize("holder", ["order", "medication", "encounter"])
 def test_a_dvt_contained_anywhere_in_a_cds_call_counts(client: httpx.Client,
                                                        holder: str) -> None:
@@ -1007,11 +1021,8 @@ def test_a_dvt_contained_anywhere_in_a_cds_call_counts(client: httpx.Client,
 def test_a_dvt_stated_as_a_reason_in_a_cds_call_counts(client: httpx.Client,
                                                         holder: str) -> None:
     # a trial: a DVT only in an Encounter's reason (or an anticoagulant's) gave "permitted"
-    request = _load("order-sign-dvt-left.json")
-    patient = request["context"]["patientId"]
-    request["prefetch"]["conditions"] = None
+    request, subject = _without_conditions()
     reason = [{"coding": [{"system": "http://snomed.info/sct", "code": "128053003"}]}]
-    subject = {"reference": f"Patient/{patient}"}
     if holder == "encounter":
         request["prefetch"]["procedures"] = {"resourceType": "Bundle", "type": "searchset",
                                              "entry": [{"resource": {
@@ -1024,25 +1035,18 @@ def test_a_dvt_stated_as_a_reason_in_a_cds_call_counts(client: httpx.Client,
             "resourceType": "MedicationRequest", "id": "m", "status": "draft",
             "intent": "order", "subject": subject,
             "medicationCodeableConcept": {"text": "enoxaparin"}, "reasonCode": reason}})
-    cards = _cards(_call(client, request))
-    assert cards and cards[0]["indicator"] == "critical"
-    assert "DVT" in cards[0]["summary"]
     named = "Encounter/e (reasonCode)" if holder == "encounter" else "MedicationRequest/m"
-    assert named in cards[0]["detail"]
+    assert named in _critical_dvt_card(client, request)["detail"]
 
 
 @pytest.mark.parametrize("key", ["encounters", "Conditions"])
 def test_a_prefetch_key_the_service_did_not_ask_for_is_read(client: httpx.Client,
                                                             key: str) -> None:
     # a trial: a DVT under a key the service did not ask for gave no card ("all clear")
-    request = _load("order-sign-dvt-left.json")
-    patient = request["context"]["patientId"]
-    request["prefetch"]["conditions"] = None
+    request, subject = _without_conditions()
     request["prefetch"][key] = {"resourceType": "Bundle", "type": "searchset", "entry": [
-        {"resource": dict(DVT_LEFT_CONTAINED, subject={"reference": f"Patient/{patient}"})}]}
-    cards = _cards(_call(client, request))
-    assert cards and cards[0]["indicator"] == "critical"
-    assert "Condition/c" in cards[0]["detail"]
+        {"resource": dict(DVT_LEFT_CONTAINED, subject=subject)}]}
+    assert "Condition/c" in _critical_dvt_card(client, request)["detail"]
 
 
 def test_patient_view_says_when_even_light_massage_of_the_knee_is_forbidden(
