@@ -25,7 +25,7 @@ import networkx
 from .assessment import Assessment, Side
 from .errors import UnknownTermError, visible
 from .knowledge import KnowledgeBase
-from .report import COLOURS
+from .report import COLOURS, item_text
 
 __all__ = ["explanation", "to_dot", "to_graphml", "to_svg"]
 
@@ -61,9 +61,7 @@ def explanation(assessment: Assessment, technique: str | None, target: str | Non
                        else "decides")
         if reason.item is not None:
             item = f"item {reason.item}"
-            when = f"since {reason.since}" if reason.since else "time unknown"
-            graph.add_node(item, kind="item",
-                           label=f"{reason.item_label or reason.item} ({when}) [{reason.item}]")
+            graph.add_node(item, kind="item", label=item_text(reason))
             graph.add_edge(item, rule, key="sets off", relation="sets off")
     if decision.target is not None and decision.target != "KneeJoint":
         try:

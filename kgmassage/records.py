@@ -123,6 +123,10 @@ _KEYS = {
     "planned": _COMMON_KEYS | {"technique", "target"},
 }
 _RECORD_KEYS = frozenset({"id", *_RECORD_DATES, *LISTS})
+#: Keys that name a condition, finding or procedure. In a clearance or a planned intervention
+#: they are content that may hide an item (a DVT filed under "clearances" must not pass for a
+#: clearance, nor go unread): UNRECOGNIZED, not a field no rule reads.
+_ITEM_KEYS = frozenset({"type", "code"})
 _ABSOLUTE_IRI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+$")
 #: An item node of a JSON record: ``<patient IRI>/<list>/<index>``.
 ITEM_IRI = re.compile(r"^(?P<patient>.+)/(?P<list>" + "|".join(LISTS) + r")/(?P<index>[0-9]+)$")
@@ -306,8 +310,10 @@ class _Writer:
         self.literal(subject, predicate, literal)
         self.dates.append((f"<{subject}>", predicate, literal))
 
-    def unrecognized(self, subject: str, key: str, value: Any) -> None:
-        hides = isinstance(value, (dict, list)) and len(value) > 0
+    def unrecognized(self, subject: str, key: str, value: Any, states: bool = False) -> None:
+        """An unknown key: content that may hide items (a non-empty array or object, or a
+        key that ``states`` an item where none belongs), else a field no rule reads."""
+        hides = states or (isinstance(value, (dict, list)) and len(value) > 0)
         prop = KM.unrecognizedContent if hides else KM.unrecognizedField
         self.literal(subject, str(prop), nt_literal(f"{key}={_compact(value)}"))
 
@@ -372,7 +378,7 @@ def _add_item(out: _Writer, patient: str, list_name: str, index: int, item: Any,
     known = _KEYS[list_name]
     for key, value in item.items():
         if key not in known:
-            out.unrecognized(node, key, value)
+            out.unrecognized(node, key, value, states=key in _ITEM_KEYS and value is not None)
         elif value is None:
             continue
         elif key in _ITEM_NAMES:

@@ -73,12 +73,21 @@ def _tables() -> Tables:
     return default_engine().tables
 
 
-def _item(reason: Reason) -> str:
-    if reason.item is None:
-        return reason.rule
-    when = f"since {reason.since}" if reason.since else "time unknown"
+#: What a reason whose item gives no usable date says of its time (the rule then counts from
+#: the assessment time: a date missing, unreadable or in the future).
+NO_DATE = "no usable date: counts from the assessment time"
+
+
+def item_text(reason: Reason) -> str:
+    """The item behind a reason, for people: what it is, since when, where in the record (and
+    in the FHIR Bundle it was read from)."""
+    when = f"since {reason.since}" if reason.since else NO_DATE
     where = f"{reason.item}: {reason.item_source}" if reason.item_source else reason.item
     return f"{reason.item_label or reason.item} ({when}) [{where}]"
+
+
+def _item(reason: Reason) -> str:
+    return reason.rule if reason.item is None else item_text(reason)
 
 
 def _items(reasons: Iterable[Reason]) -> str:

@@ -453,7 +453,9 @@ def _assess(rec: dict, T: When, res: ModelResult) -> ModelResult:
             return None
         return w
 
-    def unknown_keys(obj: dict, known: set, where: str):
+    def unknown_keys(obj: dict, known: set, where: str, names_items: bool = False) -> bool:
+        """Whether obj holds unrecognized content (names_items: a clearance or a plan)."""
+        found = False
         for k, v in obj.items():
             if k in known or v is None:
                 continue
@@ -461,9 +463,13 @@ def _assess(rec: dict, T: When, res: ModelResult) -> ModelResult:
             # object is
             # UNRECOGNIZED and a Violation ... a scalar, an empty array or an empty object is kept
             #          and reported as a Warning"
-            if _nonempty_container(v):
+            # CHOICE: "A `type` or `code` in a clearance or a planned intervention is unrecognized
+            #          content too"
+            if _nonempty_container(v) or (names_items and k in ("type", "code")):
                 viol(f"{where}.{k}: unknown key holding content")
                 unrecognized_all.append(f"{where}.{k}")
+                found = True
+        return found
 
     # ---- record level
     # CHOICE: "an id that is an object or array refuse the record."
@@ -519,8 +525,8 @@ def _assess(rec: dict, T: When, res: ModelResult) -> ModelResult:
             viol(f"{where}: not an object")
             unrecognized_all.append(where)
             continue
-        unknown_keys(c, ITEM_KEYS["clearances"], where)
-        lifts = True
+        # CHOICE: "a clearance holding unrecognized content lifts nothing"
+        lifts = not unknown_keys(c, ITEM_KEYS["clearances"], where, names_items=True)
         st = c.get("status")
         if st is not None:
             s = st.lower() if isinstance(st, str) else None
@@ -558,7 +564,7 @@ def _assess(rec: dict, T: When, res: ModelResult) -> ModelResult:
             viol(f"{where}: not an object")
             unrecognized_all.append(where)
             continue
-        unknown_keys(p, ITEM_KEYS["planned"], where)
+        unknown_keys(p, ITEM_KEYS["planned"], where, names_items=True)
         site = p.get("site")
         if site is not None and not (isinstance(site, str) and site in REGIONS | set(REGION_OF)):
             viol(f"{where}: site {site!r}")  # CHOICE: "site: ... Anything else is a Violation"

@@ -787,3 +787,53 @@ def test_a_very_long_order_text_is_read_fail_safe() -> None:
     text = "Effleurage " + "gently " * 2_000
     record = bundle_to_record(bundle_of(order(text, "Quadriceps")), at=AT)
     assert {p["technique"] for p in record["planned"]} == {"Effleurage", text.strip()}
+
+
+# --- a third trial (2026-12-02) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["clearances", "planned"])
+def test_a_condition_filed_as_a_clearance_or_a_plan_is_never_ignored(where: str) -> None:
+    """A DVT filed under the clearances lifted the clearance an osteoarthritis needs and was
+    itself never read: 38 permitted. It is UNRECOGNIZED content now, and lifts nothing."""
+    dvt = {"type": "DeepVeinThrombosis", "side": "left", "date": "2026-11-15",
+           "issued_by": "GP"}
+    if where == "planned":
+        dvt = {"technique": "Effleurage", "target": "Quadriceps", "side": "left",
+               "code": {"system": SCT, "code": "128053003"}}
+    record = {"id": "m", "conditions": [{"type": "Osteoarthritis"}], where: [dvt]}
+    assessment = assess(record, at=AT)
+    assert {d.status for d in assessment.decisions} == {"requires-clearance"}
+    assert not any(r.lifted for d in assessment.decisions for r in d.reasons)
+    assert any(r.rule == "UNRECOGNIZED" and r.item == f"{where}[0]"
+               for r in assessment.decisions[0].reasons)
+    assert f"{where}[0].{'type' if where == 'clearances' else 'code'}" in violations(record)
+
+
+def test_a_turtle_clearance_typed_as_a_dvt_lifts_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "t.ttl"
+    path.write_text("""
+@prefix km: <https://w3id.org/kgmassage#> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+<urn:x:p> a km:Patient ; km:identifier "p" ; km:hasCondition <urn:x:oa> ;
+    km:hasClearance <urn:x:c> .
+<urn:x:oa> a km:Osteoarthritis .
+<urn:x:c> a km:DeepVeinThrombosis ; km:side km:Left ; km:issuedOn "2026-11-15"^^xsd:date ;
+    km:issuedBy "GP" .
+""", encoding="utf-8")
+    assessment = assess(path, at=AT)
+    assert {d.status for d in assessment.decisions} == {"requires-clearance"}
+    assert not any(r.lifted for d in assessment.decisions for r in d.reasons)
+    assert "clearances[?]" in violations(path)  # its IRI gives no position
+
+
+@pytest.mark.parametrize(("onset", "status"), [
+    ("2026-11-16", "forbidden"),  # ends at 2026-11-17T00:00Z: exactly 72 h before, inclusive
+    ("2026-11-16T24:00:00Z", "forbidden"),  # the same instant, written as a date-time
+    ("2026-11-15", "requires-clearance"),
+])
+def test_a_date_ends_at_the_next_midnight_for_a_window(onset: str, status: str) -> None:
+    """A trial: at 2026-11-20T00:00Z, an injury dated 2026-11-16 was older than 72 h (its day
+    ended at 23:59:59.999999), the same end of day written as 24:00:00 was not."""
+    record = {"id": "w", "conditions": [{"type": "Fracture", "side": "left", "onset": onset}]}
+    assert side_statuses(record, at="2026-11-20T00:00:00Z")["left"] == {status}

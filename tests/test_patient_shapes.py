@@ -113,6 +113,14 @@ EXPECTED: dict[str, list[set[tuple[str, str | None, str]]]] = {
          (W, "planned[0].pressure", "UnrecognizedField")}
     ],
     "entry-not-object.json": [{(V, "conditions[0]", "UnrecognizedEntry")}],
+    # a condition filed as a clearance or a plan (a trial: the DVT "clearance" lifted the rest)
+    "misfiled-items.ttl": [
+        {(V, "clearances[0]", "MisfiledItem"), (V, "planned[0]", "MisfiledItem")}
+    ],
+    "misfiled-items.json": [
+        {(V, "clearances[0].type", "UnrecognizedContent"),
+         (V, "planned[0].code", "UnrecognizedContent")}
+    ],
     # the record vocabulary (closed shapes)
     "vocabulary-unknown.ttl": [
         {(V, "hasCondtion", "PatientVocabulary"), (V, "conditions[0].severity", "ItemVocabulary"),
@@ -159,6 +167,7 @@ PASSES = {
     "ClearanceVocabulary": "valid-full.json",
     "PlanVocabulary": "valid-full.json",
     "CodingVocabulary": "valid-full.json",
+    "MisfiledItem": "valid-full.json",
 }
 
 

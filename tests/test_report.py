@@ -56,9 +56,10 @@ def test_both_legs_merge_and_deep_pressure_is_one_line() -> None:
     assert [(h.where, h.text) for h in heads] == [("BOTH LEGS", "light pressure only")]
 
 
-def test_undated_items_show_time_unknown() -> None:
+def test_undated_items_say_they_count_from_the_assessment_time() -> None:
     text = to_people_text(assess(CASES["skin-lesion-and-fever"], at=AT))
-    assert "fever, both legs (time unknown) [findings[0]]" in text
+    assert ("fever, both legs (no usable date: counts from the assessment time) [findings[0]]"
+            in text)
 
 
 def test_lifted_reasons_are_listed_once_and_in_full_in_verbose() -> None:
