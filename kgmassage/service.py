@@ -722,8 +722,9 @@ class _Context:
     record: dict[str, Any]
     refs: dict[str, list[str]]
 
-    def item(self, path: str | None) -> str:
-        """The record item behind a reason, for people (markdown)."""
+    def item(self, path: str | None, label: str | None = None) -> str:
+        """The record item behind a reason, for people (markdown): what the engine read it as
+        (``label``: "deep vein thrombosis, right leg"), else what the record says."""
         if not path:
             return "every patient (the rule always applies)"
         match = _ITEM.match(path)
@@ -748,6 +749,8 @@ class _Context:
                 parts.append(item[key])
         if isinstance(item.get("status"), str) and item["status"] != "active":
             parts.append(item["status"])
+        if label and name != "planned":  # the engine's reading first, the record's after it
+            parts = [label, f"as recorded: {'; '.join(parts)}"]
         return f"{_code(path)}{ref}: {_md('; '.join(parts))}"
 
 
@@ -764,7 +767,8 @@ def _reason_lines(reasons: Iterable[Any], ctx: _Context) -> list[str]:
         since = _since(r.since)
         lines += [
             f"- **{r.rule}** ({r.status}{lifted}): {_md(r.message)}",
-            f"  - Record item: {ctx.item(r.item)}" + (f", since {since}" if since else ""),
+            f"  - Record item: {ctx.item(r.item, r.item_label)}"
+            + (f", since {since}" if since else ""),
             f"  - Source: *{_ARTICLE}*, section “{_md(r.source)}”",
         ]
     return lines

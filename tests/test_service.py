@@ -496,7 +496,9 @@ def test_patient_view_merges_legs_that_say_the_same(client: httpx.Client) -> Non
     assert card["indicator"] == "warning"
     assert card["summary"].startswith("Both legs: massage needs medical clearance")
     assert "RED-FLAG" in card["summary"]
-    assert "`findings[0]` (Observation/temp-1): Fever" in card["detail"]
+    # the item as the engine read it, then as the record says it
+    assert "`findings[0]` (Observation/temp-1): fever, both legs; as recorded: Fever" in card[
+        "detail"]
 
 
 def test_patient_view_without_contraindications_has_no_cards(client: httpx.Client) -> None:
@@ -1035,8 +1037,11 @@ def test_a_dvt_stated_as_a_reason_in_a_cds_call_counts(client: httpx.Client,
             "resourceType": "MedicationRequest", "id": "m", "status": "draft",
             "intent": "order", "subject": subject,
             "medicationCodeableConcept": {"text": "enoxaparin"}, "reasonCode": reason}})
-    named = "Encounter/e (reasonCode)" if holder == "encounter" else "MedicationRequest/m"
-    assert named in _critical_dvt_card(client, request)["detail"]
+    named = "Encounter/e" if holder == "encounter" else "MedicationRequest/m"
+    named += " (reasonCode)"
+    detail = _critical_dvt_card(client, request)["detail"]
+    assert named in detail
+    assert f"{named}): deep vein thrombosis, both legs; as recorded:" in detail
 
 
 @pytest.mark.parametrize("key", ["encounters", "Conditions"])
