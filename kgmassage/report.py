@@ -73,6 +73,8 @@ def _tables() -> Tables:
     return default_engine().tables
 
 
+#: The source text every rule cites (its sections are the rules' ``source``).
+ARTICLE = "Is Massage Good for Knee Pain?"
 #: What a reason whose item gives no usable date says of its time (the rule then counts from
 #: the assessment time: a date missing, unreadable or in the future).
 NO_DATE = "no usable date: counts from the assessment time"
@@ -366,6 +368,31 @@ def _svg(assessment: Assessment) -> str:
     return "".join(parts)
 
 
+def basis(assessment: Assessment) -> list[str]:
+    """Every rule that applies, once per item, most severe first: the rule, what it gives, its
+    message, the item behind it and the section of the source article (a clinician checks a
+    decision against these)."""
+    seen: dict[tuple[str, str, str | None, bool], Reason] = {}
+    for d in assessment.decisions:
+        for r in d.reasons:
+            seen.setdefault((r.rule, r.status, r.item, r.lifted), r)
+    ranks = _tables().status_ranks
+    ordered = sorted(seen.values(),
+                     key=lambda r: (-ranks[r.status], r.lifted, r.rule, r.item or ""))
+    return [f"{r.rule} ({r.status}{', lifted by ' + ', '.join(r.lifted_by) if r.lifted else ''})"
+            f": {r.message} — {_item(r) if r.item else 'always'} — source: {ARTICLE}, "
+            f"section \"{r.source}\"" for r in ordered]
+
+
+def _basis_html(assessment: Assessment) -> str:
+    lines = basis(assessment)
+    if not lines:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return (f"<details><summary>The basis of each rule that applies ({len(lines)})</summary>"
+            f'<ul class="basis">{items}</ul></details>')
+
+
 def to_html(assessments: Sequence[Assessment], *, back: str | None = None) -> str:
     """One self-contained HTML page (no network fetches): per patient an SVG of both legs by
     region, each coloured by the most severe status there, a legend, the headlines and the
@@ -392,7 +419,7 @@ def to_html(assessments: Sequence[Assessment], *, back: str | None = None) -> st
             f'<ul class="headlines">{heads}</ul></div>'
             "<table><thead><tr><th>Region</th><th>Side</th><th>Status</th>"
             "<th>Interventions</th><th>Why</th></tr></thead>"
-            f"<tbody>{rows}</tbody></table></section>")
+            f"<tbody>{rows}</tbody></table>{_basis_html(a)}</section>")
     link = f'<p><a href="{esc(back)}">Assess another record</a></p>' if back else ""
     return _page(visible(link + "".join(body) + link))
 

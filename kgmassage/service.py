@@ -77,7 +77,7 @@ from .records import (
     too_deep,
     unique_keys,
 )
-from .report import form_page, to_html
+from .report import ARTICLE, form_page, to_html
 from .resources import knowledge_ntriples
 from .timeline import parse_date
 
@@ -117,7 +117,6 @@ SPARQL_ROW_LIMIT = 10_000
 
 PROBLEM_JSON = "application/problem+json"
 _PROBLEM_TYPE = "urn:kgmassage:problem:"
-_ARTICLE = "Is Massage Good for Knee Pain?"
 _SOURCE_LABEL = "kgmassage knee-massage safety rules"
 _SNOMED = "http://snomed.info/sct"
 _LATERALITY = {"left": ("7771000", "Left"), "right": ("24028007", "Right"),
@@ -769,7 +768,7 @@ def _reason_lines(reasons: Iterable[Any], ctx: _Context) -> list[str]:
             f"- **{r.rule}** ({r.status}{lifted}): {_md(r.message)}",
             f"  - Record item: {ctx.item(r.item, r.item_label)}"
             + (f", since {since}" if since else ""),
-            f"  - Source: *{_ARTICLE}*, section “{_md(r.source)}”",
+            f"  - Source: *{ARTICLE}*, section “{_md(r.source)}”",
         ]
     return lines
 

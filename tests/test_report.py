@@ -178,3 +178,17 @@ def test_reports_name_the_fields_a_warning_is_about() -> None:
     line = ("Check the record (1 warning(s)): conditions[0].code[1].code (kgmassage validate)")
     assert to_people_text(a).splitlines()[1] == line
     assert f'<p class="warning">{line}</p>' in to_html([a])
+
+
+def test_the_html_report_gives_the_basis_of_each_rule() -> None:
+    """A trial: the HTML report showed no rule message and no source section, so a decision
+    could not be checked from it. Each rule that applies is listed once per item."""
+    a = assess({"id": "b", "conditions": [
+        {"type": "DeepVeinThrombosis", "side": "left", "onset": "2026-11-19"},
+        {"type": "SevereOsteoporosis"}]}, at=AT)
+    page = to_html([a])
+    assert "The basis of each rule that applies (4)" in page
+    assert ("<li>DVT (forbidden): Known or suspected deep vein thrombosis in this leg: no "
+            "massage, pressure could dislodge the clot (risk of pulmonary embolism). — deep vein "
+            "thrombosis, left leg (since 2026-11-19) [conditions[0]] — source: Is Massage Good "
+            "for Knee Pain?, section &quot;Absolute Contraindications&quot;</li>") in page
