@@ -380,7 +380,7 @@ def basis(assessment: Assessment) -> list[str]:
     ordered = sorted(seen.values(),
                      key=lambda r: (-ranks[r.status], r.lifted, r.rule, r.item or ""))
     return [f"{r.rule} ({r.status}{', lifted by ' + ', '.join(r.lifted_by) if r.lifted else ''})"
-            f": {r.message} — {_item(r) if r.item else 'always'} — source: {ARTICLE}, "
+            f": {r.message} — {item_text(r) if r.item else 'always'} — source: {ARTICLE}, "
             f"section \"{r.source}\"" for r in ordered]
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -59,7 +58,6 @@ _DATETIME_RE = re.compile(
     r"T(?P<H>[0-9]{2}):(?P<M>[0-9]{2}):(?P<S>[0-9]{2})(?:\.(?P<f>[0-9]+))?" + _OFFSET
 )
 _END_OF_DAY = time(23, 59, 59, 999999)
-_LAST = datetime.max.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -67,8 +65,8 @@ class DateValue:
     """A parsed date or date-time.
 
     Attributes:
-        instant: the UTC instant it stands for; a date stands for the end of its day, the
-            next midnight (in its own offset when it carries one, else UTC).
+        instant: the UTC instant it stands for; a date stands for the end of its day, its
+            last microsecond (in its own offset when it carries one, else UTC).
         day: the calendar day: the day a date names; a date-time's UTC day.
         timed: whether it carried a time of day.
     """
@@ -107,9 +105,9 @@ def parse_date(text: str, *, round_up: bool = False) -> DateValue | None:
     (a record item's date then looks as recent as it can: the safe side).
 
     >>> parse_date("2026-11-19").instant.isoformat()
-    '2026-11-20T00:00:00+00:00'
+    '2026-11-19T23:59:59.999999+00:00'
     >>> parse_date("2026-11-19-12:00").instant.isoformat(), str(parse_date("2026-11-19-12:00").day)
-    ('2026-11-20T12:00:00+00:00', '2026-11-19')
+    ('2026-11-20T11:59:59.999999+00:00', '2026-11-19')
     >>> parse_date("2026-11-20T10:00:00+01:00").instant.isoformat()
     '2026-11-20T09:00:00+00:00'
     >>> [parse_date(t) for t in ("2026-11-20T10:00Z", "2026-11-20 10:00:00", "20261120T100000Z",
@@ -127,10 +125,6 @@ def parse_date(text: str, *, round_up: bool = False) -> DateValue | None:
             end = datetime.combine(day, _END_OF_DAY, zone).astimezone(timezone.utc)
         except (ValueError, OverflowError):
             return None
-        # the end of the day is the next midnight, as 24:00:00 is (inclusive windows then hold
-        # it); 9999-12-31 has none: its last microsecond
-        with suppress(OverflowError):
-            end += timedelta(microseconds=1)
         return DateValue(end, day, False)
     match = _DATETIME_RE.fullmatch(text)
     if not match:
@@ -197,10 +191,8 @@ def resolve_at(at: datetime | str | None, record_at: str | None = None) -> datet
             continue
         if parsed.timed:
             return parsed.instant
-        # a date's instant is the end of its day, the next midnight (9999-12-31 has none: its
-        # last microsecond); its start is a day before that
-        span = timedelta(days=1) if parsed.instant != _LAST else timedelta(days=1, microseconds=-1)
-        return (parsed.instant - span).astimezone(timezone.utc)
+        start = parsed.instant - timedelta(hours=23, minutes=59, seconds=59, microseconds=999999)
+        return start.astimezone(timezone.utc)
     return utc_now()
 
 

@@ -828,12 +828,15 @@ def test_a_turtle_clearance_typed_as_a_dvt_lifts_nothing(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize(("onset", "status"), [
-    ("2026-11-16", "forbidden"),  # ends at 2026-11-17T00:00Z: exactly 72 h before, inclusive
-    ("2026-11-16T24:00:00Z", "forbidden"),  # the same instant, written as a date-time
-    ("2026-11-15", "requires-clearance"),
+    # the latest instant 2026-11-16 can mean lies within that day: just over 72 h before
+    ("2026-11-16", "requires-clearance"),
+    # 24:00:00 is the next day's midnight (XSD): exactly 72 h before, within the window
+    ("2026-11-16T24:00:00Z", "forbidden"),
+    ("2026-11-17", "forbidden"),
 ])
-def test_a_date_ends_at_the_next_midnight_for_a_window(onset: str, status: str) -> None:
-    """A trial: at 2026-11-20T00:00Z, an injury dated 2026-11-16 was older than 72 h (its day
-    ended at 23:59:59.999999), the same end of day written as 24:00:00 was not."""
+def test_a_date_is_the_latest_instant_of_its_own_day(onset: str, status: str) -> None:
+    """A trial read "2026-11-16" and "2026-11-16T24:00:00Z" as the same instant. They are
+    not: a date is the last instant of the day it names (clinical-rules.md), which the
+    independent reading of the rules (tests/spec_model.py) and the differential test share."""
     record = {"id": "w", "conditions": [{"type": "Fracture", "side": "left", "onset": onset}]}
     assert side_statuses(record, at="2026-11-20T00:00:00Z")["left"] == {status}
