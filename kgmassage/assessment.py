@@ -112,6 +112,9 @@ class Reason:
     alternatives: tuple[str, ...] = ()
     item_label: str | None = None
     item_source: str | None = None
+    #: ``lifted_by`` with what each clearance says of itself, for people
+    #: (``"clearances[0] (issued 2026-11-15 by GP)"``).
+    lifted_by_detail: tuple[str, ...] = field(default=(), repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The reason JSON object (``item_source`` only for a record read from FHIR)."""
@@ -347,9 +350,13 @@ def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str
         slot.planned = slot.planned or row["plan"] != asked
         if row["plan"] != asked:
             slot.plans.append(row["plan"] or "")
-    lifts: dict[str, list[str]] = defaultdict(list)
+    lifts: dict[str, dict[str, list[str]]] = defaultdict(dict)  # match → clearance → said
     for row in rows["lifts"]:
-        lifts[row["match"] or ""].append(row["clearance"] or "")
+        said = lifts[row["match"] or ""].setdefault(row["clearance"] or "", [])
+        for part in (f"issued {row['issued']}" if row["issued"] else None,
+                     f"by {row['issuer']}" if row["issuer"] else None):
+            if part and part not in said:
+                said.append(part)
     matches = {row["match"]: row for row in rows["matches"]}
     if len(matches) != len(rows["matches"]):  # one would hide another's date or reach
         raise StageError("matches", "a rule match with two values of one attribute")
@@ -433,13 +440,13 @@ def _item_label(item: str | None, patient: str, labels: Mapping[str, str]) -> st
     return "unrecognised content"
 
 
-def _reason(engine: Engine, match: Row, lifts: Mapping[str, list[str]],
+def _reason(engine: Engine, match: Row, lifts: Mapping[str, Mapping[str, list[str]]],
             target: str | None, labels: Mapping[str, str], origins: Mapping[str, str]
             ) -> Reason:
     tables = engine.tables
     effect = engine.effects[match["effect"]]
     patient = match["patient"] or ""
-    lifted_by = lifts.get(match["match"] or "", ())
+    lifted_by = lifts.get(match["match"] or "", {})
     item = match["item"]
     path = _item_path(item, patient)
     return Reason(
@@ -452,6 +459,9 @@ def _reason(engine: Engine, match: Row, lifts: Mapping[str, list[str]],
         since=_when(match["since"], match["day"], match["timed"])
         if item and match["dated"] == "true" else None,
         lifted_by=tuple(sorted(_item_path(c, patient) or c for c in lifted_by)),
+        lifted_by_detail=tuple(sorted(
+            f"{_item_path(c, patient) or c} ({' '.join(said) or 'no date or issuer'})"
+            for c, said in lifted_by.items())),
         rule_iri=effect["rule"] or "",
         item_iri=item,
         alternatives=tables.alternatives.get(target or "", ()) if effect["offers"] == "true"

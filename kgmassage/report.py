@@ -165,8 +165,13 @@ def lifted_reasons(assessment: Assessment) -> list[str]:
             if reason.lifted:
                 seen.setdefault((reason.rule, reason.item), reason)
     return [f"{r.rule} ({r.status}): {_item(r) if r.item else 'always'} — lifted by "
-            f"{', '.join(r.lifted_by)}" for _, r in sorted(seen.items(), key=lambda kv: (
+            f"{_lifters(r)}" for _, r in sorted(seen.items(), key=lambda kv: (
                 kv[0][0], kv[0][1] or ""))]
+
+
+def _lifters(reason: Reason) -> str:
+    """The clearances that lifted a reason, with their date and issuer."""
+    return ", ".join(reason.lifted_by_detail or reason.lifted_by)
 
 
 def _own_plan(decision: Decision) -> bool:
@@ -379,7 +384,7 @@ def basis(assessment: Assessment) -> list[str]:
     ranks = _tables().status_ranks
     ordered = sorted(seen.values(),
                      key=lambda r: (-ranks[r.status], r.lifted, r.rule, r.item or ""))
-    return [f"{r.rule} ({r.status}{', lifted by ' + ', '.join(r.lifted_by) if r.lifted else ''})"
+    return [f"{r.rule} ({r.status}{', lifted by ' + _lifters(r) if r.lifted else ''})"
             f": {r.message} — {item_text(r) if r.item else 'always'} — source: {ARTICLE}, "
             f"section \"{r.source}\"" for r in ordered]
 

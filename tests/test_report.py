@@ -3,6 +3,7 @@ the HTML page with its picture of the legs."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -192,3 +193,17 @@ def test_the_html_report_gives_the_basis_of_each_rule() -> None:
             "massage, pressure could dislodge the clot (risk of pulmonary embolism). — deep vein "
             "thrombosis, left leg (since 2026-11-19) [conditions[0]] — source: Is Massage Good "
             "for Knee Pain?, section &quot;Absolute Contraindications&quot;</li>") in page
+
+
+def test_a_lifted_rule_names_the_clearance_date_and_issuer() -> None:
+    """A trial: "lifted by clearances[0]" did not say when, or by whom, it was cleared."""
+    record = {"id": "c", "conditions": [{"type": "Osteoporosis", "onset": "2019-05-01"}],
+              "clearances": [{"date": "2026-11-15", "issued_by": "GP"}, {"date": "2026-11-16"}]}
+    a = assess(record, at=AT)
+    (reason,) = {r for d in a.decisions for r in d.reasons if r.lifted}
+    assert reason.lifted_by == ("clearances[0]", "clearances[1]")
+    assert reason.lifted_by_detail == ("clearances[0] (issued 2026-11-15 by GP)",
+                                       "clearances[1] (issued 2026-11-16)")
+    assert ("lifted by clearances[0] (issued 2026-11-15 by GP), clearances[1] (issued "
+            "2026-11-16)") in to_people_text(a)
+    assert "lifted_by_detail" not in json.dumps(a.to_dict())  # the JSON keeps its form
