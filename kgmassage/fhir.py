@@ -933,16 +933,13 @@ def _swept(kind: str | None, resource: Mapping[str, Any], known: Known, at: date
     resolved or refuted Condition of the Bundle cancels nothing), with no site or side but
     those its codes imply: a resource's ``bodySite`` is that of what it is about, not of what
     it mentions (a DVT as the evidence of a cellulitis of the right knee)."""
-    out = []
-    when = _when(resource, at)
-    for key, value in _statements(kind, resource, at):
-        for concept in _coded(value, source, where):
-            if not _pairs(concept) & known:
-                continue
-            item: dict[str, Any] = {"code": _record_codes(concept)}
-            if when is not None:
-                item["recorded_at"] = when
-            out.append((key, item))
+    out: list[tuple[str, dict[str, Any]]] = [(key, {"code": _record_codes(concept)})
+           for key, value in _statements(kind, resource, at)
+           for concept in _coded(value, source, where) if _pairs(concept) & known]
+    when = _when(resource, at) if out else None  # its dates are read only when it counts
+    if when is not None:
+        for _, item in out:
+            item["recorded_at"] = when
     return out
 
 

@@ -1031,27 +1031,30 @@ def run_hook(service: CdsService, body: Any, at: datetime) -> dict[str, Any]:
     orders: list[Order] = []
     if service.hook != "patient-view":
         planned: list[dict[str, Any]] = []
-        for order in read_orders(call):
+        checked = {order.where: order for order in read_orders(call)}
+        for index, entry in enumerate(call.context["draftOrders"].get("entry", [])):
+            resource = entry.get("resource") if isinstance(entry, Mapping) else None
+            if not isinstance(resource, dict):
+                continue
+            where = f"context.draftOrders.entry[{index}]"
+            found: dict[str, list[str]] = {}
+            mapped = _order_record(where, resource, data.patient, at, found)
+            # what any draft order contains or states counts (a DVT behind an anticoagulant
+            # order: contained, or its reason)
+            for name in ("conditions", "procedures", "findings"):
+                record.setdefault(name, []).extend(mapped.get(name, []))
+                sources.setdefault(name, []).extend(found.get(name, []))
+            order = checked.get(where)
+            if order is None:
+                continue
             # an order that may be a massage of a technique the vocabulary does not know
             # ("Deep tissue massage", "Cupping") is decided as one (UNRECOGNIZED, deep
             # pressure: every other rule applies too), never left unchecked
-            mapped = _order_record(order.where, order.resource, data.patient, at, {})
             order.plans = list(mapped.get("planned", []))
             order.first = len(planned)
             planned += order.plans
             if order.plans:
                 orders.append(order)
-        for index, entry in enumerate(call.context["draftOrders"].get("entry", [])):
-            resource = entry.get("resource") if isinstance(entry, Mapping) else None
-            if isinstance(resource, dict):
-                # what any draft order contains or states counts (a DVT behind an
-                # anticoagulant order: contained, or its reason)
-                found: dict[str, list[str]] = {}
-                mapped = _order_record(f"context.draftOrders.entry[{index}]", resource,
-                                       data.patient, at, found)
-                for name in ("conditions", "procedures", "findings"):
-                    record.setdefault(name, []).extend(mapped.get(name, []))
-                    sources.setdefault(name, []).extend(found.get(name, []))
         if planned:
             record["planned"] = planned
     check_entries(record, "the prefetch")
