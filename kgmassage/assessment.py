@@ -289,7 +289,7 @@ def _item_path(item: str | None, patient: str) -> str | None:
 # ------------------------------------------------------------------ aggregation
 
 
-@dataclass
+@dataclass(slots=True)
 class _Slot:
     """One intervention of one patient while its decision is gathered."""
 
@@ -312,35 +312,61 @@ def _name(value: str | None, known: bool) -> tuple[str | None, str | None]:
     return (local_name(value), value) if known else (value, None)
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """The interventions every patient of a chunk is decided on: the catalogue's (in the order
+    decisions are listed: technique, target, side) and the region probes; each with what its
+    slot starts from, and the decision it gets when no reason and no plan touch it."""
+
+    slots: Mapping[str, tuple[Any, ...]]  # intervention → the _Slot arguments
+    catalogue: tuple[str, ...]
+    probes: tuple[str, ...]
+    untouched: Mapping[str, Decision]
+
+    @classmethod
+    def of(cls, engine: Engine) -> _Layout:
+        tables = engine.tables
+        slots: dict[str, tuple[Any, ...]] = {}
+        for rows, probe in ((engine.catalogue, False), (engine.probes, True)):
+            for row in rows:
+                slots[row["intervention"] or ""] = (
+                    local_name(row["technique"]), local_name(row["target"]),
+                    tables.side_names[row["side"] or ""], row["technique"], row["target"],
+                    not probe, False, probe)
+        catalogue = sorted((key for key, slot in slots.items() if slot[5]),
+                           key=lambda key: (slots[key][0] or "", slots[key][1] or "",
+                                            slots[key][2]))
+        permitted = _status(tables.status_order[0])
+        untouched = {key: Decision(technique=technique, target=target, side=_side(side),
+                                   status=permitted, technique_iri=technique_iri,
+                                   target_iri=target_iri)
+                     for key, (technique, target, side, technique_iri, target_iri, *_)
+                     in slots.items()}
+        return cls(slots, tuple(catalogue), tuple(key for key, slot in slots.items() if slot[7]),
+                   untouched)
+
+
 def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str | None,
-            origins: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, _Slot]]:
-    """Each patient's interventions with their reasons, from the result rows of one chunk
-    (``origins``: each patient's FHIR resources by item, :attr:`PatientRecord.origins`)."""
+            origins: Mapping[str, Mapping[str, str]], layout: _Layout
+            ) -> dict[str, dict[str, _Slot]]:
+    """Each patient's interventions that a reason or a plan touches, with their reasons, from
+    the result rows of one chunk (``origins``: each patient's FHIR resources by item,
+    :attr:`PatientRecord.origins`); the others are decided as ``layout.untouched``."""
     tables = engine.tables
-    slots: dict[str, dict[str, _Slot]] = {}
-    catalogue = [
-        (row["intervention"] or "", local_name(row["technique"]), local_name(row["target"]),
-         tables.side_names[row["side"] or ""], row["technique"], row["target"])
-        for row in engine.catalogue
-    ]
-    probes = [
-        (row["intervention"] or "", local_name(row["technique"]), local_name(row["target"]),
-         tables.side_names[row["side"] or ""], row["technique"], row["target"])
-        for row in engine.probes
-    ]
-    for patient in patients:
-        slots[patient] = {
-            key: _Slot(technique, target, side, technique_iri, target_iri, True)
-            for key, technique, target, side, technique_iri, target_iri in catalogue
-        }
-        slots[patient].update(
-            (key, _Slot(technique, target, side, technique_iri, target_iri, False, probe=True))
-            for key, technique, target, side, technique_iri, target_iri in probes)
+    slots: dict[str, dict[str, _Slot]] = {patient: {} for patient in patients}
+    known = layout.slots
+
+    def slot_of(mine: dict[str, _Slot], key: str) -> _Slot | None:
+        slot = mine.get(key)
+        if slot is None and key in known:
+            slot = mine[key] = _Slot(*known[key])
+        return slot
+
     for row in rows["planned"]:
         mine = slots.get(row["patient"] or "")
         if mine is None:
             continue
-        slot = mine.get(row["intervention"] or "")
+        slot = slot_of(mine, row["intervention"] or "")
         if slot is None:
             technique, technique_iri = _name(row["technique"], row["techniqueKnown"] == "true")
             target, target_iri = _name(row["target"], row["targetKnown"] == "true")
@@ -362,12 +388,18 @@ def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str
         raise StageError("matches", "a rule match with two values of one attribute")
     labels = _item_labels(engine, rows["items"])
     made: dict[tuple[str, str | None], Reason] = {}
+    # equal reasons are one object (those of rules that always apply, for every patient
+    # assessed at the same time), so that equal lists of reasons make one decision
+    same: dict[Reason, Reason] = {}
 
-    def reason(match: Row, slot: _Slot) -> Reason:
-        key = (match["match"] or "", slot.target_iri)
+    def reason(match: Row, target: str | None) -> Reason:
+        # only the alternatives of a rule that offers them depend on the target
+        key = (match["match"] or "",
+               target if engine.effects[match["effect"]]["offers"] == "true" else None)
         if key not in made:
-            made[key] = _reason(engine, match, lifts, slot.target_iri, labels,
-                                origins.get(match["patient"] or "", {}))
+            made_now = _reason(engine, match, lifts, key[1], labels,
+                               origins.get(match["patient"] or "", {}))
+            made[key] = same.setdefault(made_now, made_now)
         return made[key]
 
     for match in matches.values():  # the catalogue: the engine's reach table
@@ -377,15 +409,18 @@ def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str
         reached = engine.catalogue_reach.get(
             (match["effect"], match["sideReach"], match["regionReach"]), ())
         for intervention in reached:
-            slot = mine[intervention]
-            slot.reasons.append(reason(match, slot))
+            slot = mine.get(intervention) or slot_of(mine, intervention)
+            if slot is None:
+                raise StageError("catalogue-reach", f"{intervention} is no catalogue's")
+            slot.reasons.append(reason(match, slot.target_iri))
     for row in rows["reasons"]:  # the patients' own planned interventions
         match = matches.get(row["match"])
         if match is None:
             continue
-        slot = slots.get(match["patient"] or "", {}).get(row["intervention"] or "")
+        mine = slots.get(match["patient"] or "")
+        slot = None if mine is None else slot_of(mine, row["intervention"] or "")
         if slot is not None:
-            slot.reasons.append(reason(match, slot))
+            slot.reasons.append(reason(match, slot.target_iri))
     return slots
 
 
@@ -486,19 +521,19 @@ def _verdict(tables: Tables, reasons: Iterable[Reason]) -> Verdict:
     return ordered, _status(status), tuple(sorted({a for r in ordered for a in r.alternatives}))
 
 
-def _decisions(tables: Tables, slots: Mapping[str, _Slot], verdicts: dict[tuple[int, ...], Verdict],
-               made: dict[tuple[Any, ...], Decision]
+def _decisions(tables: Tables, slots: Mapping[str, _Slot], layout: _Layout,
+               verdicts: dict[tuple[int, ...], Verdict], made: dict[tuple[Any, ...], Decision]
                ) -> tuple[tuple[Decision, ...], tuple[Decision, ...]]:
-    """One patient's decisions, catalogue first, by technique, target and side; and the
-    decisions of its region probes.
+    """One patient's decisions, catalogue first, by technique, target and side, then its own
+    planned interventions; and the decisions of its region probes. ``slots``: the
+    interventions a reason or a plan touches (:func:`_gather`); the others are untouched.
 
     ``verdicts`` remembers the verdict of each list of reason objects met in the chunk (many
     interventions share one list: all those a rule reaches, or none), ``made`` the decisions
     made; their keys hold object ids, so they must not outlive the chunk's slots.
     """
-    decided = []
-    probes = []
-    for slot in slots.values():
+
+    def decided(slot: _Slot) -> Decision:
         key = tuple(map(id, slot.reasons))
         if key not in verdicts:
             verdicts[key] = _verdict(tables, slot.reasons)
@@ -521,13 +556,17 @@ def _decisions(tables: Tables, slots: Mapping[str, _Slot], verdicts: dict[tuple[
                 target_iri=slot.target_iri,
                 plans=plans,
             )
-        if slot.probe:
-            probes.append(decision)
-        else:
-            decided.append((slot.catalogue, decision))
-    decided.sort(key=lambda cd: (not cd[0], cd[1].technique or "", cd[1].target or "",
-                                 cd[1].side))
-    return tuple(d for _, d in decided), tuple(probes)
+        return decision
+
+    untouched = layout.untouched
+    catalogue = [decided(slots[key]) if key in slots else untouched[key]
+                 for key in layout.catalogue]
+    own = sorted((decided(slot) for slot in slots.values() if not slot.catalogue and
+                  not slot.probe),
+                 key=lambda d: (d.technique or "", d.target or "", d.side))
+    probes = tuple(decided(slots[key]) if key in slots else untouched[key]
+                   for key in layout.probes)
+    return (*catalogue, *own), probes
 
 
 def _engine(engine: str | Engine) -> Engine:
@@ -559,8 +598,9 @@ def _assessments(
     runner = _engine(engine)
     chunk = runner.chunk(list(zip(records, ats, strict=True)))
     rows = runner.run(chunk, validate=runner.backend_name != "rdflib")
+    layout = _Layout.of(runner)
     slots = _gather(runner, rows, [str(r.iri) for r in records], asked,
-                    {str(r.iri): r.origins for r in records if r.origins})
+                    {str(r.iri): r.origins for r in records if r.origins}, layout)
     version = runner.tables.version
     by_patient: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows["validation"]:
@@ -570,7 +610,8 @@ def _assessments(
     made: dict[tuple[Any, ...], Decision] = {}
     for record, at in zip(records, ats, strict=True):
         results = _validation(runner, record, at, by_patient.get(str(record.iri), ()))
-        decisions, probes = _decisions(runner.tables, slots[str(record.iri)], verdicts, made)
+        decisions, probes = _decisions(runner.tables, slots[str(record.iri)], layout,
+                                       verdicts, made)
         done.append(Assessment(
             patient=record.id,
             assessed_at=at,
