@@ -1626,6 +1626,10 @@ def create_app(*, warm: bool = True, sparql_timeout: float = SPARQL_TIMEOUT,
     async def home() -> HTMLResponse:
         return HTMLResponse(form_page())
 
+    # HEAD as GET without the body (health checkers, proxies), out of the OpenAPI document
+    for path, page in (("/health", health), ("/cds-services", discovery), ("/", home)):
+        app.add_api_route(path, page, methods=["HEAD"], include_in_schema=False)
+
     @app.post("/", tags=["pages"], summary="The report of the record sent by the form",
               response_class=HTMLResponse)
     async def home_report(request: Request) -> HTMLResponse:

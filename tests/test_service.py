@@ -796,6 +796,10 @@ def test_health_openapi_and_unknown_routes(client: httpx.Client) -> None:
     assert client.get("/docs").status_code == 200
     _problem(client.get("/nowhere"), 404)
     _problem(client.delete("/assess"), 405)
+    for path in ("/health", "/cds-services", "/"):  # health checkers and proxies ask HEAD
+        head, get = client.head(path), client.get(path)
+        assert (head.status_code, head.content) == (200, b"")
+        assert head.headers["content-type"] == get.headers["content-type"]
 
 
 # --- the page for people ---
