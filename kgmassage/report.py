@@ -436,7 +436,7 @@ def _page(body: str) -> str:
             "body{font-family:sans-serif;margin:1.5em;color:#222}"
             ".top{display:flex;gap:2em;align-items:flex-start}"
             ".headlines li{margin:.4em 0;font-weight:bold}"
-            "li.forbidden{color:#c62828}li.requires-clearance{color:#ef6c00}"
+            "li.forbidden{color:#c62828}li.requires-clearance{color:#b34700}"
             "li.caution{color:#8d6e00}table{border-collapse:collapse;margin-top:1em}"
             "td,th{border:1px solid #ccc;padding:.3em .5em;text-align:left;font-size:.9em}"
             "td:nth-child(4),h2{overflow-wrap:anywhere}td:nth-child(5){overflow-wrap:break-word}"

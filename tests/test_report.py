@@ -207,3 +207,20 @@ def test_a_lifted_rule_names_the_clearance_date_and_issuer() -> None:
     assert ("lifted by clearances[0] (issued 2026-11-15 by GP), clearances[1] (issued "
             "2026-11-16)") in to_people_text(a)
     assert "lifted_by_detail" not in json.dumps(a.to_dict())  # the JSON keeps its form
+
+
+def _contrast_on_white(colour: str) -> float:
+    """WCAG 2 contrast ratio of a #rrggbb text colour against white."""
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return 1.05 / (luminance + 0.05)
+
+
+def test_text_colours_of_the_page_are_readable() -> None:
+    page = to_html([assess(CASES["skin-lesion-and-fever"], at=AT)])
+    style = page[page.index("<style>"):page.index("</style>")]
+    colours = re.findall(r"[{;]color:(#[0-9a-f]{6})", style)
+    assert len(colours) >= 4  # the headlines by status, the warnings
+    assert {c: round(_contrast_on_white(c), 2) for c in colours
+            if _contrast_on_white(c) < 4.5} == {}  # WCAG AA for text
