@@ -98,18 +98,31 @@ def to_graphml(graph: Graph) -> str:
     return out.getvalue().decode("utf-8")
 
 
+def ink(fill: str) -> str:
+    """Black or white, whichever reads better on the ``#rrggbb`` colour ``fill`` (the WCAG 2
+    contrast ratio)."""
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+              for c in (int(fill[i:i + 2], 16) / 255 for i in (1, 3, 5))]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#fff"
+
+
 def to_svg(graph: Graph) -> str:
     """A self-contained SVG of an explanation, in columns: items, rules, the decision, the
-    anatomy path."""
-    width, height, gap = 260, 46, 22
-    rows: dict[int, int] = {}
+    anatomy path. Each box is as tall as its label, wrapped at whole words (a date or a
+    status cut in two reads as another), and carries the label whole as its title."""
+    width, gap, line_h = 260, 22, 13
+    lines = {node: textwrap.wrap(data["label"], 42) or [""]
+             for node, data in graph.nodes(data=True)}
+    heights = {node: max(46, 20 + len(wrapped) * line_h) for node, wrapped in lines.items()}
+    bottoms: dict[int, int] = {}
     place: dict[str, tuple[int, int]] = {}
     for node, data in graph.nodes(data=True):
         column = _COLUMNS[data["kind"]]
-        row = rows.get(column, 0)
-        rows[column] = row + 1
-        place[node] = (20 + column * (width + 60), 20 + row * (height + gap))
-    total_h = 40 + max(rows.values(), default=1) * (height + gap)
+        top = bottoms.get(column, 20)
+        bottoms[column] = top + heights[node] + gap
+        place[node] = (20 + column * (width + 60), top)
+    total_h = 20 + max(bottoms.values(), default=20 + 46 + gap)
     total_w = 40 + (max(_COLUMNS[d["kind"]] for _, d in graph.nodes(data=True)) + 1) * (
         width + 60)
     esc = html.escape
@@ -123,9 +136,9 @@ def to_svg(graph: Graph) -> str:
         start: tuple[float, float]
         end: tuple[float, float]
         if x1 == x2:  # the anatomy path: down the column
-            start, end = (x1 + width / 2, y1 + height), (x2 + width / 2, y2)
+            start, end = (x1 + width / 2, y1 + heights[source]), (x2 + width / 2, y2)
         else:
-            start, end = (x1 + width, y1 + height / 2), (x2, y2 + height / 2)
+            start, end = (x1 + width, y1 + heights[source] / 2), (x2, y2 + heights[target] / 2)
         parts.append(f'<line x1="{start[0]}" y1="{start[1]}" x2="{end[0]}" y2="{end[1]}" '
                      f'stroke="#555" marker-end="url(#arrow)"/>')
         parts.append(f'<text x="{(start[0] + end[0]) / 2}" y="{(start[1] + end[1]) / 2 - 3}" '
@@ -133,12 +146,11 @@ def to_svg(graph: Graph) -> str:
     for node, data in graph.nodes(data=True):
         x, y = place[node]
         colour = COLOURS.get(data.get("status", ""), "#455a64")
-        parts.append(f'<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="8" '
-                     f'fill="{colour}"/>')
-        # whole words per line (a date or a status cut in two reads as another)
-        lines = textwrap.wrap(data["label"], 42, max_lines=3, placeholder=" …")
-        for index, line in enumerate(lines):
-            parts.append(f'<text x="{x + 8}" y="{y + 16 + index * 13}" fill="#fff">'
-                         f"{esc(line)}</text>")
+        parts.append(f'<g><title>{esc(data["label"])}</title><rect x="{x}" y="{y}" '
+                     f'width="{width}" height="{heights[node]}" rx="8" fill="{colour}"/>')
+        for index, line in enumerate(lines[node]):
+            parts.append(f'<text x="{x + 8}" y="{y + 16 + index * line_h}" '
+                         f'fill="{ink(colour)}">{esc(line)}</text>')
+        parts.append("</g>")
     parts.append("</svg>")
     return visible("".join(parts) + "\n")

@@ -3,6 +3,8 @@ from the target to the knee joint; as DOT, GraphML and SVG, through the real com
 
 from __future__ import annotations
 
+import html
+import re
 import subprocess
 from io import BytesIO
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import networkx
 
 from kgmassage import assess
-from kgmassage.explain import explanation
+from kgmassage.explain import explanation, ink, to_svg
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = "2026-11-20T10:00:00Z"
@@ -59,3 +61,22 @@ def test_a_plan_without_a_target_can_be_explained(tmp_path: Path,
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert '"rule UNRECOGNIZED requires-clearance" -> "decision"' in done.stdout
+
+
+def test_the_picture_shows_long_labels_whole_and_readable() -> None:
+    technique = "a gentle stroking massage the clinic teaches under a long name of its own " * 2
+    record = {"id": "x", "conditions": [
+        {"type": "DeepVeinThrombosis", "side": "left", "onset": "2026-11-19"}],
+        "planned": [{"technique": technique, "target": "Quadriceps", "side": "left"}]}
+    graph = explanation(assess(record, at=AT), technique, "Quadriceps", "left")
+    svg = to_svg(graph)
+    assert any(len(data["label"]) > 3 * 42 for _, data in graph.nodes(data=True))
+    drawn = " ".join(re.findall(r'<text x="[^"]+" y="[^"]+" fill="#[0-9a-f]+">([^<]*)</text>',
+                                svg))
+    for _, data in graph.nodes(data=True):  # every word of every label is drawn
+        assert f"<title>{html.escape(data['label'])}</title>" in svg
+        assert all(html.escape(word) in drawn for word in data["label"].split())
+    boxes = re.findall(r'fill="(#[0-9a-f]{6})"/><text [^>]* fill="(#[0-9a-f]+)"', svg)
+    assert len(boxes) == graph.number_of_nodes()
+    assert all(ink(fill) == text for fill, text in boxes)
+    assert ink("#f9a825") == "#000" and ink("#c62828") == "#fff"  # caution yellow, forbidden red
