@@ -109,16 +109,16 @@ _ITEM_FLAGS = {"incision_closed": KM.incisionClosed, "sutures_removed": KM.sutur
 _ITEM_NAMES = {"type": RDF.type, "site": KM.site}
 _PLAN_NAMES = {"technique": (KM.technique, technique_named), "target": (KM.target, target_named)}
 _COMMON_KEYS = frozenset({"side", "site", "status"})
-_FINDING_KEYS = _COMMON_KEYS | {"type", "code", "onset", "recorded_at"}
+#: The wound flags are read on every list: a knee surgery listed as a condition or finding is
+#: judged by the same rule as a procedure (its stated open wound must not be dropped).
+_FINDING_KEYS = _COMMON_KEYS | {"type", "code", "onset", "recorded_at", *_ITEM_FLAGS}
 #: Keys each list's items understand; any other key is kept as ``km:unrecognizedField`` (or
 #: ``km:unrecognizedContent``). A key that is not the item's own (``date`` on a condition,
 #: ``onset`` on a procedure) is unknown: it is not used.
 _KEYS = {
     "conditions": _FINDING_KEYS,
     "findings": _FINDING_KEYS,
-    "procedures": _COMMON_KEYS | {
-        "type", "code", "date", "recorded_at", "incision_closed", "sutures_removed"
-    },
+    "procedures": _COMMON_KEYS | {"type", "code", "date", "recorded_at", *_ITEM_FLAGS},
     "clearances": _COMMON_KEYS | {"date", "issued_by"},
     "planned": _COMMON_KEYS | {"technique", "target"},
 }

@@ -465,6 +465,11 @@ def item(
             pairs.append(("onset", draw(date_text(T, when)) if not plain else render(when, "Z")))
         if k in ("recorded", "both"):
             pairs.append(("recorded_at", draw(date_text(T, when if k == "recorded" else None))))
+        if draw(st.integers(0, 5)) == 0:  # a knee surgery listed as a condition or finding
+            for flag in ("incision_closed", "sutures_removed"):
+                v = draw(st.sampled_from([True, False, None, "no"]))
+                if v is not None:
+                    pairs.append((flag, v))
     return list_name, Obj(pairs)
 
 

@@ -364,9 +364,13 @@ RECORD_KEYS = {"id", "assessed_at", "birth_date", *LIST_KEYS}
 # CHOICE: "Fields that are not the item's own are not used, and are reported as unknown keys
 # (Warning):
 #          date on a condition or finding, onset on a procedure. A procedure may carry recorded_at"
+# SPEC: "a rule fires on an item of its class whichever list of the record (conditions, findings,
+#        procedures) holds it" — so a knee surgery's wound flags count in any list.
 ITEM_KEYS = {
-    "conditions": {"type", "code", "side", "site", "status", "onset", "recorded_at"},
-    "findings": {"type", "code", "side", "site", "status", "onset", "recorded_at"},
+    "conditions": {"type", "code", "side", "site", "status", "onset", "recorded_at",
+                   "incision_closed", "sutures_removed"},
+    "findings": {"type", "code", "side", "site", "status", "onset", "recorded_at",
+                 "incision_closed", "sutures_removed"},
     "procedures": {
         "type",
         "code",
@@ -771,7 +775,7 @@ def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknow
     # SPEC: "wound flags are booleans"; "If either is unknown (missing or not a boolean)"
     flags = {}
     for k in ("incision_closed", "sutures_removed"):
-        v = it.get(k) if lst == "procedures" else None
+        v = it.get(k)
         if v is not None and type(v) is not bool:
             viol(f"{where}.{k}: not a boolean")
         flags[k] = v if type(v) is bool else None

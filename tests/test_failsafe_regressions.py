@@ -840,3 +840,20 @@ def test_a_date_is_the_latest_instant_of_its_own_day(onset: str, status: str) ->
     independent reading of the rules (tests/spec_model.py) and the differential test share."""
     record = {"id": "w", "conditions": [{"type": "Fracture", "side": "left", "onset": onset}]}
     assert side_statuses(record, at="2026-11-20T00:00:00Z")["left"] == {status}
+
+
+@pytest.mark.parametrize("where", ["conditions", "findings", "procedures"])
+def test_the_wound_flags_of_a_knee_surgery_count_in_any_list(where: str) -> None:
+    """Trial 13: a knee replacement listed as a condition, with its incision open, came out
+    38 permitted (80 days after surgery, the flags dropped as unknown keys: healed)."""
+    date = "date" if where == "procedures" else "onset"
+    surgery = {"type": "TotalKneeReplacement", "side": "left", date: "2026-09-01",
+               "incision_closed": False, "sutures_removed": False}
+    record = {"id": "tkr", where: [surgery],
+              "clearances": [{"date": "2026-11-19", "issued_by": "surgeon"}]}
+    # not healed: its side forbidden, the other side requires clearance, lifted here
+    assert side_statuses(record) == {"left": {"forbidden"}, "right": {"permitted"}}
+    assert validate(record, at=AT).results == ()
+    healed = {**surgery, "incision_closed": True, "sutures_removed": True}
+    assert side_statuses({"id": "tkr", where: [healed]}) == {
+        "left": {"requires-clearance"}, "right": {"requires-clearance"}}
