@@ -694,10 +694,11 @@ def assess_many(
     """Assess every record of a file (JSON array, NDJSON, Turtle) or an iterable of dicts.
 
     Records are read lazily and assessed in chunks of ``chunk_size`` patients, one engine run
-    per chunk (two records of the same patient never share a chunk: each is assessed on its
-    own data), on ``jobs`` processes; memory stays flat whatever the cohort's size. An
-    unreadable record (or, in strict mode, a non-conforming one) is yielded as its error, in
-    place, and the others go on. ``engine`` and ``endpoint`` are as for :func:`assess`.
+    per chunk (two records that share a node, the same patient or an item both describe,
+    never share a chunk: each is assessed on its own data), on ``jobs`` processes; memory
+    stays flat whatever the cohort's size. An unreadable record (or, in strict mode, a
+    non-conforming one) is yielded as its error, in place, and the others go on. ``engine``
+    and ``endpoint`` are as for :func:`assess`.
     With ``jobs`` above 1 the workers are spawned processes: call it under
     ``if __name__ == "__main__":`` in a script.
     """

@@ -46,19 +46,21 @@ def prepare_process(engine: str = "oxigraph") -> None:
 
 
 def _chunks(items: Iterable[Source], chunk_size: int) -> Iterator[list[Source]]:
-    """Records (read or not) grouped into chunks; errors travel in place; a patient read comes
-    at most once a chunk (an unread line is checked when it is read: :func:`_assess_chunk`)."""
+    """Records (read or not) grouped into chunks; errors travel in place; no two records read
+    in a chunk share a node (a patient, or an item that another file also describes: one
+    record's data would change the other's), an unread line is checked when it is read
+    (:func:`_assess_chunk`)."""
     chunk: list[Source] = []
     seen: set[str] = set()
     count = 0
     for item in items:
         if not isinstance(item, RecordError):
-            iri = str(item.iri) if isinstance(item, PatientRecord) else None
-            if iri in seen or count >= chunk_size:
+            nodes = ({str(item.iri), *item.nodes} if isinstance(item, PatientRecord)
+                     else set())
+            if count >= chunk_size or not seen.isdisjoint(nodes):
                 yield chunk
                 chunk, seen, count = [], set(), 0
-            if iri is not None:
-                seen.add(iri)
+            seen |= nodes
             count += 1
         chunk.append(item)
     if chunk:

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rdflib import Graph
 
-from kgmassage import RecordError, assess, decide, validate
+from kgmassage import RecordError, assess, assess_many, decide, validate
 from kgmassage.errors import ParameterError
 
 AT = "2026-11-20T10:00:00Z"
@@ -857,3 +858,33 @@ def test_the_wound_flags_of_a_knee_surgery_count_in_any_list(where: str) -> None
     healed = {**surgery, "incision_closed": True, "sutures_removed": True}
     assert side_statuses({"id": "tkr", where: [healed]}) == {
         "left": {"requires-clearance"}, "right": {"requires-clearance"}}
+
+
+def test_records_that_share_an_item_node_are_assessed_apart(tmp_path: Path) -> None:
+    """Trial 13: in one assess_many run, a second Turtle record that called the first one's
+    DVT node refuted made the first patient 38 permitted (one chunk, one graph)."""
+    head = ("@prefix km: <https://w3id.org/kgmassage#> .\n"
+            "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n")
+    first, second = tmp_path / "a.ttl", tmp_path / "b.ttl"
+    first.write_text(head + '<urn:example:A> a km:Patient ; km:identifier "A" ;\n'
+                     "  km:hasCondition <urn:example:item1> .\n"
+                     "<urn:example:item1> a km:DeepVeinThrombosis ; km:side km:Left .\n",
+                     encoding="utf-8")
+    second.write_text(head + '<urn:example:B> a km:Patient ; km:identifier "B" ;\n'
+                      "  km:hasCondition <urn:example:item1> .\n"
+                      "<urn:example:item1> a km:KneePain ; km:status km:Refuted .\n",
+                      encoding="utf-8")
+    alone = [assess(path, at=AT) for path in (first, second)]
+    together = list(assess_many([first, second], at=AT))
+    assert [a.summary for a in together] == [a.summary for a in alone]
+    assert together[0].summary == {"permitted": 0, "caution": 0, "requires-clearance": 19,
+                                   "forbidden": 19}
+    # a JSON record's item node named by a graph assessed in the same run
+    graph = Graph().parse(format="turtle", data=head + (
+        '<urn:kgmassage:patient:X> a km:Patient ; km:identifier "X" ;\n'
+        "  km:hasFinding <urn:kgmassage:patient:p2/conditions/0> .\n"
+        "<urn:kgmassage:patient:p2/conditions/0> a km:KneePain ; km:status km:Resolved .\n"))
+    p2 = {"id": "p2", "conditions": [{"type": "DeepVeinThrombosis", "side": "left"}]}
+    for order in ([graph, p2], [p2, graph]):
+        found = {a.patient: a.summary["forbidden"] for a in assess_many(order, at=AT)}
+        assert found == {"X": 0, "p2": 19}
