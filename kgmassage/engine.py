@@ -74,7 +74,11 @@ class StageError(KgMassageError):
 
     def __init__(self, stage: str, detail: str) -> None:
         self.stage = stage
+        self.detail = detail
         super().__init__(f"derivation stage {stage} failed: {cut(detail, 300)}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # picklable (raised in cohort workers)
+        return (type(self), (self.stage, self.detail))
 
 
 # ------------------------------------------------------------------------------- manifest

@@ -48,6 +48,7 @@ from functools import cache, cached_property, partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+import pyoxigraph as ox
 import rdflib
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.compare import to_canonical_graph
@@ -231,7 +232,39 @@ class PatientRecord:
             for prop in DATE_PROPERTY_IRIS
             for term, value in skolem.subject_objects(URIRef(prop))
         )
-        return cls(ntriples=skolem.serialize(format="nt"), dates=dates, parsed=graph, **fields)
+        text = skolem.serialize(format="nt")
+        _check_loadable(text, fields.get("source", "<graph>"), fields.get("line"))
+        return cls(ntriples=text, dates=dates, parsed=graph, **fields)
+
+
+def _check_loadable(ntriples: str, source: str, line: int | None) -> None:
+    """Refuse a patient graph the engine could not load: an IRI that RFC 3987 does not allow
+    (rdflib reads some, e.g. ``<http://a/b#c#d>``), or a value beyond the 16 MiB the N-Triples
+    reader holds. Otherwise it would fail the whole chunk it is loaded with."""
+    try:
+        for _ in ox.parse(ntriples, format=ox.RdfFormat.N_TRIPLES):
+            pass
+    except MemoryError:
+        raise RecordError(source, "a value of the record is longer than 16 MiB",
+                          line=line) from None
+    except SyntaxError as exc:
+        found = re.search(r"line (\d+)", str(exc))
+        bad = [iri for iri in re.findall(r"<([^>]*)>", ntriples.splitlines()[
+            int(found.group(1)) - 1] if found else "") if not _is_iri(iri)]
+        what = f"the IRI <{cut(bad[0], 80)}>" if bad else "a term"
+        raise RecordError(source, f"{what} is not valid RDF ({cut(str(exc), 120)}); correct "
+                          "it (an IRI must follow RFC 3987)", line=line) from None
+
+
+def _is_iri(value: str) -> bool:
+    """Whether ``value`` is an absolute IRI the engine can load (RFC 3987)."""
+    if not _ABSOLUTE_IRI.match(value):
+        return False
+    try:
+        ox.NamedNode(value)
+    except ValueError:
+        return False
+    return True
 
 
 # --- JSON → graph ---------------------------------------------------------------------------
@@ -349,7 +382,7 @@ def _add_coding(out: _Writer, item: str, node: str, code: Mapping[str, Any]) -> 
         if value is None:
             continue
         if key == "system":
-            if isinstance(value, str) and _ABSOLUTE_IRI.match(value):
+            if isinstance(value, str) and _is_iri(value):
                 out.iri(node, str(KM.system), value)
             else:
                 out.literal(node, str(KM.system), nt_literal(_text(value)))
@@ -659,6 +692,7 @@ def _json_record(obj: Any, source: str, position: int, line: int | None,
         written = _write_record(obj, source, position)
         text = "\n".join(written.lines) + "\n"
         text.encode("utf-8")
+        _check_loadable(text, source, line)
     except RecordError as exc:
         if exc.line is not None or line is None:
             raise
@@ -1015,16 +1049,19 @@ def _iter_graph(
             patient = named
         assessed = sorted(str(v) for v in sub.objects(patient, KM.assessedAt))
         canonical = sorted(to_canonical_graph(sub).serialize(format="nt").splitlines())
-        yield PatientRecord.from_graph(
-            sub,
-            id=idents[0] if idents else None,
-            iri=patient,
-            source=source,
-            position=position,
-            line=line,
-            digest=_digest("\n".join(line for line in canonical if line) + "\n"),
-            assessed_at=assessed[0] if assessed else None,
-        )
+        try:
+            yield PatientRecord.from_graph(
+                sub,
+                id=idents[0] if idents else None,
+                iri=patient,
+                source=source,
+                position=position,
+                line=line,
+                digest=_digest("\n".join(line for line in canonical if line) + "\n"),
+                assessed_at=assessed[0] if assessed else None,
+            )
+        except RecordError as exc:
+            yield exc
 
 
 @cache

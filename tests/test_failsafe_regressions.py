@@ -888,3 +888,59 @@ def test_records_that_share_an_item_node_are_assessed_apart(tmp_path: Path) -> N
     for order in ([graph, p2], [p2, graph]):
         found = {a.patient: a.summary["forbidden"] for a in assess_many(order, at=AT)}
         assert found == {"X": 0, "p2": 19}
+
+
+@pytest.mark.parametrize("system", ["http://a/b#c#d", "a:%zz", "http://example.org/cs?v=[2024]",
+                                    "http://ex.org/a%2"])
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_code_system_no_iri_reader_accepts_fails_only_its_item(
+        tmp_path: Path, kgmassage_command: list[str], system: str, jobs: str) -> None:
+    """Trial 13: such a system was written as an IRI that oxigraph refuses: the whole chunk's
+    load failed (no output; with --jobs 2 a BrokenProcessPool traceback)."""
+    cohort = tmp_path / "c.ndjson"
+    bad = {"id": "bad", "conditions": [{"code": {"system": system, "code": "128053003"}}]}
+    cohort.write_text("\n".join(json.dumps(r) for r in (
+        {"id": "a"}, bad, {"id": "c", "conditions": [{"type": "DeepVeinThrombosis"}]})) + "\n",
+        encoding="utf-8")
+    done = subprocess.run([*kgmassage_command, "assess", str(cohort), "--format", "ndjson",
+                           "--at", AT, "--jobs", jobs], capture_output=True, text=True,
+                          check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [(o["patient"], o["summary"]["permitted"]) for o in out] == [
+        ("a", 38), ("bad", 0), ("c", 0)]  # an unknown system: UNRECOGNIZED, requires clearance
+    assert "conditions[0].code.system" in {r["field"] for r in out[1]["validation"]}
+
+
+def test_a_turtle_iri_only_rdflib_reads_refuses_its_record_not_the_others(
+        tmp_path: Path) -> None:
+    path = refused(tmp_path, "r.ttl", "@prefix km: <https://w3id.org/kgmassage#> .\n"
+                   "<urn:p> a km:Patient ; km:hasCondition <http://a/b#c#d> .\n"
+                   "<http://a/b#c#d> a km:DeepVeinThrombosis .\n",
+                   r"the IRI <http://a/b#c#d> is not valid RDF .*RFC 3987")
+    more = '<urn:q> a km:Patient ; km:identifier "q" .\n'
+    path.write_text(path.read_text(encoding="utf-8") + more, encoding="utf-8")
+    found = list(assess_many(path, at=AT))
+    assert [type(f).__name__ for f in found] == ["RecordError", "Assessment"]
+
+
+def test_a_value_beyond_what_the_engine_reads_refuses_its_record_only(tmp_path: Path) -> None:
+    """Trial 13: a 16 MiB string made a MemoryError traceback and no output for anyone."""
+    cohort = tmp_path / "c.ndjson"
+    cohort.write_text(json.dumps({"id": "a"}) + "\n"
+                      + json.dumps({"id": "big", "note": "y" * (16 * 2**20 + 100)}) + "\n"
+                      + json.dumps({"id": "c"}) + "\n", encoding="utf-8")
+    found = list(assess_many(cohort, at=AT))
+    assert [getattr(f, "patient", None) for f in found] == ["a", None, "c"]
+    assert isinstance(found[1], RecordError) and found[1].line == 2
+    assert "longer than 16 MiB" in str(found[1])
+
+
+def test_a_stage_error_crosses_processes() -> None:
+    import pickle
+
+    from kgmassage.engine import StageError
+
+    error = pickle.loads(pickle.dumps(StageError("load", "why")))
+    assert (type(error), error.stage, str(error)) == (
+        StageError, "load", "derivation stage load failed: why")
