@@ -514,8 +514,11 @@ def _verdict(tables: Tables, reasons: Iterable[Reason]) -> Verdict:
     ranks = tables.status_ranks
     # duplicates of one rule from distinct items stay (set() only drops exact repeats
     # produced by several paths to the same fact)
-    ordered = tuple(sorted(set(reasons),
-                           key=lambda r: (-ranks[r.status], r.lifted, r.rule, r.item or "")))
+    # a total order on what a reason shows (two effects of one rule on one item differ only
+    # in their messages: ordered by rule and item alone, they came out in either order)
+    ordered = tuple(sorted(set(reasons), key=lambda r: (
+        -ranks[r.status], r.lifted, r.rule, r.item or "", r.message, r.since or "", r.source,
+        r.item_label or "", r.lifted_by, r.item_source or "", r.alternatives)))
     standing = [r.status for r in ordered if not r.lifted]
     status = max(standing, key=ranks.__getitem__) if standing else tables.status_order[0]
     return ordered, _status(status), tuple(sorted({a for r in ordered for a in r.alternatives}))

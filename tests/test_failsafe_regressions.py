@@ -944,3 +944,20 @@ def test_a_stage_error_crosses_processes() -> None:
     error = pickle.loads(pickle.dumps(StageError("load", "why")))
     assert (type(error), error.stage, str(error)) == (
         StageError, "load", "derivation stage load failed: why")
+
+
+def test_the_reasons_of_a_decision_come_in_one_order(kgmassage_command: list[str],
+                                                     tmp_path: Path) -> None:
+    """Trial 13: the two DVT effects a DVT coded as a pulmonary embolism sets off came out in
+    either order from one run to the next (the same record, two outputs)."""
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"id": "s", "conditions": [
+        {"type": "DeepVeinThrombosis", "side": "left",
+         "code": {"system": ICD, "code": "I26.99"}}]}), encoding="utf-8")
+    outputs = {subprocess.run([*kgmassage_command, "assess", str(path), "--at", AT, "--format",
+                               "json"], capture_output=True, text=True, check=True).stdout
+               for _ in range(4)}
+    assert len(outputs) == 1
+    reasons = assess(path, at=AT).decision("Petrissage", "Quadriceps", "left").reasons
+    assert [r.message.split(";")[0][:40] for r in reasons] == sorted(
+        r.message.split(";")[0][:40] for r in reasons)
