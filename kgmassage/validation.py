@@ -249,7 +249,8 @@ def _sort_key(result: ValidationResult) -> tuple[Any, ...]:
 def _read_report(
     shacl: Graph, record: PatientRecord, graph: Graph
 ) -> tuple[tuple[ValidationResult, ...], Graph, bool]:
-    own_nodes = set(graph.subjects())
+    # the record's nodes, even those that say nothing (an empty item: "conditions": [{}])
+    own_nodes = {*graph.subjects(), *map(URIRef, record.nodes)}
     report = Graph()
     for prefix, namespace in shacl.namespaces():
         report.bind(prefix, namespace, override=False)

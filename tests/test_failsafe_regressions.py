@@ -961,3 +961,14 @@ def test_the_reasons_of_a_decision_come_in_one_order(kgmassage_command: list[str
     reasons = assess(path, at=AT).decision("Petrissage", "Quadriceps", "left").reasons
     assert [r.message.split(";")[0][:40] for r in reasons] == sorted(
         r.message.split(";")[0][:40] for r in reasons)
+
+
+@pytest.mark.parametrize("where", ["conditions", "findings", "procedures"])
+def test_an_empty_item_is_a_violation_on_both_engines(where: str) -> None:
+    """Trial 13: pySHACL found it, but its result was dropped as not the record's (the empty
+    item is the subject of no triple of the record)."""
+    record = {"id": "e", where: [{}]}
+    for engine in ("oxigraph", "rdflib"):
+        report = validate(record, at=AT, engine=engine)
+        assert ({(r.severity, r.field) for r in report.results}, report.conforms) == (
+            {("Violation", f"{where}[0]")}, False), engine
