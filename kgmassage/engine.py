@@ -502,20 +502,23 @@ class EndpointBackend:
     def select_terms(self, label: str, text: str, graph: str) -> list[dict[str, Any]]:
         from rdflib import BNode, Literal, URIRef
 
+        from .records import keep_lexical_forms
+
         answer = json.loads(self._select(label, text, graph, "application/sparql-results+json"))
         names = answer["head"]["vars"]
         rows = []
-        for binding in answer["results"]["bindings"]:
-            row: dict[str, Any] = dict.fromkeys(names)
-            for name, term in binding.items():
-                if term["type"] == "uri":
-                    row[name] = URIRef(term["value"])
-                elif term["type"] == "bnode":
-                    row[name] = BNode(term["value"])
-                else:
-                    row[name] = Literal(term["value"], lang=term.get("xml:lang"),
-                                        datatype=term.get("datatype"))
-            rows.append(row)
+        with keep_lexical_forms():  # a value shown as the record wrote it ("10:00Z")
+            for binding in answer["results"]["bindings"]:
+                row: dict[str, Any] = dict.fromkeys(names)
+                for name, term in binding.items():
+                    if term["type"] == "uri":
+                        row[name] = URIRef(term["value"])
+                    elif term["type"] == "bnode":
+                        row[name] = BNode(term["value"])
+                    else:
+                        row[name] = Literal(term["value"], lang=term.get("xml:lang"),
+                                            datatype=term.get("datatype"))
+                rows.append(row)
         return rows
 
     def close_chunk(self, graph: str) -> None:

@@ -71,3 +71,15 @@ def test_chunks_leave_nothing_behind_on_the_server(server: str) -> None:
     with urllib.request.urlopen(request, timeout=10) as answer:
         graphs = [b["g"]["value"] for b in json.load(answer)["results"]["bindings"]]
     assert graphs == ["urn:kgmassage:graph:knowledge"]
+
+
+def test_the_server_shows_values_as_the_record_wrote_them(server: str) -> None:
+    """Trial 13: through the server a date without seconds came back as rdflib's normal form
+    ("2026-11-01T10:00:00+00:00" beside "is not a valid date")."""
+    records = [{"id": "d", "conditions": [{"type": "KneePain", "onset": "2026-11-01T10:00Z"}],
+                "findings": [{"type": "Fever", "onset": "2026-11-20T10:00:01Z"}]}]
+    embedded = [a.to_dict() for a in assess_many(records, at=AT)]
+    remote = [a.to_dict() for a in assess_many(records, at=AT, endpoint=server)]
+    assert remote == embedded
+    assert {r["value"] for r in remote[0]["validation"]} >= {"2026-11-01T10:00Z",
+                                                            "2026-11-20T10:00:01Z"}
