@@ -1126,6 +1126,9 @@ def _sniff(text: str) -> str:
     if stripped.startswith("["):
         return "json"
     if stripped.startswith("{"):
+        lines = [line.lstrip() for line in stripped.splitlines() if line.strip()]
+        if len(lines) > 1 and all(line.startswith("{") for line in lines):
+            return "ndjson"  # one object a line, even if the first is broken
         first, _, rest = stripped.partition("\n")
         if rest.strip() and first.strip().endswith("}"):
             try:

@@ -304,3 +304,20 @@ def test_xml_is_refused_in_one_line(tmp_path: Path, name: str) -> None:
     assert result.stderr.strip().splitlines() == [
         f"kgmassage: {tmp_path / name if name != '-' else '<stdin>'}: XML is not read (a FHIR "
         "Bundle in XML too): give the record as JSON (a FHIR Bundle in JSON) or Turtle"]
+
+
+def test_ndjson_on_standard_input_with_a_broken_first_line_reads_the_others() -> None:
+    """Trial 13: a first line with trailing garbage made standard input one broken JSON value
+    (no record read, and a hint to name a file that stdin does not have)."""
+    lines = ['{"id": "bad"} x',
+             '{"id": "dvt", "conditions": [{"type": "DeepVeinThrombosis", "side": "left"}]}',
+             '{"id": "ok"}']
+    result = invoke("-", "--format", "ndjson", "--at", "2026-11-20T10:00:00Z",
+                    input="\n".join(lines) + "\n")
+    assert result.exit_code == 2
+    assert "<stdin>" in result.stderr and "line 1" in result.stderr
+    out = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(o["patient"], o["summary"]["forbidden"]) for o in out] == [("dvt", 19), ("ok", 0)]
+    pretty = json.dumps({"id": "one", "conditions": [{"type": "KneePain"}]}, indent=2)
+    assert json.loads(invoke("-", "--at", "2026-11-20T10:00:00Z", input=pretty).stdout
+                      )["patient"] == "one"
