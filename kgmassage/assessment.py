@@ -637,8 +637,9 @@ def run_assessments(records: Sequence[PatientRecord], ats: Sequence[datetime],
 
 
 def _refused(assessment: Assessment, record: PatientRecord) -> NonConformingRecordError:
+    where = record.source if record.line is None else f"{record.source}, line {record.line}"
     return NonConformingRecordError(
-        f"{record.source}: record {record.id or record.position} does not conform "
+        f"{where}: record {record.id or record.position} does not conform "
         f"({sum(r.severity == 'Violation' for r in assessment.validation)} violation(s)); "
         "strict mode refuses to assess it"
     )

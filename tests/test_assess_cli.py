@@ -135,6 +135,13 @@ def test_strict_refuses_a_non_conforming_record() -> None:
     assert result.exit_code == 1
     assert "does not conform" in result.stderr
     assert result.stdout == ""
+    # in a cohort, the line names the record refused (ids may repeat)
+    lines = ['{"id": "p"}', '{"id": "p", "conditions": [{"type": "KneePain", "side": "lfet"}]}']
+    cohort = invoke("-", "--strict", "--format", "ndjson", "--at", AT,
+                    input="\n".join(lines) + "\n")
+    assert (cohort.exit_code, cohort.stderr) == (
+        1, "kgmassage: <stdin>, line 2: record p does not conform (1 violation(s)); strict "
+        "mode refuses to assess it\n")
 
 
 @pytest.mark.parametrize("engine", ["rdflib", "oxigraph"])
