@@ -248,9 +248,9 @@ def _check_loadable(ntriples: str, source: str, line: int | None) -> None:
         raise RecordError(source, "a value of the record is longer than 16 MiB",
                           line=line) from None
     except SyntaxError as exc:
-        found = re.search(r"line (\d+)", str(exc))
-        bad = [iri for iri in re.findall(r"<([^>]*)>", ntriples.splitlines()[
-            int(found.group(1)) - 1] if found else "") if not _is_iri(iri)]
+        found = re.search(r"line (\d+)", str(exc))  # the N-Triples line, not the file's
+        text = ntriples.splitlines()[int(found.group(1)) - 1] if found else ""
+        bad = [iri for iri in re.findall(r"<([^>]*)>", text) if not _is_iri(iri)]
         what = f"the IRI <{cut(bad[0], 80)}>" if bad else "a term"
         raise RecordError(source, f"{what} is not valid RDF ({cut(str(exc), 120)}); correct "
                           "it (an IRI must follow RFC 3987)", line=line) from None
