@@ -327,23 +327,23 @@ class _Layout:
     def of(cls, engine: Engine) -> _Layout:
         tables = engine.tables
         slots: dict[str, tuple[Any, ...]] = {}
+        untouched: dict[str, Decision] = {}
+        found: dict[bool, list[str]] = {False: [], True: []}  # probe? → interventions
+        permitted = _status(tables.status_order[0])
         for rows, probe in ((engine.catalogue, False), (engine.probes, True)):
             for row in rows:
-                slots[row["intervention"] or ""] = (
-                    local_name(row["technique"]), local_name(row["target"]),
-                    tables.side_names[row["side"] or ""], row["technique"], row["target"],
-                    not probe, False, probe)
-        catalogue = sorted((key for key, slot in slots.items() if slot[5]),
-                           key=lambda key: (slots[key][0] or "", slots[key][1] or "",
-                                            slots[key][2]))
-        permitted = _status(tables.status_order[0])
-        untouched = {key: Decision(technique=technique, target=target, side=_side(side),
-                                   status=permitted, technique_iri=technique_iri,
-                                   target_iri=target_iri)
-                     for key, (technique, target, side, technique_iri, target_iri, *_)
-                     in slots.items()}
-        return cls(slots, tuple(catalogue), tuple(key for key, slot in slots.items() if slot[7]),
-                   untouched)
+                key = row["intervention"] or ""
+                technique, target = local_name(row["technique"]), local_name(row["target"])
+                side = tables.side_names[row["side"] or ""]
+                slots[key] = (technique, target, side, row["technique"], row["target"],
+                              not probe, False, probe)  # _Slot(…, catalogue, planned, probe)
+                untouched[key] = Decision(technique=technique, target=target, side=_side(side),
+                                          status=permitted, technique_iri=row["technique"],
+                                          target_iri=row["target"])
+                found[probe].append(key)
+        catalogue = sorted(found[False], key=lambda key: (
+            untouched[key].technique or "", untouched[key].target or "", untouched[key].side))
+        return cls(slots, tuple(catalogue), tuple(found[True]), untouched)
 
 
 def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str | None,
