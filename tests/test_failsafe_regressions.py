@@ -972,3 +972,24 @@ def test_an_empty_item_is_a_violation_on_both_engines(where: str) -> None:
         report = validate(record, at=AT, engine=engine)
         assert ({(r.severity, r.field) for r in report.results}, report.conforms) == (
             {("Violation", f"{where}[0]")}, False), engine
+
+
+@pytest.mark.parametrize("link", ["hasCondition", "hasFinding", "hasProcedure", "hasClearance",
+                                  "hasPlannedIntervention"])
+def test_a_literal_list_entry_in_turtle_is_unrecognized_on_both_engines(
+        tmp_path: Path, link: str) -> None:
+    """Trial 14: km:hasCondition "deep vein thrombosis, left leg" came out 38 permitted on the
+    fast engine (a triple with a literal subject is dropped) and conforming on both."""
+    path = tmp_path / "r.ttl"
+    path.write_text("@prefix km: <https://w3id.org/kgmassage#> .\n"
+                    f'<urn:p:1> a km:Patient ; km:identifier "t" ; km:{link} "DVT, left leg" .\n',
+                    encoding="utf-8")
+    found = [assess(path, at=AT, engine=engine) for engine in ("oxigraph", "rdflib")]
+    assert found[0].to_dict() == found[1].to_dict()
+    assert found[0].summary["requires-clearance"] == 38 == len(found[0].decisions)
+    assert {(r.rule, r.item, r.lifted) for d in found[0].decisions for r in d.reasons} == {
+        ("UNRECOGNIZED", "record", False)}
+    for engine in ("oxigraph", "rdflib"):
+        assert {(r.severity, r.shape.rpartition("#")[2])
+                for r in validate(path, at=AT, engine=engine).results} == {
+            ("Violation", "ListEntryNode")}

@@ -113,6 +113,8 @@ EXPECTED: dict[str, list[set[tuple[str, str | None, str]]]] = {
          (W, "planned[0].pressure", "UnrecognizedField")}
     ],
     "entry-not-object.json": [{(V, "conditions[0]", "UnrecognizedEntry")}],
+    "literal-entries.ttl": [{(V, "conditions", "ListEntryNode"),
+                             (V, "clearances", "ListEntryNode")}],
     # a condition filed as a clearance or a plan (a trial: the DVT "clearance" lifted the rest)
     "misfiled-items.ttl": [
         {(V, "clearances[0]", "MisfiledItem"), (V, "planned[0]", "MisfiledItem")}
@@ -168,6 +170,7 @@ PASSES = {
     "PlanVocabulary": "valid-full.json",
     "CodingVocabulary": "valid-full.json",
     "MisfiledItem": "valid-full.json",
+    "ListEntryNode": "valid-full.json",
 }
 
 
