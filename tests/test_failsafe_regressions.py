@@ -993,3 +993,27 @@ def test_a_literal_list_entry_in_turtle_is_unrecognized_on_both_engines(
         assert {(r.severity, r.shape.rpartition("#")[2])
                 for r in validate(path, at=AT, engine=engine).results} == {
             ("Violation", "ListEntryNode")}
+
+
+@pytest.mark.parametrize(("flags", "right"), [
+    ('"0"^^xsd:boolean ; km:suturesRemoved true', {"forbidden"}),  # "0" is false: not healed
+    ('"1"^^xsd:boolean ; km:suturesRemoved "1"^^xsd:boolean', {"permitted"}),  # healed, lifted
+])
+def test_boolean_wound_flags_are_read_by_value_on_both_engines(
+        tmp_path: Path, flags: str, right: set[str]) -> None:
+    """Trial 14: the reference engine read "0"^^xsd:boolean as no false (38 permitted for an
+    open wound); the fast engine read it as XSD does."""
+    path = tmp_path / "r.ttl"
+    path.write_text(
+        "@prefix km: <https://w3id.org/kgmassage#> .\n"
+        "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
+        '<urn:p> a km:Patient ; km:identifier "b" ; km:hasProcedure <urn:s> ;\n'
+        "  km:hasClearance <urn:c> .\n"
+        '<urn:s> a km:TotalKneeReplacement ; km:side km:Right ; km:performedOn "2026-09-15"'
+        f"^^xsd:date ;\n  km:incisionClosed {flags} .\n"
+        '<urn:c> km:issuedOn "2026-11-15"^^xsd:date ; km:issuedBy "GP" .\n', encoding="utf-8")
+    for engine in ("oxigraph", "rdflib"):
+        found: dict[str, set[str]] = {"left": set(), "right": set()}
+        for d in assess(path, at=AT, engine=engine).decisions:
+            found[d.side].add(d.status)
+        assert found == {"left": {"permitted"}, "right": right}, engine
