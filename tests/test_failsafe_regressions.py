@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -1017,3 +1018,24 @@ def test_boolean_wound_flags_are_read_by_value_on_both_engines(
         for d in assess(path, at=AT, engine=engine).decisions:
             found[d.side].add(d.status)
         assert found == {"left": {"permitted"}, "right": right}, engine
+
+
+@pytest.mark.parametrize("written", ['"2999-01-15T10:00:00Z"',
+                                     '"2999-01-15T10:00:00Z"^^xsd:string'])
+def test_a_turtle_assessment_time_the_validator_cannot_read_is_not_used(
+        tmp_path: Path, written: str) -> None:
+    """Trial 14: an untyped km:assessedAt (the validator: 'not a valid date … replaced by the
+    current time') was still used: a surgery 7 days old looked 51 days old, 38 permitted."""
+    now = datetime.now(timezone.utc)
+    surgery = (now - timedelta(days=7)).date().isoformat()  # in its 42 days when assessed now
+    path = tmp_path / "r.ttl"
+    path.write_text(
+        "@prefix km: <https://w3id.org/kgmassage#> .\n"
+        "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
+        f'<urn:p> a km:Patient ; km:identifier "t" ; km:assessedAt {written} ;\n'
+        "  km:hasProcedure <urn:s> .\n"
+        f'<urn:s> a km:TotalKneeReplacement ; km:side km:Right ; km:performedOn "{surgery}"'
+        "^^xsd:date .\n", encoding="utf-8")
+    found = assess(path)
+    assert abs((found.assessed_at - now).total_seconds()) < 120
+    assert {d.status for d in found.decisions if d.side == "right"} == {"forbidden"}
