@@ -59,7 +59,7 @@ from .errors import RecordError, cut
 from .fhir import bundle_to_record, is_fhir
 from .namespaces import KM, KM_IRI, km_term, local_name, patient_iri
 from .resources import shape_graph
-from .timeline import literal_date, utc_now
+from .timeline import literal_date, parse_date, utc_now
 from .vocabulary import side_named, status_named, target_named, technique_named
 
 __all__ = [
@@ -1047,9 +1047,10 @@ def _iter_graph(
             named = patient_iri(idents[0]) if idents else record_iri(position)
             sub = _renamed(sub, patient, named)
             patient = named
-        # only a value the validator reads as a date (not "…"^^xsd:string, not untyped)
+        # a date the validator does not read as one ("…"^^xsd:string, untyped) is not used:
+        # only its datatype would tell them apart, and the engine reads the lexical form
         assessed = sorted(str(v) for v in sub.objects(patient, KM.assessedAt)
-                          if literal_date(v) is not None)
+                          if literal_date(v) is not None or parse_date(str(v)) is None)
         canonical = sorted(to_canonical_graph(sub).serialize(format="nt").splitlines())
         try:
             yield PatientRecord.from_graph(
