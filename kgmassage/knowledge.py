@@ -432,15 +432,21 @@ def _run_oxigraph(
         return QueryResult((), (), boolean=bool(answer))
     from .records import keep_lexical_forms
 
-    with keep_lexical_forms():  # a record's dates as written, an invalid one without a warning
-        if isinstance(answer, ox.QuerySolutions):
-            variables = tuple(v.value for v in answer.variables)
-            rows = tuple(tuple(_from_ox(sol[v]) for v in variables) for sol in answer)
-            return QueryResult(variables, rows)
-        triples = sorted(
-            (tuple(_from_ox(t) for t in (tr.subject, tr.predicate, tr.object)) for tr in answer),
-            key=lambda row: tuple(str(t) for t in row),
-        )
+    # the answer is computed as it is read: a failure then (a SERVICE that cannot be reached)
+    # is the query's too
+    try:
+        with keep_lexical_forms():  # a record's dates as written, an invalid one unwarned
+            if isinstance(answer, ox.QuerySolutions):
+                variables = tuple(v.value for v in answer.variables)
+                rows = tuple(tuple(_from_ox(sol[v]) for v in variables) for sol in answer)
+                return QueryResult(variables, rows)
+            triples = sorted(
+                (tuple(_from_ox(t) for t in (tr.subject, tr.predicate, tr.object))
+                 for tr in answer),
+                key=lambda row: tuple(str(t) for t in row),
+            )
+    except Exception as exc:
+        raise QueryError(f"{label}: query failed: {exc}") from None
     return QueryResult(("subject", "predicate", "object"), tuple(triples))
 
 

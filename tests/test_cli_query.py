@@ -113,6 +113,11 @@ def test_query_file_and_data(tmp_path: Path) -> None:
         (("muscles-crossing-knee", "--data", "/no/such.ttl"), "/no/such.ttl: no such file"),
         (("muscles-crossing-knee", "--bind", "technique"), "is not VAR=VALUE"),
         ((), "give a QUERY"),
+        # a SERVICE that cannot be reached (the fast engine failed while its answer was read)
+        (("SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }", "--engine",
+          "oxigraph"), "query failed"),
+        (("SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }", "--engine",
+          "rdflib"), "query failed"),
     ],
 )
 def test_errors_exit_2_with_one_line(args: tuple[str, ...], message: str) -> None:
