@@ -256,6 +256,15 @@ def _check_loadable(ntriples: str, source: str, line: int | None) -> None:
                           "it (an IRI must follow RFC 3987)", line=line) from None
 
 
+def _bad_iri(graph: Graph) -> str | None:
+    """Why ``graph`` cannot be loaded, if an IRI of it is one that rdflib reads but RFC 3987
+    refuses (``<urn:c{0}>``, ``<http://a/b#c#d>``): nothing could write or load it."""
+    iris = {str(term) for triple in graph for term in triple if isinstance(term, URIRef)}
+    bad = sorted(iri for iri in iris if not _is_iri(iri))
+    return (f"the IRI <{cut(bad[0], 80)}> is not valid (RFC 3987): correct or percent-encode "
+            "it" if bad else None)
+
+
 def _is_iri(value: str) -> bool:
     """Whether ``value`` is an absolute IRI the engine can load (RFC 3987)."""
     if not _ABSOLUTE_IRI.match(value):
@@ -1038,7 +1047,7 @@ def _iter_graph(
     for position, patient in enumerate(patients, start=1):
         sub = subs[patient]
         line = lines[patient]
-        refused = _listed_twice(sub, patient) or _says_too_much(sub)
+        refused = _listed_twice(sub, patient) or _says_too_much(sub) or _bad_iri(sub)
         if refused is not None:
             yield RecordError(source, refused, line=line)
             continue

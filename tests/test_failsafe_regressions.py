@@ -918,7 +918,7 @@ def test_a_turtle_iri_only_rdflib_reads_refuses_its_record_not_the_others(
     path = refused(tmp_path, "r.ttl", "@prefix km: <https://w3id.org/kgmassage#> .\n"
                    "<urn:p> a km:Patient ; km:hasCondition <http://a/b#c#d> .\n"
                    "<http://a/b#c#d> a km:DeepVeinThrombosis .\n",
-                   r"the IRI <http://a/b#c#d> is not valid RDF .*RFC 3987")
+                   r"the IRI <http://a/b#c#d> is not valid \(RFC 3987\)")
     more = '<urn:q> a km:Patient ; km:identifier "q" .\n'
     path.write_text(path.read_text(encoding="utf-8") + more, encoding="utf-8")
     found = list(assess_many(path, at=AT))
@@ -1039,3 +1039,18 @@ def test_a_turtle_assessment_time_the_validator_cannot_read_is_not_used(
     found = assess(path)
     assert abs((found.assessed_at - now).total_seconds()) < 120
     assert {d.status for d in found.decisions if d.side == "right"} == {"forbidden"}
+
+
+@pytest.mark.parametrize("iri", ["urn:c{0}", "urn:c|0", "http://a/b#c#d"])
+def test_an_iri_rdflib_cannot_write_refuses_its_record_not_the_file(
+        tmp_path: Path, iri: str) -> None:
+    """Trial 14: <urn:c{0}> made a traceback ('does not look like a valid URI') and stopped
+    the run."""
+    path = tmp_path / "r.ttl"
+    path.write_text("@prefix km: <https://w3id.org/kgmassage#> .\n"
+                    f'<urn:p> a km:Patient ; km:identifier "p" ; km:hasCondition <{iri}> .\n'
+                    f"<{iri}> a km:DeepVeinThrombosis .\n"
+                    '<urn:q> a km:Patient ; km:identifier "q" .\n', encoding="utf-8")
+    found = list(assess_many(path, at=AT))
+    assert [type(f).__name__ for f in found] == ["RecordError", "Assessment"]
+    assert f"the IRI <{iri}> is not valid (RFC 3987)" in str(found[0])
