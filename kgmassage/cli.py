@@ -112,9 +112,11 @@ def query_command(
         result = KnowledgeBase.load().query(
             query, data=list(data) or None, bindings=bindings or None, engine=engine
         )
+        text = {"table": result.to_table, "csv": result.to_csv, "json": result.to_json}[fmt]()
     except KgMassageError as exc:
         fail(" ".join(str(exc).split()))
-    text = {"table": result.to_table, "csv": result.to_csv, "json": result.to_json}[fmt]()
+    except MemoryError:
+        fail("the answer does not fit in memory: narrow the query or add a LIMIT")
     click.echo(text, nl=not text.endswith("\n"))
 
 
