@@ -25,7 +25,7 @@ import networkx
 from .assessment import Assessment, Side
 from .errors import UnknownTermError, visible
 from .knowledge import KnowledgeBase
-from .report import COLOURS, item_text
+from .report import COLOURS, ink, item_text
 
 __all__ = ["explanation", "to_dot", "to_graphml", "to_svg"]
 
@@ -96,15 +96,6 @@ def to_graphml(graph: Graph) -> str:
     out = BytesIO()
     networkx.write_graphml(graph, out)
     return out.getvalue().decode("utf-8")
-
-
-def ink(fill: str) -> str:
-    """Black or white, whichever reads better on the ``#rrggbb`` colour ``fill`` (the WCAG 2
-    contrast ratio)."""
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
-              for c in (int(fill[i:i + 2], 16) / 255 for i in (1, 3, 5))]
-    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-    return "#000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#fff"
 
 
 def to_svg(graph: Graph) -> str:

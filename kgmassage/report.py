@@ -353,6 +353,15 @@ def region_statuses(assessment: Assessment) -> dict[tuple[str, str], str]:
     return found
 
 
+def ink(fill: str) -> str:
+    """Black or white, whichever reads better on the ``#rrggbb`` colour ``fill`` (the WCAG 2
+    contrast ratio)."""
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+              for c in (int(fill[i:i + 2], 16) / 255 for i in (1, 3, 5))]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#fff"
+
+
 def _svg(assessment: Assessment) -> str:
     statuses = region_statuses(assessment)
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 260 430" width="260" '
@@ -368,7 +377,8 @@ def _svg(assessment: Assessment) -> str:
                 f'height="{height}" rx="12" fill="{COLOURS[status]}" stroke="#222">'
                 f'<title>{side} {_region_name(region).lower()}: {status}</title></rect>')
             parts.append(f'<text x="{x + 30}" y="{y + height / 2 + 4}" text-anchor="middle" '
-                         f'font-size="11" fill="#fff">{_region_name(region)}</text>')
+                         f'font-size="11" fill="{ink(COLOURS[status])}">'
+                         f'{_region_name(region)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

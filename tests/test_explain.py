@@ -12,7 +12,8 @@ from pathlib import Path
 import networkx
 
 from kgmassage import assess
-from kgmassage.explain import explanation, ink, to_svg
+from kgmassage.explain import explanation, to_svg
+from kgmassage.report import ink
 
 ROOT = Path(__file__).resolve().parent.parent
 AT = "2026-11-20T10:00:00Z"

@@ -224,3 +224,11 @@ def test_text_colours_of_the_page_are_readable() -> None:
     assert len(colours) >= 4  # the headlines by status, the warnings
     assert {c: round(_contrast_on_white(c), 2) for c in colours
             if _contrast_on_white(c) < 4.5} == {}  # WCAG AA for text
+    # the region names drawn on the legs: dark on the light fills (caution yellow, the
+    # requires-clearance orange), white on the dark ones
+    drawn = re.findall(r'fill="(#[0-9a-f]{6})" stroke="#222">.*?</rect><text [^>]*'
+                       r'fill="(#[0-9a-f]+)">', page)
+    assert len(drawn) == 8
+    for fill, text in drawn:
+        white = _contrast_on_white(fill)
+        assert text == ("#fff" if white >= 4.5 else "#000"), (fill, text)
