@@ -113,7 +113,7 @@ EXPECTED: dict[str, list[set[tuple[str, str | None, str]]]] = {
          (W, "planned[0].pressure", "UnrecognizedField")}
     ],
     "entry-not-object.json": [{(V, "conditions[0]", "UnrecognizedEntry")}],
-    "literal-entries.ttl": [{(V, "conditions", "ListEntryNode"),
+    "literal-entries.ttl": [{(V, "conditions", "ListEntryNode"), (V, "findings", "ListEntryNode"),
                              (V, "clearances", "ListEntryNode")}],
     # a condition filed as a clearance or a plan (a trial: the DVT "clearance" lifted the rest)
     "misfiled-items.ttl": [
