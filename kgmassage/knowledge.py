@@ -425,7 +425,7 @@ def _run_oxigraph(
     try:
         answer = store.query(text)
     except SyntaxError as exc:
-        raise QueryError(f"{label}: SPARQL syntax error: {exc}") from None
+        raise _syntax_error(label, text, str(exc)) from None
     except Exception as exc:
         raise QueryError(f"{label}: query failed: {exc}") from None
     if isinstance(answer, ox.QueryBoolean):
@@ -450,14 +450,29 @@ def _run_oxigraph(
     return QueryResult(("subject", "predicate", "object"), tuple(triples))
 
 
+_UPDATE = re.compile(r"^\s*(INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)\b",
+                     re.IGNORECASE | re.MULTILINE)
+
+
+def _syntax_error(label: str, text: str, detail: str) -> QueryError:
+    """The error of a query that does not parse; an update is named as one (the engines call
+    it a syntax error: 'expected CONSTRUCT')."""
+    update = _UPDATE.search(text)
+    if update:
+        return QueryError(f"{label}: updates ({update.group(1).upper()} …) are refused: queries "
+                          "only read (SELECT, ASK, CONSTRUCT or DESCRIBE)")
+    # oxigraph lists the character ranges it expected, hundreds of characters of them
+    detail = re.sub(r"(, \[[^\]]*\.\.=[^\]]*\])+", ", a digit or a letter", detail)
+    return QueryError(f"{label}: SPARQL syntax error: {cut(detail, 300)}")
+
+
 def _run_rdflib(
     text: str, label: str, graph: Graph, bindings: Mapping[Variable, Node]
 ) -> QueryResult:
     try:
         prepared = _prepared(text)
     except Exception as exc:  # pyparsing.ParseException and friends
-        detail = " ".join(str(exc).split())
-        raise QueryError(f"{label}: SPARQL syntax error: {detail}") from None
+        raise _syntax_error(label, text, " ".join(str(exc).split())) from None
     try:
         answer = graph.query(prepared, initBindings=cast(Any, dict(bindings)))
         if answer.type == "ASK":

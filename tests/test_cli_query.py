@@ -118,6 +118,12 @@ def test_query_file_and_data(tmp_path: Path) -> None:
           "oxigraph"), "query failed"),
         (("SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }", "--engine",
           "rdflib"), "query failed"),
+        # an update is named as one, not as "expected CONSTRUCT"
+        (("INSERT DATA { km:a km:b km:c }", "--engine", "oxigraph"),
+         "updates (INSERT …) are refused"),
+        (("DELETE WHERE { ?s ?p ?o }", "--engine", "rdflib"), "updates (DELETE …) are refused"),
+        (("SELECT ?x WHERE { ?x foo:crosses ?y }", "--engine", "oxigraph"),
+         "SPARQL syntax error"),
     ],
 )
 def test_errors_exit_2_with_one_line(args: tuple[str, ...], message: str) -> None:
@@ -126,6 +132,8 @@ def test_errors_exit_2_with_one_line(args: tuple[str, ...], message: str) -> Non
     assert out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("kgmassage: ") and message in lines[0]
+    if "syntax error" in message:
+        assert len(lines[0]) < 400  # not oxigraph's whole list of character ranges
     assert "Traceback" not in err
 
 
