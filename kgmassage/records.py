@@ -1167,6 +1167,9 @@ def _iter_text(text: str, source: str, kind: str, at: datetime | None, defer: bo
     if kind == "xml":
         yield RecordError(source, "XML is not read (a FHIR Bundle in XML too): give the "
                           "record as JSON (a FHIR Bundle in JSON) or Turtle")
+    elif kind == "quads":
+        yield RecordError(source, "TriG and N-Quads (named graphs) are not read: give the "
+                          "record as Turtle or N-Triples (one graph)")
     elif kind == "json":
         yield from _iter_json(text, source, at)
     elif kind == "ndjson":
@@ -1186,6 +1189,8 @@ def _kind_of(path: Path) -> str | None:
         return "turtle"
     if suffix == ".xml":
         return "xml"
+    if suffix in (".trig", ".nq"):
+        return "quads"
     return None
 
 

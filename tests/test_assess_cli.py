@@ -313,6 +313,16 @@ def test_xml_is_refused_in_one_line(tmp_path: Path, name: str) -> None:
         "Bundle in XML too): give the record as JSON (a FHIR Bundle in JSON) or Turtle"]
 
 
+@pytest.mark.parametrize("name", ["r.trig", "r.nq"])
+def test_named_graphs_are_refused_in_one_line(tmp_path: Path, name: str) -> None:
+    """Trial 14: TriG and N-Quads were called "malformed Turtle"."""
+    (tmp_path / name).write_text("<urn:p> <urn:q> <urn:r> <urn:g> .\n", encoding="utf-8")
+    result = invoke(str(tmp_path / name))
+    assert (result.exit_code, result.stderr.strip()) == (
+        2, f"kgmassage: {tmp_path / name}: TriG and N-Quads (named graphs) are not read: give "
+        "the record as Turtle or N-Triples (one graph)")
+
+
 def test_ndjson_on_standard_input_with_a_broken_first_line_reads_the_others() -> None:
     """Trial 13: a first line with trailing garbage made standard input one broken JSON value
     (no record read, and a hint to name a file that stdin does not have)."""
