@@ -113,6 +113,7 @@ EXPECTED: dict[str, list[set[tuple[str, str | None, str]]]] = {
          (W, "planned[0].pressure", "UnrecognizedField")}
     ],
     "entry-not-object.json": [{(V, "conditions[0]", "UnrecognizedEntry")}],
+    "code-literal.ttl": [{(V, "conditions[0].code", "CodingNode")}],
     "literal-entries.ttl": [{(V, "conditions", "ListEntryNode"), (V, "findings", "ListEntryNode"),
                              (V, "clearances", "ListEntryNode")}],
     # a condition filed as a clearance or a plan (a trial: the DVT "clearance" lifted the rest)
@@ -171,6 +172,7 @@ PASSES = {
     "CodingVocabulary": "valid-full.json",
     "MisfiledItem": "valid-full.json",
     "ListEntryNode": "valid-full.json",
+    "CodingNode": "valid-full.json",
 }
 
 
