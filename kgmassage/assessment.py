@@ -409,7 +409,7 @@ def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str
         reached = engine.catalogue_reach.get(
             (match["effect"], match["sideReach"], match["regionReach"]), ())
         for intervention in reached:
-            slot = mine.get(intervention) or slot_of(mine, intervention)
+            slot = slot_of(mine, intervention)
             if slot is None:
                 raise StageError("catalogue-reach", f"{intervention} is no catalogue's")
             slot.reasons.append(reason(match, slot.target_iri))
