@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from dataclasses import replace
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
@@ -51,6 +52,8 @@ def main() -> None:
     # rdflib logs warnings about odd input ("… does not look like a valid URI") to standard
     # error; the command line reports bad input itself, in one line
     logging.getLogger("rdflib").setLevel(logging.ERROR)
+    # and warns of a boolean it cannot read (" false "): validation names it, fail safe
+    warnings.filterwarnings("ignore", "Parsing weird boolean", UserWarning, r"rdflib\.")
 
 
 # --- query (knowledge base) ---------------------------------------------------------------

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import re
+import warnings
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union, cast
 
-from rdflib import BNode, Graph, Literal, URIRef, Variable
+from rdflib import BNode, Dataset, Graph, Literal, URIRef, Variable
 from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
@@ -266,7 +267,7 @@ def list_queries() -> list[tuple[str, str]]:
 
 def _read_query_file(path: Path) -> tuple[str, str]:
     try:
-        return str(path), path.read_text(encoding="utf-8")
+        return str(path), path.read_text(encoding="utf-8-sig")  # a BOM is no query text
     except FileNotFoundError:
         raise QueryError(f"query file {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -344,14 +345,22 @@ def _read_data(path: Path) -> Graph:
     if suffix in (".jsonld", ".json-ld"):
         raise RecordError(source, "JSON-LD is not read (it may fetch remote contexts); use Turtle")
     fmt = _RDF_FORMATS.get(suffix, "turtle")
-    graph = Graph()
+    quads = fmt in ("nquads", "trig")
+    parsed = Dataset() if quads else Graph()
     try:
-        graph.parse(path, format=fmt)
+        with warnings.catch_warnings():  # rdflib's own quad parsers use its deprecated API
+            warnings.simplefilter("ignore", DeprecationWarning)
+            parsed.parse(path, format=fmt)
     except Exception as exc:  # rdflib raises many parser-specific types
         from .records import rdf_syntax_error
 
         raise rdf_syntax_error(exc, source, _SYNTAX_NAMES.get(fmt, fmt)) from None
-    return graph
+    if isinstance(parsed, Dataset):  # every graph's triples, queried with the knowledge base
+        merged = Graph()
+        for s, p, o, _ in parsed.quads((None, None, None, None)):
+            merged.add((s, p, o))
+        return merged
+    return parsed
 
 
 def _data_graph(data: DataSource) -> Graph:

@@ -338,3 +338,24 @@ def test_ndjson_on_standard_input_with_a_broken_first_line_reads_the_others() ->
     pretty = json.dumps({"id": "one", "conditions": [{"type": "KneePain"}]}, indent=2)
     assert json.loads(invoke("-", "--at", "2026-11-20T10:00:00Z", input=pretty).stdout
                       )["patient"] == "one"
+
+
+def test_a_boolean_rdflib_cannot_read_is_named_by_validation_without_a_warning(
+        tmp_path: Path, kgmassage_command: list[str]) -> None:
+    record = tmp_path / "r.ttl"
+    record.write_text(
+        "@prefix km: <https://w3id.org/kgmassage#> .\n"
+        "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
+        '<urn:p:1> a km:Patient ; km:identifier "p1" ;\n'
+        '  km:assessedAt "2026-11-20"^^xsd:date ;\n'
+        '  km:hasProcedure [ a km:KneeSurgery ; km:performedOn "2026-11-01"^^xsd:date ;\n'
+        '    km:incisionClosed " false "^^xsd:boolean ; km:suturesRemoved true ;\n'
+        "    km:side km:Left ] .\n", encoding="utf-8")
+    done = subprocess.run([*kgmassage_command, "assess", str(record)], capture_output=True,
+                          text=True, check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+    out = json.loads(done.stdout)
+    assert [(v["field"], v["severity"]) for v in out["validation"]] == [
+        ("procedures[?].incision_closed", "Violation")]
+    left = {d["status"] for d in out["decisions"] if d["side"] == "left"}
+    assert left == {"forbidden"}  # 19 days after surgery, a wound not known to be healed

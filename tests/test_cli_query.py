@@ -189,3 +189,21 @@ def test_data_dates_stay_as_written_without_a_warning(kgmassage_command: list[st
                            "--format", "csv"], capture_output=True, text=True, check=False)
     assert done.returncode == 0 and done.stderr == ""  # no rdflib traceback
     assert done.stdout.split() == ["value", "2026-11-20T10:00Z", "2026-11-31"]
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_named_graph_data_is_queried_and_a_bom_is_no_query_text(tmp_path: Path,
+                                                                engine: str) -> None:
+    trig = tmp_path / "d.trig"
+    trig.write_text("@prefix ex: <http://example.org/> .\n"
+                    "ex:g1 { ex:a ex:p ex:b . }\n{ ex:c ex:p ex:d . }\n", encoding="utf-8")
+    nquads = tmp_path / "d.nq"
+    nquads.write_text("<http://example.org/e> <http://example.org/p> <http://example.org/f> "
+                      "<http://example.org/g2> .\n", encoding="utf-8")
+    query = tmp_path / "q.rq"
+    query.write_bytes(b"\xef\xbb\xbfSELECT ?s WHERE { ?s <http://example.org/p> ?o } ORDER BY ?s")
+    code, out, err = run(str(query), "--data", str(trig), "--data", str(nquads),
+                         "--format", "csv", "--engine", engine)
+    assert code == 0, err
+    assert out.split() == ["s", "http://example.org/a", "http://example.org/c",
+                           "http://example.org/e"]
