@@ -949,6 +949,10 @@ def rdf_syntax_error(exc: Exception, source: str, syntax: str = "Turtle") -> Rec
                        line=lines + 1 if isinstance(lines, int) else None)
 
 
+#: A blank node rdflib's Turtle parser made up (``[ … ]``): a random prefix, then a count.
+_MADE_UP = re.compile(r"[nf][0-9a-f]{32}b([0-9]+)")
+
+
 def _parse_turtle(text: str, source: str) -> Graph:
     graph = Graph()
     try:
@@ -956,7 +960,25 @@ def _parse_turtle(text: str, source: str) -> Graph:
             graph.parse(data=text, format="turtle", publicID="urn:kgmassage:source:")
     except Exception as exc:  # rdflib raises several unrelated types for bad syntax
         raise rdf_syntax_error(exc, source) from None
+    _relabel(graph, text)
     return graph
+
+
+def _relabel(graph: Graph, text: str) -> None:
+    """Give the blank nodes the parser made up labels from the file's content and their order
+    in it, in place: a file's items keep their labels (shown in reports) from run to run, and
+    two files' labels differ."""
+    prefix = "t" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16] + "b"
+
+    def label(node: Node) -> Node:
+        made_up = _MADE_UP.fullmatch(node) if isinstance(node, BNode) else None
+        return BNode(prefix + made_up.group(1)) if made_up else node
+
+    for s, p, o in [t for t in graph if isinstance(t[0], BNode) or isinstance(t[2], BNode)]:
+        renamed = (label(s), p, label(o))
+        if renamed != (s, p, o):
+            graph.remove((s, p, o))
+            graph.add(renamed)
 
 
 def _described(graph: Graph, node: Any) -> bool:

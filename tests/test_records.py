@@ -501,3 +501,21 @@ def test_json_text_given_as_a_path_gets_a_hint() -> None:
     assert isinstance(error, RecordError)
     assert error.detail == ("no such file (JSON text is not a path: pass the record as a dict, "
                             "e.g. json.loads(text))")
+
+
+def test_turtle_items_without_an_iri_keep_their_labels_from_run_to_run(tmp_path: Path) -> None:
+    text = ("@prefix km: <https://w3id.org/kgmassage#> .\n"
+            '<urn:p:1> a km:Patient ; km:identifier "p1" ;\n'
+            "  km:hasCondition [ a km:DeepVeinThrombosis ; km:side km:Left ] ,\n"
+            "                  [ a km:Fracture ; km:side km:Right ] .\n")
+    first, second, other = tmp_path / "a.ttl", tmp_path / "b.ttl", tmp_path / "c.ttl"
+    first.write_text(text, encoding="utf-8")
+    second.write_text(text, encoding="utf-8")
+    other.write_text(text.replace("p1", "p2"), encoding="utf-8")
+
+    def items(path: Path) -> set[str]:
+        (record,) = iter_records(path)
+        return set(record.nodes) - {"urn:p:1"}
+
+    assert len(items(first)) == 2 and items(first) == items(second)  # not random
+    assert items(first).isdisjoint(items(other))  # another file's items are other nodes
