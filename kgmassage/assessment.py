@@ -451,9 +451,10 @@ def _item_labels(engine: Engine, rows: Iterable[Row]) -> dict[str, str]:
         classes.setdefault(item, set())
 
     def named(item: str, names: set[str]) -> str:
-        if names:
-            return " and ".join(sorted(names))
         said = "; ".join(sorted(called[item]))
+        if names:  # and the codes that map to nothing
+            return " and ".join(sorted(names)) + (f" (unmapped code {cut(said, 80)})" if said
+                                                  else "")
         return f"unrecognised entry ({cut(said, 80)})" if said else "unrecognised entry"
 
     labels = {item: " ".join(filter(None, (statuses.get(item), named(item, names))))

@@ -559,6 +559,7 @@ TWISTS = [
     "second_item",
     "odd_code",
     "unknown_code",
+    "mixed_codes",
     "grouping_type",
     "unknown_type",
     "neither",
@@ -646,6 +647,11 @@ def records(draw):
         lists["conditions"].append(
             Obj([("code", draw(code_obj(*draw(st.sampled_from(CODES[k])))))])
         )
+    elif twist == "mixed_codes":  # a code that maps beside one that does not, in either order
+        k = draw(another_kind().filter(lambda k: CODES.get(k)))
+        codes = [draw(code_obj(*draw(st.sampled_from(CODES[k])))),
+                 draw(code_obj(*draw(st.sampled_from(UNKNOWN_CODES))))]
+        lists["conditions"].append(Obj([("code", draw(st.permutations(codes)))]))
     elif twist == "unknown_code":
         pairs = [("code", draw(code_obj(*draw(st.sampled_from(UNKNOWN_CODES)))))]
         if draw(st.booleans()):

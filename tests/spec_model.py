@@ -165,7 +165,10 @@ def norm_code(system: str, code: str) -> str:
     # without its
     #        dot is the same code (I82402 = I82.402)".
     code = code.strip().upper()
-    return code.replace(".", "") if system == ICD else code
+    # CHOICE: only the one dot after the third character may be left out ("I82..402" is no code)
+    if system == ICD and (code.count(".") == 0 or code.find(".") == 3 == code.rfind(".")):
+        return code.replace(".", "")
+    return code
 
 
 def load_code_table() -> dict[tuple[str, str], tuple[set[str], set[str]]]:
@@ -486,14 +489,13 @@ def _assess(rec: dict, T: When, res: ModelResult) -> ModelResult:
             raise Refused(f"{k} is not an array")
     for lst in ("conditions", "findings", "procedures"):
         for it in rec.get(lst) or []:
-            if (
-                isinstance(it, dict)
-                and it.get("code") is not None
-                and not isinstance(it["code"], dict)
+            code = it.get("code") if isinstance(it, dict) else None
+            if code is not None and not isinstance(code, dict) and not (
+                isinstance(code, list) and code and all(isinstance(c, dict) for c in code)
             ):
                 raise Refused(
                     "code is not an object"
-                )  # CHOICE: "a code that is not an object ... refuse"
+                )  # CHOICE: "a code that is neither an object nor an array of objects ... refuse"
     # SPEC: "At least ... patient id"
     if rec.get("id") is None:
         viol("id missing")
@@ -667,6 +669,7 @@ def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknow
     code_sides: set[str] = set()
     typ = it.get("type")
     raw_vte = typ == "VenousThromboembolism"
+    codes_known = True  # the type is known and every code maps to a class a rule can use
     if typ is not None:
         # CHOICE: "type: the exact local name of a class of the vocabulary (case-sensitive).
         # Anything else is
@@ -678,8 +681,8 @@ def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknow
                 classes |= ancestors(typ)
         else:
             viol(f"{where}: unknown type {typ!r}")
+            codes_known = False  # CHOICE: an unknown type is UNRECOGNIZED beside a mapped code
     code = it.get("code")
-    code_known = False
     for one in code if isinstance(code, list) else [] if code is None else [code]:
         unknown_keys(one, CODE_KEYS, where + ".code")
         system, value = one.get("system"), one.get("code")
@@ -689,18 +692,19 @@ def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknow
             )  # CHOICE: "Codes given as JSON numbers are read as their decimal text."
         if system is None or value is None:
             viol(f"{where}: code without system or value")  # CHOICE: "... is a Violation"
+            codes_known = False
         else:
             cls, sides_of_code = map_code(system, value)
             code_sides |= sides_of_code
             for c in cls:
                 classes |= ancestors(c)
-                code_known = code_known or bool(ancestors(c) - GROUPING)
+            codes_known = codes_known and any(ancestors(c) - GROUPING for c in cls)
     if typ is None and code is None:
         viol(f"{where}: neither type nor code")  # CHOICE: "is a Violation and UNRECOGNIZED"
     # ASSUMED: classes that rules can use (anything below the grouping classes, KneePain included).
-    # CHOICE (fail safe): an item with codes none of which maps is UNRECOGNIZED whatever its
-    # type: an unknown code may name what the type does not.
-    recognized = bool(classes - GROUPING) and (code is None or code_known)
+    # CHOICE (fail safe): an item with a code that maps to nothing, or with an unknown type, is
+    # UNRECOGNIZED whatever the rest says: what the ontology cannot read may name what it can.
+    recognized = bool(classes - GROUPING) and codes_known
 
     # SPEC: "Condition status: active (default) and suspected apply; resolved and refuted (also
     # FHIR's
@@ -812,9 +816,10 @@ def _item_effects(it: dict, iv: Intervention, T: When):
     #        sides: requires-clearance ... no clearance lifts it"
     # ASSUMED: like every rule of the table, only for an item of status active or suspected (or
     # unknown).
+    # CHOICE: an item UNRECOGNIZED for an unknown type or code beside a known one keeps the
+    # rules of the classes it does map to (a DVT code beside an unknown one is still a DVT)
     if it["unrecognized"]:
         out.append(("UNRECOGNIZED", "requires-clearance"))
-        return out
     # SPEC: "DVT | DeepVeinThrombosis on side S; or PulmonaryEmbolism (both sides, whatever its
     # side) |
     #        every intervention on S: forbidden; on the other side: requires-clearance"

@@ -1054,3 +1054,18 @@ def test_an_iri_rdflib_cannot_write_refuses_its_record_not_the_file(
     found = list(assess_many(path, at=AT))
     assert [type(f).__name__ for f in found] == ["RecordError", "Assessment"]
     assert f"the IRI <{iri}> is not valid (RFC 3987)" in str(found[0])
+
+
+@pytest.mark.parametrize("code", ["I82..402", "I8.2402", "I824.02"])
+def test_an_icd_code_with_a_dot_out_of_place_is_not_read_leniently(code: str) -> None:
+    """A trial: "I82..402" was read as I82.402 (a left DVT) without a word, and a clearance
+    lifted the right leg's requirement: 19 permitted. It is no ICD-10-CM code: UNRECOGNIZED,
+    which no clearance lifts, and a Warning naming the code."""
+    record = {"id": "c", "conditions": [{"code": {"system": ICD, "code": code},
+                                         "onset": "2026-11-01"}],
+              "clearances": [{"date": "2026-11-19", "issued_by": "GP"}]}
+    assert side_statuses(record) == {"left": {"requires-clearance"},
+                                     "right": {"requires-clearance"}}
+    assert {r.field for r in validate(record, at=AT).results} == {"conditions[0].code.code"}
+    dotless = {"id": "c", "conditions": [{"code": {"system": ICD, "code": " i82402 "}}]}
+    assert side_statuses(dotless)["left"] == {"forbidden"}

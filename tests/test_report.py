@@ -169,13 +169,16 @@ def test_a_knee_where_even_light_massage_is_forbidden_is_drawn_and_said_so() -> 
 
 def test_reports_name_the_fields_a_warning_is_about() -> None:
     """A trial: knee pain coded with a known SNOMED CT code and an unknown ICD-10-CM code was
-    reported "every massage permitted" with no word of the code left unread."""
+    reported "every massage permitted" with no word of the code left unread. The unread code
+    now makes the item UNRECOGNIZED (I80.202 is a phlebitis), and the reports still name it."""
     mixed = {"id": "w", "conditions": [{"code": [
         {"system": "http://snomed.info/sct", "code": "30989003"},
         {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I80.202"}]}],
         "planned": [{"technique": "Petrissage", "target": "Quadriceps", "side": "left"}]}
     a = assess(mixed, at=AT)
-    assert a.summary["permitted"] == 38
+    assert a.summary["requires-clearance"] == 38
+    assert {r.item_label for d in a.decisions for r in d.reasons} == {
+        "knee pain (unmapped code I80.202), both legs"}
     line = ("Check the record (1 warning(s)): conditions[0].code[1].code (kgmassage validate)")
     assert to_people_text(a).splitlines()[1] == line
     assert f'<p class="warning">{line}</p>' in to_html([a])
