@@ -8,6 +8,7 @@ applies. Status names, ranks, rule messages and sources all come from the ontolo
 
 from __future__ import annotations
 
+import json
 import typing
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -380,7 +381,8 @@ def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str
     for row in rows["lifts"]:
         said = lifts[row["match"] or ""].setdefault(row["clearance"] or "", [])
         for part in (f"issued {row['issued']}" if row["issued"] else None,
-                     f"by {row['issuer']}" if row["issuer"] else None):
+                     f"by {row['issuer']}" if row["issuer"] else None,
+                     f"with status {json.dumps(row['status'])}" if row["status"] else None):
             if part and part not in said:
                 said.append(part)
     matches = {row["match"]: row for row in rows["matches"]}

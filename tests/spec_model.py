@@ -540,9 +540,10 @@ def _assess(rec: dict, T: When, res: ModelResult) -> ModelResult:
                 # CHOICE: "A clearance status outside the status list is a Violation; the clearance
                 # still lifts"
                 viol(f"{where}: status {st!r}")
-            elif s in ("refuted", "entered-in-error"):
+            if isinstance(st, str) and re.sub(r"[ \t\n\r_]+", "-", st.strip(" \t\n\r").lower()) in (
+                    "refuted", "entered-in-error"):
                 # SPEC: "so does a clearance with status refuted or entered-in-error" (lifts
-                # nothing)
+                # nothing); CHOICE: also written with other case, spaces or underscores
                 lifts = False
         for k, ok in (("side", {"left", "right", "bilateral"}), ("site", REGIONS | set(REGION_OF))):
             if c.get(k) is not None and not (isinstance(c[k], str) and c[k] in ok):

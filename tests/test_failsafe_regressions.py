@@ -1069,3 +1069,25 @@ def test_an_icd_code_with_a_dot_out_of_place_is_not_read_leniently(code: str) ->
     assert {r.field for r in validate(record, at=AT).results} == {"conditions[0].code.code"}
     dotless = {"id": "c", "conditions": [{"code": {"system": ICD, "code": " i82402 "}}]}
     assert side_statuses(dotless)["left"] == {"forbidden"}
+
+
+@pytest.mark.parametrize("status", [" refuted", "Entered in error", "entered_in_error",
+                                    "ENTERED-IN-ERROR\t"])
+def test_a_voided_clearance_written_otherwise_lifts_nothing(status: str) -> None:
+    """A trial: "entered in error", "entered_in_error" and "refuted " lifted, as "any other
+    status" does: they are refuted and entered-in-error written with other case or spaces."""
+    record = {"id": "v", "conditions": [{"type": "Osteoarthritis", "onset": "2020-01-01"}],
+              "clearances": [{"date": "2026-11-01", "issued_by": "GP", "status": status}]}
+    assert side_statuses(record) == {"left": {"requires-clearance"},
+                                     "right": {"requires-clearance"}}
+    assert violations(record) == {"clearances[0].status"}
+
+
+def test_a_lifting_clearance_shows_its_status_as_written() -> None:
+    """A trial: a clearance marked "revoked" lifts (clinical-rules.md: any status but refuted or
+    entered-in-error lifts); the reasons now show its status, so a clinician sees it."""
+    record = {"id": "v", "conditions": [{"type": "Osteoarthritis", "onset": "2020-01-01"}],
+              "clearances": [{"date": "2026-11-01", "issued_by": "GP", "status": "revoked"}]}
+    (reason,) = assess(record, at=AT).decisions[0].reasons
+    assert reason.lifted and reason.lifted_by_detail == (
+        'clearances[0] (issued 2026-11-01 by GP with status "revoked")',)
