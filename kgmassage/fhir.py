@@ -40,8 +40,9 @@ What is read (everything else is ignored; nothing that may count is ever dropped
   and ICD-10-CM mappings) → a finding with those codes, ``recorded_at`` and its
   ``bodySite``. Other Observations are ignored (and not checked).
 * **ServiceRequest** (status draft, active, on-hold or unknown) that is or may be a massage
-  (SNOMED CT 387854002; a code text or display naming a technique or massage; or a code in
-  free text only, with no coding of a system: ``"Deep tissue massage"``) → ``planned``
+  (SNOMED CT 387854002 or CPT 97124, 97140; a code text or display naming a technique or
+  massage; or a code in free text only, with no coding of a system: ``"Deep tissue
+  massage"``) → ``planned``
   items: the technique from ``code.text`` or a coding's display, the target from ``bodySite``
   (text or display), the side from its laterality. A name that cannot be read is given as
   written (or left out), so kgmassage decides the plan as UNRECOGNIZED: a massage request is
@@ -144,6 +145,12 @@ _SCT_IRI = "http://snomed.info/id/"
 FEVER_WINDOW = timedelta(hours=72)
 #: SNOMED CT "massage" (a ServiceRequest with this code is a massage request).
 MASSAGE_CODE = "387854002"
+#: CPT, the codes US orders for massage are billed under: 97124 (massage, including
+#: effleurage and petrissage) and 97140 (manual therapy techniques, which include soft-tissue
+#: mobilisation). Marked unverified in the project's crosswalk (CPT is licensed): they only
+#: widen which orders are checked, so a wrong one adds a check, never removes one.
+CPT = "http://www.ama-assn.org/go/cpt"
+MASSAGE_CPT_CODES = frozenset({"97124", "97140"})
 #: SNOMED CT attribute "laterality" in post-coordinated expressions.
 _LATERALITY_ATTRIBUTE = "272741003"
 #: Codes of body-temperature Observations: (system, code). The codes for which the HL7 FHIR
@@ -1140,9 +1147,10 @@ def _massage_names() -> frozenset[str]:
 
 def may_be_massage(resource: Mapping[str, Any]) -> bool:
     """Whether a planned ServiceRequest (draft, active, on-hold, unknown) is or may be a
-    massage order: coded as massage (SNOMED CT 387854002), its ``code`` naming a technique or
-    massage, or given in free text only (no coding with a system and a code: ``"Cupping"``;
-    ambiguous, so read as one). A coded order of something else (a lab test) is not."""
+    massage order: coded as massage (SNOMED CT 387854002, CPT 97124 or 97140), its ``code``
+    naming a technique or massage, or given in free text only (no coding with a system and a
+    code: ``"Cupping"``; ambiguous, so read as one). A coded order of something else (a lab
+    test) is not."""
     return _may_be_massage(resource, _plan_names(resource.get("code"))[0])
 
 
@@ -1155,7 +1163,9 @@ def _may_be_massage(resource: Mapping[str, Any], techniques: list[str]) -> bool:
     if not any(isinstance(c.get("system"), str) and c["system"] and _code_of(c)
                for c in codings):
         return True
-    if techniques or any(_is(c, SNOMED) and _code_of(c) == MASSAGE_CODE for c in codings):
+    if techniques or any((_is(c, SNOMED) and _code_of(c) == MASSAGE_CODE)
+                         or (c.get("system") == CPT and _code_of(c) in MASSAGE_CPT_CODES)
+                         for c in codings):
         return True
     words = _words(" ".join(t for t in _order_texts(concept) if isinstance(t, str)))
     return any(name in words for name in _massage_names())

@@ -81,6 +81,14 @@ TABLE_PREFIXES: tuple[tuple[str, str], ...] = (
 
 _NAME = re.compile(r"^(?:(?P<group>[a-z]+)/)?(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)$")
 _SPARQL_HINT = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE)\b|\{", re.IGNORECASE)
+#: A query's strings, IRIs and comments (blanked before its keywords are looked for).
+_TOKENS = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
+    r'|"(?:[^"\\\n\r]|\\.)*"|\'(?:[^\'\\\n\r]|\\.)*\''
+    r'|<[^<>"{}|^`\\\s]*>|#[^\n\r]*',
+    re.DOTALL,
+)
+_SERVICE = re.compile(r"(?<![\w:?$.\-])SERVICE(?![\w:.\-])", re.IGNORECASE)
 _RECORD_SUFFIXES = (".json", ".ndjson", ".jsonl")
 _RDF_FORMATS = {
     ".ttl": "turtle",
@@ -263,6 +271,27 @@ def list_queries() -> list[tuple[str, str]]:
         for name in query_names(group):
             out.append((f"{group}/{name}", _summary(query_text(group, name))))
     return out
+
+
+def blanked(query: str) -> str:
+    """The query with its strings, IRIs and comments blanked (``""``, ``<>``, a space), so
+    that its keywords can be looked for."""
+    def blank(match: re.Match[str]) -> str:
+        token = match.group(0)
+        return "<>" if token.startswith("<") else " " if token.startswith("#") else '""'
+
+    return _TOKENS.sub(blank, query)
+
+
+def federated(query: str) -> bool:
+    """Whether a query asks another server (``SERVICE``), outside its strings and comments.
+
+    >>> federated('SELECT * { SERVICE <http://x/sparql> { ?s ?p "SERVICE" } }')
+    True
+    >>> federated('SELECT * { ?s ?p "SERVICE" } # no SERVICE')
+    False
+    """
+    return bool(_SERVICE.search(blanked(query)))
 
 
 def _read_query_file(path: Path) -> tuple[str, str]:
@@ -606,6 +635,9 @@ class KnowledgeBase:
             Variable(name.lstrip("?$")): _to_term(name, value, self._terms)
             for name, value in (bindings or {}).items()
         }
+        if data is not None and federated(text):
+            raise QueryError(f"{label} calls another server (SERVICE): it is not run with "
+                             "patient data (--data), which it could send there")
         extra = _data_graph(data) if data is not None else None
         logger.debug("running %s on %s (%d bindings)", label, engine, len(values))
         if engine == "oxigraph":

@@ -69,6 +69,7 @@ from .fhir import (
     resource_name,
     unknown_type,
 )
+from .knowledge import blanked, federated
 from .records import (
     MAX_DEPTH,
     DuplicateKeyError,
@@ -1118,25 +1119,9 @@ _SOLUTION_TYPES = ("application/sparql-results+json", "application/json", "text/
                    "text/tab-separated-values", "application/sparql-results+xml",
                    "application/xml")
 _GRAPH_TYPES = ("text/turtle", "application/n-triples", "text/plain")
-_TOKENS = re.compile(
-    r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'(?:[^\'\\]|\\.|\'(?!\'\'))*\'\'\''
-    r'|"(?:[^"\\\n\r]|\\.)*"|\'(?:[^\'\\\n\r]|\\.)*\''
-    r'|<[^<>"{}|^`\\\s]*>|#[^\n\r]*',
-    re.DOTALL,
-)
 _UPDATE_WORDS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY",
                            "MOVE", "ADD", "WITH"})
 _PROLOGUE = re.compile(r"\s*(?:(?:BASE\s*<>|PREFIX\s+[^\s:]*:\s*<>)\s*)*", re.IGNORECASE)
-_SERVICE = re.compile(r"(?<![\w:?$.\-])SERVICE(?![\w:.\-])", re.IGNORECASE)
-
-
-def _stripped(query: str) -> str:
-    """The query with strings, IRIs and comments blanked (``""``, ``<>``, a space)."""
-    def blank(match: re.Match[str]) -> str:
-        token = match.group(0)
-        return "<>" if token.startswith("<") else " " if token.startswith("#") else '""'
-
-    return _TOKENS.sub(blank, query)
 
 
 def check_query(query: str) -> None:
@@ -1148,13 +1133,13 @@ def check_query(query: str) -> None:
     ...
     kgmassage.service.Problem: this endpoint is read-only: SPARQL updates (INSERT) are refused
     """
-    text = _stripped(query)
+    text = blanked(query)
     rest = text[_PROLOGUE.match(text).end():]  # type: ignore[union-attr]
     word = re.match(r"[A-Za-z]+", rest)
     if word and word.group(0).upper() in _UPDATE_WORDS:
         raise Problem(403, "Updates refused", "this endpoint is read-only: SPARQL updates "
                       f"({word.group(0).upper()}) are refused", kind="update-refused")
-    if _SERVICE.search(text):
+    if federated(text):
         raise Problem(403, "Federated query refused", "SERVICE is refused: the endpoint "
                       "queries the knowledge base only", kind="service-refused")
 

@@ -207,3 +207,14 @@ def test_named_graph_data_is_queried_and_a_bom_is_no_query_text(tmp_path: Path,
     assert code == 0, err
     assert out.split() == ["s", "http://example.org/a", "http://example.org/c",
                            "http://example.org/e"]
+
+
+def test_a_federated_query_is_not_run_with_patient_data() -> None:
+    """A trial: a third-party query file with SERVICE sent the identifiers of the records
+    given with --data to a server of its choosing."""
+    query = ("PREFIX km: <https://w3id.org/kgmassage#>\nSELECT * WHERE { ?p km:identifier ?id . "
+             "service <http://127.0.0.1:9/sparql> { ?x ?y ?id } }")
+    code, out, err = run(query, "--data", "examples/p-001.json")
+    assert (code, out) == (2, "")
+    assert err == ("kgmassage: <query text> calls another server (SERVICE): it is not run with "
+                   "patient data (--data), which it could send there\n")

@@ -364,6 +364,19 @@ def test_an_order_that_may_be_massage_is_decided_as_one(
         "left leg — UNRECOGNIZED")
 
 
+@pytest.mark.parametrize("code", ["97124", "97140"])
+def test_an_order_coded_by_cpt_massage_is_checked(client: httpx.Client, code: str) -> None:
+    """A trial: a US order for massage, CPT 97124 with no text, got no card on the leg of a
+    DVT (an empty answer reads as "all clear"). Another CPT code (a lab panel) gets none."""
+    request = _load("order-sign-dvt-left.json")
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    order["code"] = {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": code}]}
+    cards = _cards(_call(client, request))
+    assert cards and cards[0]["indicator"] == "critical" and "DVT" in cards[0]["summary"]
+    order["code"] = {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "80053"}]}
+    assert _cards(_call(client, request)) == []
+
+
 def test_a_free_text_massage_on_the_kneecap_is_critical(client: httpx.Client) -> None:
     request = _load("order-sign-dvt-left.json")
     request["prefetch"]["conditions"] = None
