@@ -40,7 +40,8 @@ def _parse_at(at: str | None) -> datetime | None:
     try:
         return resolve_at(at)
     except ValueError:
-        fail(f"--at {at!r} is not an ISO 8601 date or date-time (e.g. 2026-11-20T10:00:00Z)")
+        fail(f"--at {at!r} is not an xsd:date or xsd:dateTime (e.g. 2026-11-20, "
+             "2026-11-20T10:00:00Z: seconds included)")
         raise  # unreachable: fail() exits
 
 
@@ -171,7 +172,8 @@ def _validation_text(report: ValidationReport) -> str:
 )
 @click.option(
     "--at", "at", metavar="DATETIME",
-    help="Assessment time to check dates against (ISO 8601; default: each record's "
+    help="Assessment time to check dates against (xsd:date or xsd:dateTime, e.g. "
+    "2026-11-20T10:00:00Z; default: each record's "
     "assessed_at, else now; UTC when no offset is given).",
 )
 @click.option(
@@ -230,7 +232,8 @@ def validate_command(files: tuple[str, ...], fmt: str, at: str | None, engine: s
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option(
     "--at", "at", metavar="DATETIME",
-    help="Assessment time (ISO 8601; default: each record's assessed_at, else now; UTC when "
+    help="Assessment time (xsd:date or xsd:dateTime, e.g. 2026-11-20T10:00:00Z; default: each "
+    "record's assessed_at, else now; UTC when "
     "no offset is given; a bare date means the start of that day).",
 )
 @click.option(

@@ -484,4 +484,6 @@ def _legend() -> str:
     names = {**{s: s for s in COLOURS}, "none": "no catalogue massage there: decide each plan"}
     return '<div class="legend">' + "".join(
         f'<div><span style="background:{colour}"></span>{names[status]}</div>'
-        for status, colour in COLOURS.items()) + "</div>"
+        for status, colour in COLOURS.items()) + (
+        "<div>Drawn facing the patient: the right leg is on the left of the picture.</div>"
+        "</div>")

@@ -1124,6 +1124,17 @@ _UPDATE_WORDS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP"
 _PROLOGUE = re.compile(r"\s*(?:(?:BASE\s*<>|PREFIX\s+[^\s:]*:\s*<>)\s*)*", re.IGNORECASE)
 
 
+def _only_params(request: Request, *names: str) -> None:
+    """Refuse (400) a query parameter the route does not take: a misspelt ``Strict=true``
+    would otherwise be ignored, and the caller get what it did not ask for."""
+    unknown = sorted({key for key in request.query_params if key not in names})
+    if unknown:
+        taken = ", ".join(names) if names else "none"
+        raise Problem(400, "Invalid parameter",
+                      f"unknown query parameter {', '.join(cut(u, 40) for u in unknown)} "
+                      f"(this route takes: {taken})", kind="parameter-error")
+
+
 def check_query(query: str) -> None:
     """Refuse (403) an update and a federated query (``SERVICE``: the endpoint fetches
     nothing from elsewhere), before the query runs.
@@ -1583,6 +1594,7 @@ def create_app(*, warm: bool = True, sparql_timeout: float = SPARQL_TIMEOUT,
                                "default now, UTC). Not part of CDS Hooks: for replay and "
                                "tests."),
     ) -> JSONResponse:
+        _only_params(request, "at")
         service = _BY_ID.get(service_id)
         if service is None:
             raise Problem(404, "Not found", f"no CDS service {cut(service_id, 60)!r}; see "
@@ -1597,6 +1609,7 @@ def create_app(*, warm: bool = True, sparql_timeout: float = SPARQL_TIMEOUT,
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/json": {"schema": {"type": "object"}}}}})
     async def feedback(request: Request, service_id: str) -> Response:
+        _only_params(request)
         if service_id not in _BY_ID:
             raise Problem(404, "Not found", f"no CDS service {cut(service_id, 60)!r}")
         _require_json(request)
@@ -1632,6 +1645,7 @@ def create_app(*, warm: bool = True, sparql_timeout: float = SPARQL_TIMEOUT,
                                "default the record's assessed_at, else now (UTC)."),
         strict: bool = Query(False, description="Refuse (422) a record that does not conform."),
     ) -> JSONResponse:
+        _only_params(request, "at", "strict")
         record = await _record_body(request, max_body)
         result = await run_in_threadpool(locked, _assess, record, at, strict)
         return JSONResponse(result)
@@ -1642,6 +1656,7 @@ def create_app(*, warm: bool = True, sparql_timeout: float = SPARQL_TIMEOUT,
         request: Request,
         at: str | None = Query(None, description="Assessment time dates are checked against."),
     ) -> JSONResponse:
+        _only_params(request, "at")
         record = await _record_body(request, max_body)
         return JSONResponse(await run_in_threadpool(locked, _validate, record, at))
 

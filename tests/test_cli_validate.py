@@ -90,7 +90,7 @@ def test_at_option() -> None:
     assert run("--at", "2026-11-21T00:00:00Z", future).exit_code == 0
     result = run("--at", "soon", future)
     assert result.exit_code == 2
-    assert "--at 'soon' is not an ISO 8601 date or date-time" in result.stderr
+    assert "--at 'soon' is not an xsd:date or xsd:dateTime" in result.stderr
     assert result.stdout == ""
 
 

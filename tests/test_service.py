@@ -1090,3 +1090,19 @@ def test_patient_view_says_when_even_light_massage_of_the_knee_is_forbidden(
     assert [c["indicator"] for c in knee] == ["critical"]
     assert knee[0]["summary"].startswith("Left leg, knee joint, patella: any massage forbidden")
     assert "SKIN-LESION" in knee[0]["summary"]
+
+
+@pytest.mark.parametrize(("route", "params"), [
+    ("/assess", {"Strict": "true"}), ("/assess", {"at": AT, "foo": "1"}),
+    ("/validate", {"strict": "true"}), ("/cds-services/massage-safety-patient-view", {"now": AT}),
+])
+def test_an_unknown_query_parameter_is_refused(client: httpx.Client, route: str,
+                                               params: dict[str, str]) -> None:
+    """A trial: ?Strict=true was ignored and a non-conforming record assessed, as if strict
+    mode had not been asked for."""
+    record = json.loads((ROOT / "examples" / "invalid" / "bad-side.json").read_text())
+    response = client.post(route, json=record, params=params)
+    assert response.status_code == 400
+    problem = response.json()
+    assert problem["title"] == "Invalid parameter"
+    assert problem["detail"].startswith("unknown query parameter ")
