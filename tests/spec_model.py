@@ -700,6 +700,8 @@ def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknow
             for c in cls:
                 classes |= ancestors(c)
             codes_known = codes_known and any(ancestors(c) - GROUPING for c in cls)
+            # CHOICE: a code that means a thromboembolism of unknown kind is one, as the type
+            raw_vte = raw_vte or "VenousThromboembolism" in cls
     if typ is None and code is None:
         viol(f"{where}: neither type nor code")  # CHOICE: "is a Violation and UNRECOGNIZED"
     # ASSUMED: classes that rules can use (anything below the grouping classes, KneePain included).

@@ -459,15 +459,16 @@ def test_known_type_with_unknown_code_is_unrecognized_too() -> None:
 
 def test_an_unmapped_code_beside_a_mapped_one_is_unrecognized() -> None:
     # the unmapped code may name what the other does not (M25.562 knee pain and S72.402A, a
-    # fracture of the femur: the fracture was ignored, every massage permitted)
+    # fracture of the femur, then unmapped: the fracture was ignored, every massage permitted;
+    # I80.202, a deep thrombophlebitis of the left leg, is unmapped)
     codes = [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "M25.562"},
-             {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "S72.402A"}]
+             {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I80.202"}]
     d = run(conditions=[{"side": "left", "onset": "2026-11-19", "code": codes}])
     for decision in d.values():
         assert decision.status == "requires-clearance"
         assert rules_of(decision) == only("UNRECOGNIZED", "requires-clearance")
     (reason,) = next(iter(d.values())).reasons
-    assert reason.item_label == "knee pain (unmapped code S72.402A), left leg"
+    assert reason.item_label == "knee pain (unmapped code I80.202), left leg"
     codes = [{"system": "http://snomed.info/sct", "code": "999999999"},
              {"system": "http://snomed.info/sct", "code": "239873007"}]  # OA of knee
     d = run(conditions=[{"type": "KneePain", "code": codes}])

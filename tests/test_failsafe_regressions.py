@@ -1091,3 +1091,22 @@ def test_a_lifting_clearance_shows_its_status_as_written() -> None:
     (reason,) = assess(record, at=AT).decisions[0].reasons
     assert reason.lifted and reason.lifted_by_detail == (
         'clearances[0] (issued 2026-11-01 by GP with status "revoked")',)
+
+
+@pytest.mark.parametrize(("system", "code", "left", "right"), [
+    (ICD, "I82.90", "forbidden", "forbidden"),  # thrombosis of an unspecified vein
+    (ICD, "O22.30", "forbidden", "requires-clearance"),  # DVT in pregnancy (left given)
+    (ICD, "O87.1", "forbidden", "requires-clearance"),  # DVT in the puerperium
+    (ICD, "S82.102A", "forbidden", "permitted"),  # tibial plateau fracture, a day old
+    (ICD, "S72.402A", "forbidden", "permitted"),  # femur fracture
+    (ICD, "S83.512A", "forbidden", "permitted"),  # ACL sprain: severity unknown, acute
+    (ICD, "S83.411A", "forbidden", "permitted"),  # MCL sprain
+])
+def test_thromboses_and_knee_injuries_coded_outside_the_first_table_fire_their_rules(
+        system: str, code: str, left: str, right: str) -> None:
+    """A trial on real FHIR data: these codes were unmapped, so UNRECOGNIZED (requires
+    clearance) where the rules forbid (a pulmonary embolism on both legs, a fracture of a
+    day ago on its leg)."""
+    record = {"id": "k", "conditions": [{"code": {"system": system, "code": code},
+                                         "side": "left", "onset": "2026-11-19"}]}
+    assert side_statuses(record) == {"left": {left}, "right": {right}}
