@@ -31,7 +31,7 @@ from .engine import (
     runner_name,
 )
 from .errors import NonConformingRecordError, ParameterError, RecordError, UnknownDecisionError, cut
-from .namespaces import KM, local_name
+from .namespaces import KM, local_name, nt_term
 from .records import PatientRecord, iter_unread, load_record, unskolemized
 from .timeline import parse_instant, resolve_at
 from .validation import ValidationResult, check_record, results_from_rows
@@ -782,7 +782,7 @@ def _with_plan(
         (node, KM.target, target),
         (node, KM.side, KM.Left if side == "left" else KM.Right),
     ]
-    extra = "".join(f"{s.n3()} {p.n3()} {o.n3()} .\n" for s, p, o in lines)
+    extra = "".join(f"{nt_term(s)} {nt_term(p)} {nt_term(o)} .\n" for s, p, o in lines)
     graph = Graph()
     graph += record.graph
     for triple in lines:

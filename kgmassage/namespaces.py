@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, unquote
 
 from rdflib.namespace import DefinedNamespace, Namespace
-from rdflib.term import URIRef
+from rdflib.term import Literal, Node, URIRef
 
 __all__ = ["KM", "KM_IRI", "SNOMED_SYSTEM", "ICD10CM_SYSTEM", "patient_iri", "km_term",
            "local_name"]
@@ -358,3 +359,34 @@ def local_name(iri: object) -> str:
     """
     text = str(iri)
     return unquote(text[len(KM_IRI):]) if text.startswith(KM_IRI) else text
+
+
+# --- N-Triples -------------------------------------------------------------------------------
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_CONTROL = re.compile(r'[\\"\x00-\x1f\x7f]')
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _ESCAPES.get(char) or f"\\u{ord(char):04X}"
+
+
+def nt_literal(text: str, datatype: str | None = None) -> str:
+    """An N-Triples literal: ``"text"`` or ``"text"^^<datatype>``."""
+    quoted = '"' + _CONTROL.sub(_escape, text) + '"'
+    return quoted if datatype is None else f"{quoted}^^<{datatype}>"
+
+
+def nt_term(term: Node) -> str:
+    """An rdflib term in N-Triples syntax. (``Literal.n3()`` writes a literal that holds a
+    line break in Turtle's triple quotes, which N-Triples does not have.)
+
+    >>> nt_term(Literal("line 1\\nline 2", datatype="urn:x"))
+    '"line 1\\\\nline 2"^^<urn:x>'
+    """
+    if isinstance(term, Literal):
+        if term.language:
+            return '"' + _CONTROL.sub(_escape, str(term)) + '"@' + term.language
+        return nt_literal(str(term), str(term.datatype) if term.datatype else None)
+    return term.n3()

@@ -57,7 +57,7 @@ from rdflib.term import Node
 
 from .errors import RecordError, cut
 from .fhir import bundle_to_record, is_fhir
-from .namespaces import KM, KM_IRI, km_term, local_name, patient_iri
+from .namespaces import KM, KM_IRI, km_term, local_name, nt_literal, nt_term, patient_iri
 from .resources import shape_graph
 from .timeline import literal_date, parse_date, utc_now
 from .vocabulary import side_named, status_named, target_named, technique_named
@@ -228,7 +228,7 @@ class PatientRecord:
         """A record whose patient graph is ``graph`` (N-Triples and dates taken from it)."""
         skolem = graph.skolemize()
         dates = tuple(
-            (term.n3(), str(prop), value.n3())
+            (nt_term(term), str(prop), nt_term(value))
             for prop in DATE_PROPERTY_IRIS
             for term, value in skolem.subject_objects(URIRef(prop))
         )
@@ -292,19 +292,6 @@ def _text(value: Any) -> str:
 
 _XSD = str(XSD)
 _RDF_TYPE = str(RDF.type)
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_CONTROL = re.compile(r'[\\"\x00-\x1f\x7f]')
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    return _ESCAPES.get(char) or f"\\u{ord(char):04X}"
-
-
-def nt_literal(text: str, datatype: str | None = None) -> str:
-    """An N-Triples literal: ``"text"`` or ``"text"^^<datatype>``."""
-    quoted = '"' + _CONTROL.sub(_escape, text) + '"'
-    return quoted if datatype is None else f"{quoted}^^<{datatype}>"
 
 
 def _json_literal(value: Any) -> str:

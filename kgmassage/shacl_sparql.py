@@ -112,14 +112,19 @@ def message_for(compiled: CompiledShape, row: Mapping[str, Any] | Any) -> str:
     ``row`` is a pyoxigraph ``QuerySolution`` or a mapping from variable name to RDF term
     (rdflib or pyoxigraph). Each bound variable of ``compiled.variables`` is put into the
     template with :func:`re.sub`, as pySHACL does (so backslashes in a value are template
-    escapes; ``this`` is the focus node).
+    escapes; ``this`` is the focus node). A value that is no valid template (``19\\11``, where
+    pySHACL stops) is put in as written.
     """
     message = compiled.message
     for name in compiled.variables:
         value = _row_value(row, "focus" if name == "this" else name)
         if value is None:
             continue
-        message = re.sub(f"{{[?$]{name}}}", _term_text(value), message)
+        text = _term_text(value)
+        try:
+            message = re.sub(f"{{[?$]{name}}}", text, message)
+        except re.error:
+            message = message.replace(f"{{?{name}}}", text).replace(f"{{${name}}}", text)
     return message
 
 

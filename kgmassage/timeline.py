@@ -31,7 +31,7 @@ from rdflib.namespace import XSD
 from rdflib.util import from_n3
 
 from .errors import ParameterError, cut
-from .namespaces import KM, KM_IRI
+from .namespaces import KM, KM_IRI, nt_term
 
 __all__ = [
     "DATE_PROPERTIES",
@@ -290,7 +290,7 @@ def add_context(
     """
     subjects = set(nodes) if nodes is not None else None
     dates = [
-        (node.n3(), str(prop), value.n3())
+        (nt_term(node), str(prop), nt_term(value))
         for prop in DATE_PROPERTIES
         for node, value in graph.subject_objects(prop)
         if subjects is None or node in subjects

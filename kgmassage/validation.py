@@ -376,15 +376,24 @@ def check_record(record: PatientRecord, at: datetime, shapes: Graph | None = Non
     ``record`` at ``at``, with the standard SHACL report graph (pySHACL)."""
     import pyshacl  # the reference engine only: not loaded on the fast path
 
-    with keep_lexical_forms():
-        _, shacl, _ = pyshacl.validate(
-            validation_data(record, at),
-            shacl_graph=resources.record_shapes_graph() if shapes is None else shapes,
-            inference="none",
-            advanced=True,
-            allow_warnings=True,
-            inplace=True,
-        )
+    try:
+        with keep_lexical_forms():
+            _, shacl, _ = pyshacl.validate(
+                validation_data(record, at),
+                shacl_graph=resources.record_shapes_graph() if shapes is None else shapes,
+                inference="none",
+                advanced=True,
+                allow_warnings=True,
+                inplace=True,
+            )
+    except re.error:  # pySHACL puts a result's values into its message as re.sub templates
+        unworded = ValidationResult(
+            severity="Violation", focus=str(record.iri), path=None, value=None, shape=None,
+            field=None, message="A value of this record holds a backslash (\\), which the "
+            "reference validator (pySHACL) cannot put into its messages, so it reports "
+            "nothing else: validate the record with the default engine to see each problem. "
+            "Until then the record counts as not conforming.")
+        return (unworded,), report_graph([unworded], conforms=False)
     results, report, _ = _read_report(shacl, record, record_graph(record.ntriples))
     return results, report
 

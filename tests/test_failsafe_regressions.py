@@ -1110,3 +1110,37 @@ def test_thromboses_and_knee_injuries_coded_outside_the_first_table_fire_their_r
     record = {"id": "k", "conditions": [{"code": {"system": system, "code": code},
                                          "side": "left", "onset": "2026-11-19"}]}
     assert side_statuses(record) == {"left": {left}, "right": {right}}
+
+
+@pytest.mark.parametrize("onset", ["19\\11\\2026", "2026-11-15T10:00:00\\Z", "2026-11-15\\"])
+def test_a_backslash_in_a_date_is_an_unreadable_date_not_a_crash(onset: str) -> None:
+    """A trial: "19\\11\\2026" stopped the whole run with a traceback (re.error: the message
+    template); no patient of the cohort was assessed."""
+    record = {"id": "b", "conditions": [{"type": "SevereSprain", "side": "left",
+                                         "onset": onset}]}
+    assert side_statuses(record) == {"left": {"forbidden"}, "right": {"permitted"}}
+    assert violations(record) == {"conditions[0].onset"}
+    # the reference validator (pySHACL) cannot word it: one Violation says so, no crash
+    reference = validate(record, at=AT, engine="rdflib")
+    assert not reference.conforms
+    assert [r.message.split(",")[0] for r in reference.results] == [
+        "A value of this record holds a backslash (\\)"]
+
+
+def test_a_line_break_in_a_turtle_date_is_an_unreadable_date_not_a_failed_stage(
+        tmp_path: Path) -> None:
+    """A trial: a Turtle date holding a line break was written into the date facts in
+    Turtle's triple quotes, and the engine's N-Triples load failed for every patient."""
+    path = tmp_path / "nl.ttl"
+    path.write_text(
+        "@prefix km: <https://w3id.org/kgmassage#> .\n"
+        "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
+        '<urn:kgmassage:patient:nl> a km:Patient ; km:identifier "nl" ;\n'
+        "  km:hasCondition <urn:kgmassage:patient:nl/conditions/0> .\n"
+        "<urn:kgmassage:patient:nl/conditions/0> a km:SevereSprain ; km:side km:Left ;\n"
+        '  km:onset "2026-11-15\\n"^^xsd:date .\n', encoding="utf-8")
+    for engine in ("oxigraph", "rdflib"):
+        result = assess(path, at=AT, engine=engine)
+        left = {d.status for d in result.decisions if d.side == "left"}
+        assert left == {"forbidden"}, engine
+        assert {r.field for r in result.validation} == {"conditions[0].onset"}, engine
