@@ -274,6 +274,7 @@ class KM(DefinedNamespace):
     cutoff: URIRef
     instant: URIRef
     day: URIRef
+    firstDay: URIRef
     timed: URIRef
     hasClass: URIRef
     onSide: URIRef

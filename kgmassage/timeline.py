@@ -12,11 +12,12 @@ form of every date it holds, so that SHACL and SPARQL only compare values of one
 * ``?patient km:evaluatedAt ?at`` (UTC ``xsd:dateTime``) and ``km:evaluationDay`` (its UTC day);
 * ``?patient km:windowCutoff [ km:window ?w ; km:cutoff ?at_minus_w ]`` for each time window;
 * ``?node km:dateFact [ km:dateProperty ?p ; km:dateValue ?value ; km:factOf ?patient ;
-  km:instant ?i ; km:day ?d ; km:timed ?t ]`` for each date value ``?node ?p ?value`` of the
-  patient's record: a date-time without offset is UTC;
+  km:instant ?i ; km:day ?d ; km:firstDay ?f ; km:timed ?t ]`` for each date value
+  ``?node ?p ?value`` of the patient's record: a date-time without offset is UTC;
   a date without a time stands for the **end** of that day in its own offset (its latest
-  instant, so windows err on the safe side), and its day is the day it names. A value that
-  does not parse gets a fact with no instant or day (it is then "unusable").
+  instant, so windows err on the safe side), its day is the day it names, and its first day
+  the UTC day on which it begins (a clearance is compared by it). A value that does not parse
+  gets a fact with no instant or day (it is then "unusable").
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ _DATETIME_RE = re.compile(
     r"T(?P<H>[0-9]{2}):(?P<M>[0-9]{2}):(?P<S>[0-9]{2})(?:\.(?P<f>[0-9]+))?" + _OFFSET
 )
 _END_OF_DAY = time(23, 59, 59, 999999)
+_DAY_SPAN = timedelta(days=1) - timedelta(microseconds=1)  # from a day's start to its end
 
 
 @dataclass(frozen=True)
@@ -270,10 +272,21 @@ def context_triples(
         # finer than a microsecond: an item's date rounds up (more recent), a clearance's down
         parsed = nt_date(literal, round_up=prop != f"{km}issuedOn")
         if parsed is not None:
+            first = parsed.instant if parsed.timed else _day_start(parsed.instant)
             out += [(fact, f"<{km}instant>", _nt_datetime(parsed.instant)),
                     (fact, f"<{km}day>", _nt_date(parsed.day)),
+                    (fact, f"<{km}firstDay>", _nt_date(first.date())),
                     (fact, f"<{km}timed>", f'"{str(parsed.timed).lower()}"^^<{XSD.boolean}>')]
     return out
+
+
+def _day_start(end: datetime) -> datetime:
+    """The first instant of the day whose last instant is ``end`` (a date stands for its
+    last instant, in its own offset); the year 1 when that is before it."""
+    try:
+        return end - _DAY_SPAN
+    except OverflowError:
+        return datetime.min.replace(tzinfo=timezone.utc)
 
 
 def add_context(

@@ -661,7 +661,12 @@ def _lifts(c: When, trig: Trigger) -> bool:
     assessment's)." """
     if c.has_time and trig.has_time:
         return c.instant >= trig.instant
-    return c.day >= trig.day
+    # CHOICE: UTC calendar days, each on its safe side: the trigger's the UTC day of its last
+    # instant (a date: the end of its day in its own offset), the clearance's the UTC day of its
+    # first (a date: the start of its day in its own offset). A date in UTC: the day it names.
+    last = trig.day if trig.has_time else int((trig.instant - Fraction(1, 10**6)) // DAY)
+    first = c.day if c.has_time else int((c.instant - DAY) // DAY)
+    return first >= last
 
 
 def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknown_keys) -> dict:

@@ -1144,3 +1144,31 @@ def test_a_line_break_in_a_turtle_date_is_an_unreadable_date_not_a_failed_stage(
         left = {d.status for d in result.decisions if d.side == "left"}
         assert left == {"forbidden"}, engine
         assert {r.field for r in result.validation} == {"conditions[0].onset"}, engine
+
+
+@pytest.mark.parametrize(("record", "lifted"), [
+    # trial 15: an onset on 2026-11-11 at -12:00 ends on 2026-11-12 in UTC
+    ({"conditions": [{"type": "Osteoarthritis", "onset": "2026-11-11-12:00"}],
+      "clearances": [{"date": "2026-11-11T20:00:00Z", "issued_by": "GP"}]}, False),
+    ({"conditions": [{"type": "Osteoarthritis", "onset": "2026-11-11-12:00"}],
+      "clearances": [{"date": "2026-11-11", "issued_by": "GP"}]}, False),
+    ({"conditions": [{"type": "Osteoarthritis", "onset": "2026-11-11-12:00"}],
+      "clearances": [{"date": "2026-11-12", "issued_by": "GP"}]}, True),
+    # trial 18: a clearance dated 2026-11-20 at +14:00 began on 2026-11-19 in UTC
+    ({"findings": [{"type": "Fever", "recorded_at": "2026-11-20T09:00:00Z"}],
+      "clearances": [{"date": "2026-11-20+14:00", "issued_by": "GP"}]}, False),
+    ({"findings": [{"type": "Fever", "recorded_at": "2026-11-20T09:00:00Z"}],
+      "clearances": [{"date": "2026-11-20", "issued_by": "GP"}]}, True),
+    ({"conditions": [{"type": "DeepVeinThrombosis", "side": "left",
+                      "onset": "2026-11-19-14:00"}],
+      "clearances": [{"date": "2026-11-19T00:00:00Z", "issued_by": "GP"}]}, False),
+])
+def test_days_with_an_offset_are_compared_on_their_safe_side(record: dict[str, Any],
+                                                             lifted: bool) -> None:
+    """Two trials: a date with an offset was compared with a clearance by the day it names,
+    so a clearance that may have been issued before the fact lifted it. Trigger dates count
+    by the UTC day they end on, clearances by the UTC day they begin on."""
+    result = assess({"id": "o", **record}, at=AT)
+    clearable = [r for d in result.decisions for r in d.reasons
+                 if r.status == "requires-clearance"]
+    assert clearable and {r.lifted for r in clearable} == {lifted}
