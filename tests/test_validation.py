@@ -199,3 +199,20 @@ def test_examples_readme_describes_every_example() -> None:
     assert files
     for path in files:
         assert f"`{path.relative_to(EXAMPLES).as_posix()}`" in readme, path.name
+
+
+@pytest.mark.parametrize("engine", ["oxigraph", "rdflib"])
+def test_a_future_date_beside_another_is_the_one_named(tmp_path: Path, engine: str) -> None:
+    """A trial: of two onsets, the past one was named "after the assessment time"."""
+    path = tmp_path / "two.ttl"
+    path.write_text(
+        "@prefix km: <https://w3id.org/kgmassage#> .\n"
+        "@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n"
+        '<urn:kgmassage:patient:t> a km:Patient ; km:identifier "t" ;\n'
+        "  km:hasCondition <urn:kgmassage:patient:t/conditions/0> .\n"
+        "<urn:kgmassage:patient:t/conditions/0> a km:SevereSprain ; km:side km:Left ;\n"
+        '  km:onset "2026-11-01"^^xsd:date , "2026-12-25"^^xsd:date .\n', encoding="utf-8")
+    report = validate(path, at="2026-11-20T10:00:00Z", engine=engine)
+    future = [r for r in report.results if r.shape and r.shape.endswith("#FutureDate")]
+    assert [(r.value, r.message.split(" is after")[0]) for r in future] == [
+        ("2026-12-25", "The date 2026-12-25")]
