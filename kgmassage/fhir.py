@@ -173,6 +173,11 @@ TEMPERATURE_CODES = frozenset(
 )
 #: Fever thresholds by UCUM unit (inclusive).
 _FEVER_AT = {"Cel": 38.0, "[degF]": 100.4, "K": 311.15}
+#: Body temperatures a living patient can have, by unit: a value outside is a slip (38.5 given
+#: in °F is a Celsius value), so it cannot be read, and may be a fever.
+_PLAUSIBLE = {"Cel": (25.0, 46.0), "[degF]": (77.0, 115.0), "K": (298.0, 319.0)}
+#: A code's text or display that names a body temperature (an Observation coded in no system).
+_TEMPERATURE_WORD = re.compile(r"\btemp(?:erature)?\b", re.IGNORECASE)
 #: Unit texts seen instead of UCUM codes.
 _UNIT_ALIASES = {
     "cel": "Cel", "°c": "Cel", "c": "Cel", "degc": "Cel", "celsius": "Cel", "deg c": "Cel",
@@ -977,12 +982,17 @@ def _redacted(node: Any) -> bool:
 
 
 def _is_temperature(concept: Any) -> bool:
-    return any(
-        (system, _code_of(c)) in TEMPERATURE_CODES
-        for c in _codings(concept)
-        for system in (LOINC, SNOMED)
-        if _is(c, system)
-    )
+    """Whether a CodeableConcept codes a body temperature, or names one in its text or a
+    display without a code of a known system (``{"text": "Body temperature"}``)."""
+    codings = _codings(concept)
+    if any((system, _code_of(c)) in TEMPERATURE_CODES
+           for c in codings for system in (LOINC, SNOMED) if _is(c, system)):
+        return True
+    if any(_is(c, LOINC) or _is(c, SNOMED) for c in codings if _code_of(c)):
+        return False  # coded as something else
+    texts = [concept.get("text") if isinstance(concept, Mapping) else None,
+             *(c.get("display") for c in codings)]
+    return any(isinstance(t, str) and _TEMPERATURE_WORD.search(t) for t in texts)
 
 
 def _finding_concept(resource: Mapping[str, Any], known: Known) -> Any:
@@ -1027,9 +1037,10 @@ _TEMPERATURE_TEXT = re.compile(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*(.*?)\s*")
 
 def _febrile(part: Mapping[str, Any]) -> bool:
     """Whether an Observation (or a component) holds a temperature at the fever threshold, or
-    one that may be (fail safe): above a bound (``> 37.9``), or a value that cannot be read
-    (``"hot"``, a quantity without a number). A temperature with no value (a
-    ``dataAbsentReason``) is no reading."""
+    one that may be (fail safe): above a bound (``> 37.9``), below a bound above it
+    (``< 39``: 38.5 is below 39), a value no living patient has in its unit (38.5 °F), or a
+    value that cannot be read (``"hot"``, a quantity without a number). A temperature with no
+    value (a ``dataAbsentReason``) is no reading."""
     if not _is_temperature(part.get("code")):
         return False
     quantity = part.get("valueQuantity")
@@ -1038,9 +1049,11 @@ def _febrile(part: Mapping[str, Any]) -> bool:
         comparator = quantity.get("comparator")
         if value is None or comparator in (">", ">="):
             return True
-        if comparator in ("<", "<="):
-            return False  # "below x" says nothing about a fever
-        return value >= _FEVER_AT[_unit(quantity, value)]
+        found = _unit(quantity, value)
+        low, high = _PLAUSIBLE[found]
+        if comparator == "<":
+            return value > _FEVER_AT[found]
+        return value >= _FEVER_AT[found] or not low <= value <= high
     text = part.get("valueString")
     if isinstance(text, str):  # "38.5 C"
         match = _TEMPERATURE_TEXT.fullmatch(text)
@@ -1048,7 +1061,9 @@ def _febrile(part: Mapping[str, Any]) -> bool:
         if match is None or (unit and name_key(unit) not in _UNIT_ALIASES):
             return True
         value = float(match.group(1).replace(",", "."))
-        return value >= _FEVER_AT[_unit({"code": unit} if unit else {}, value)]
+        found = _unit({"code": unit} if unit else {}, value)
+        low, high = _PLAUSIBLE[found]
+        return value >= _FEVER_AT[found] or not low <= value <= high
     return any(key.startswith("value") for key in part)  # another kind of value
 
 

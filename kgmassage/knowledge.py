@@ -88,7 +88,6 @@ _TOKENS = re.compile(
     r'|<[^<>"{}|^`\\\s]*>|#[^\n\r]*',
     re.DOTALL,
 )
-_SERVICE = re.compile(r"(?<![\w:?$.\-])SERVICE(?![\w:.\-])", re.IGNORECASE)
 _RECORD_SUFFIXES = (".json", ".ndjson", ".jsonl")
 _RDF_FORMATS = {
     ".ttl": "turtle",
@@ -284,14 +283,31 @@ def blanked(query: str) -> str:
 
 
 def federated(query: str) -> bool:
-    """Whether a query asks another server (``SERVICE``), outside its strings and comments.
+    """Whether a query may ask another server (``SERVICE``): the word found, the query is
+    parsed (rdflib's SPARQL parser) and its ``SERVICE`` patterns looked for; a query that
+    holds the word and cannot be parsed counts as one (fail safe).
 
-    >>> federated('SELECT * { SERVICE <http://x/sparql> { ?s ?p "SERVICE" } }')
+    >>> federated('SELECT * { ?a ?b ?c .SERVICE <http://x/sparql> { ?s ?p "SERVICE" } }')
     True
     >>> federated('SELECT * { ?s ?p "SERVICE" } # no SERVICE')
     False
     """
-    return bool(_SERVICE.search(blanked(query)))
+    if "service" not in query.lower():
+        return False
+    from rdflib.plugins.sparql.parser import parseQuery
+    from rdflib.plugins.sparql.parserutils import CompValue
+
+    def found(node: Any) -> bool:
+        if isinstance(node, CompValue):
+            return node.name == "ServiceGraphPattern" or any(map(found, node.values()))
+        if isinstance(node, (list, tuple)) or hasattr(node, "asList"):
+            return any(map(found, node))
+        return False
+
+    try:
+        return found(parseQuery(query))
+    except Exception:  # noqa: BLE001 - the parser raises several types; unknown: refused
+        return True
 
 
 def _read_query_file(path: Path) -> tuple[str, str]:

@@ -138,6 +138,16 @@ class KM(DefinedNamespace):
     ICD10CM_S83_4: URIRef
     ICD10CM_S83_5: URIRef
     ICD10CM_S83_9: URIRef
+    ICD10CM_S82_1_Right: URIRef
+    ICD10CM_S82_1_Left: URIRef
+    ICD10CM_S72_Right: URIRef
+    ICD10CM_S72_Left: URIRef
+    ICD10CM_S72_9_Right: URIRef
+    ICD10CM_S72_9_Left: URIRef
+    ICD10CM_S83_4_Right: URIRef
+    ICD10CM_S83_4_Left: URIRef
+    ICD10CM_S83_5_Right: URIRef
+    ICD10CM_S83_5_Left: URIRef
     ICD10CM_S89_9: URIRef
     ICD10CM_S81_0: URIRef
     ICD10CM_L03_11: URIRef
@@ -330,6 +340,7 @@ class KM(DefinedNamespace):
     clearable: URIRef
     voidsClearance: URIRef
     codeDotPosition: URIRef
+    codeSyntax: URIRef
     canonicalCode: URIRef
     inCodeSystem: URIRef
     unrecognizedAt: URIRef

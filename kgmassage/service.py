@@ -1150,7 +1150,7 @@ def check_query(query: str) -> None:
     if word and word.group(0).upper() in _UPDATE_WORDS:
         raise Problem(403, "Updates refused", "this endpoint is read-only: SPARQL updates "
                       f"({word.group(0).upper()}) are refused", kind="update-refused")
-    if federated(text):
+    if federated(query):
         raise Problem(403, "Federated query refused", "SERVICE is refused: the endpoint "
                       "queries the knowledge base only", kind="service-refused")
 

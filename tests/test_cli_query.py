@@ -218,3 +218,17 @@ def test_a_federated_query_is_not_run_with_patient_data() -> None:
     assert (code, out) == (2, "")
     assert err == ("kgmassage: <query text> calls another server (SERVICE): it is not run with "
                    "patient data (--data), which it could send there\n")
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * WHERE { ?p km:identifier ?id ; km:hasCondition ?c . ?c a ?t "
+    ".SERVICE <http://127.0.0.1:9/sparql> { ?s ?x ?o } }",
+    "PREFIX ex: <urn:x#> SELECT * WHERE { ?p km:identifier ?id . OPTIONAL { ?c ex:a\\' ?z } "
+    "SERVICE <http://127.0.0.1:9/s> { ?a ?b ?c } FILTER(?id != 'x') }",
+])
+def test_a_federated_query_written_to_slip_past_is_refused(query: str) -> None:
+    """A trial: a SERVICE right after a dot, or after a local name with an escaped quote,
+    was not seen, and the patient's data went to the server."""
+    code, out, err = run(query, "--data", "examples/p-001.json")
+    assert (code, out) == (2, "")
+    assert "calls another server (SERVICE)" in err

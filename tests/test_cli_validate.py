@@ -154,7 +154,8 @@ def test_real_entry_point_with_a_backslash_in_a_code(kgmassage_command: list[str
     (report,) = json.loads(done.stdout)
     assert done.returncode == 0 and report["conforms"] is True
     assert [(r["field"], r["value"]) for r in report["results"]
-            if r["shape"].endswith("#CodeRecognised")] == [("conditions[0].code.code", "123\\")]
+            if r["shape"].endswith("#CodeRecognised")] == [
+        ("conditions[0].code.code", "123\\"), ("conditions[1].code.code", "s82.0\\1a")]
 
 
 def test_unknown_field_named_with_a_backslash_is_reported_not_crashed_on(tmp_path: Path) -> None:

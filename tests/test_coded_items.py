@@ -148,7 +148,7 @@ UNUSUAL_CODES: tuple[tuple[str, str], ...] = (
     (ICD10CM, "s82.0\\1a"),  # likewise
 )
 #: The unusual codes the engine resolves (the others it does not).
-UNUSUAL_RESOLVED = {"I82.402\t", 'I82.402"', "I82.4`02", " s82.0 1a", "s82.0\\1a"}
+UNUSUAL_RESOLVED = {"I82.402\t"}  # trimmed; the others are no ICD-10-CM code (km:codeSyntax)
 SPELLINGS = ("as mapped", "padded, lower case")
 
 

@@ -1097,10 +1097,11 @@ def test_a_lifting_clearance_shows_its_status_as_written() -> None:
     (ICD, "I82.90", "forbidden", "forbidden"),  # thrombosis of an unspecified vein
     (ICD, "O22.30", "forbidden", "requires-clearance"),  # DVT in pregnancy (left given)
     (ICD, "O87.1", "forbidden", "requires-clearance"),  # DVT in the puerperium
-    (ICD, "S82.102A", "forbidden", "permitted"),  # tibial plateau fracture, a day old
+    (ICD, "S82.102A", "forbidden", "permitted"),  # left tibial plateau fracture, a day old
     (ICD, "S72.402A", "forbidden", "permitted"),  # femur fracture
     (ICD, "S83.512A", "forbidden", "permitted"),  # ACL sprain: severity unknown, acute
-    (ICD, "S83.411A", "forbidden", "permitted"),  # MCL sprain
+    (ICD, "S83.411A", "forbidden", "forbidden"),  # a right MCL sprain: the code's side too
+    (ICD, "S72.91XA", "forbidden", "forbidden"),  # a right femur fracture
 ])
 def test_thromboses_and_knee_injuries_coded_outside_the_first_table_fire_their_rules(
         system: str, code: str, left: str, right: str) -> None:
@@ -1172,3 +1173,37 @@ def test_days_with_an_offset_are_compared_on_their_safe_side(record: dict[str, A
     clearable = [r for d in result.decisions for r in d.reasons
                  if r.status == "requires-clearance"]
     assert clearable and {r.lifted for r in clearable} == {lifted}
+
+
+@pytest.mark.parametrize("code", ["M17.11;I82.402", "M25.562 S72.402A", "M25.562/I82.402",
+                                  "I82.4.02", "M25.56.2"])
+def test_a_code_with_more_after_a_known_prefix_is_no_code(code: str) -> None:
+    """A trial: a code field holding two codes was read by its first (a code family matched
+    its prefix): "M17.11;I82.402" was osteoarthritis, lifted by a clearance, 38 permitted."""
+    record = {"id": "e", "conditions": [{"onset": "2026-11-19",
+                                         "code": {"system": ICD, "code": code}}],
+              "clearances": [{"date": "2026-11-20", "issued_by": "GP"}]}
+    assert side_statuses(record) == {"left": {"requires-clearance"},
+                                     "right": {"requires-clearance"}}
+
+
+def test_a_side_implied_by_one_code_does_not_narrow_another_code_of_the_item() -> None:
+    """A trial: left knee pain coded together with a right femur fracture (S72.401A, a family
+    without its side then) forbade the left leg only: the right was permitted."""
+    record = {"id": "s", "conditions": [{"onset": "2026-11-20", "code": [
+        {"system": ICD, "code": "M25.562"}, {"system": ICD, "code": "S72.401A"}]}]}
+    assert side_statuses(record) == {"left": {"forbidden"}, "right": {"forbidden"}}
+
+
+def test_a_turtle_coding_with_two_values_is_unrecognized(tmp_path: Path) -> None:
+    """A trial: one Turtle coding with the values M25.562 and X99.9 was classified by the
+    first: knee pain, 38 permitted."""
+    path = tmp_path / "t.ttl"
+    path.write_text(
+        "@prefix km: <https://w3id.org/kgmassage#> .\n"
+        '<urn:kgmassage:patient:t> a km:Patient ; km:identifier "t" ;\n'
+        "  km:hasCondition [ a km:KneePain ; km:side km:Left ; km:code [ a km:Coding ;\n"
+        f'    km:system <{ICD}> ; km:codeValue "M25.562", "X99.9" ] ] .\n', encoding="utf-8")
+    for engine in ("oxigraph", "rdflib"):
+        statuses = {d.status for d in assess(path, at=AT, engine=engine).decisions}
+        assert statuses == {"requires-clearance"}, engine

@@ -389,8 +389,8 @@ def test_temperature_variants() -> None:
     no_unit["valueQuantity"] = {"value": 38.5}  # read from its range: Celsius
     text_unit = temperature(101.0, "Cel", "2026-11-20T09:00:00Z")
     text_unit["valueQuantity"] = {"value": 101.0, "unit": "°F"}
-    below = temperature(39.0, "Cel", "2026-11-20T09:00:00Z")
-    below["valueQuantity"]["comparator"] = "<"
+    below = temperature(38.0, "Cel", "2026-11-20T09:00:00Z")
+    below["valueQuantity"]["comparator"] = "<"  # below 38.0: no fever
     absent = temperature(39.0, "Cel", "2026-11-20T09:00:00Z")
     del absent["valueQuantity"]
     absent["dataAbsentReason"] = {"text": "Unknown"}
@@ -417,6 +417,32 @@ def test_temperature_variants() -> None:
         {"type": "Fever"},  # no time at all: counts (fail safe)
         {"type": "Fever", "recorded_at": "2026-11-20T08:00:00Z"},  # in a component
     ]
+
+
+@pytest.mark.parametrize(("value", "unit", "comparator", "fever"), [
+    (39.0, "Cel", "<", True),  # below 39 may be 38.5
+    (38.0, "Cel", "<", False), (38.0, "Cel", "<=", True), (37.9, "Cel", "<=", False),
+    (38.5, "[degF]", None, True),  # no living patient: a Celsius value, unreadable
+    (20.0, "Cel", None, True), (36.6, "Cel", None, False), (98.6, "[degF]", None, False),
+])
+def test_temperatures_that_may_be_a_fever_count_as_one(value: float, unit: str,
+                                                       comparator: str | None,
+                                                       fever: bool) -> None:
+    """A trial: "<39 Cel" and 38.5 "°F" were no fever; both may be one (fail safe)."""
+    reading = temperature(value, unit, "2026-11-20T09:00:00Z")
+    if comparator:
+        reading["valueQuantity"]["comparator"] = comparator
+    assert bool(mapped(reading).get("findings")) is fever
+
+
+def test_a_temperature_named_only_in_text_is_read() -> None:
+    """A trial: 38.5 Cel under the text "Body temperature" with no code was ignored."""
+    reading = temperature(38.5, "Cel", "2026-11-20T09:00:00Z")
+    reading["code"] = {"text": "Body temperature"}
+    assert mapped(reading)["findings"] == [{"type": "Fever",
+                                            "recorded_at": "2026-11-20T09:00:00Z"}]
+    reading["code"] = {"text": "Heart rate"}
+    assert mapped(reading).get("findings") is None
 
 
 def test_coded_findings() -> None:

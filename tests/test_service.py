@@ -754,6 +754,13 @@ def test_sparql_refuses_updates_and_leaves_the_store_as_it_was(client: httpx.Cli
     _problem(client.get("/sparql", params={"query": "# c\nDROP ALL"}), 403)
     _problem(client.get("/sparql", params={
         "query": "SELECT * WHERE { SERVICE <http://127.0.0.1:1/sparql> { ?s ?p ?o } }"}), 403)
+    # a trial: right after a dot, or after a local name with an escaped quote, it slipped past
+    _problem(client.get("/sparql", params={
+        "query": "SELECT * WHERE { ?a ?b ?c .SERVICE <http://127.0.0.1:1/s> { ?s ?p ?o } }"}),
+        403)
+    _problem(client.get("/sparql", params={
+        "query": "PREFIX ex: <urn:x#> SELECT * WHERE { OPTIONAL { ?c ex:a\\' ?z } "
+                 "SERVICE <http://127.0.0.1:1/s> { ?a ?b ?c } FILTER(?c != 'x') }"}), 403)
     assert client.get("/sparql", params={"query": count}).json() == before
 
 
