@@ -151,6 +151,9 @@ MASSAGE_CODE = "387854002"
 #: widen which orders are checked, so a wrong one adds a check, never removes one.
 CPT = "http://www.ama-assn.org/go/cpt"
 MASSAGE_CPT_CODES = frozenset({"97124", "97140"})
+#: CPT's system as written in the wild: its URI (any case or scheme, a final slash) or HL7 OID.
+_CPT_SYSTEM = re.compile(r"(https?://(www\.)?ama-assn\.org/go/cpt/?|urn:oid:2\.16\.840\.1\.113883\.6\.12)",
+                         re.IGNORECASE)
 #: SNOMED CT attribute "laterality" in post-coordinated expressions.
 _LATERALITY_ATTRIBUTE = "272741003"
 #: Codes of body-temperature Observations: (system, code). The codes for which the HL7 FHIR
@@ -377,17 +380,21 @@ def _is(coding: Mapping[str, Any], system: str) -> bool:
 
 
 def _record_codes(concept: Any) -> dict[str, Any] | list[dict[str, Any]] | None:
-    """Every coding of a CodeableConcept that has a code, as record code objects: one object,
-    an array when there are several, ``None`` when there is none."""
+    """Every coding of a CodeableConcept that says something (a code, a system or a display),
+    as record code objects: one object, an array when there are several, ``None`` when there
+    is none. A coding without a code is kept without one: it cannot be read, so its item is
+    unrecognised (a display-only "Fracture of femur" beside a knee pain code is no knee pain
+    alone)."""
     out = []
     for coding in _codings(concept):
         code = _text(coding.get("code"))
-        if code is None:
-            continue
         one: dict[str, Any] = {}
         if isinstance(coding.get("system"), str):
             one["system"] = coding["system"]
-        one["code"] = code
+        if code is not None:
+            one["code"] = code
+        elif not one and _text(coding.get("display")) is None:
+            continue  # an empty coding says nothing
         display = _text(coding.get("display"))
         if display is not None:
             one["display"] = display
@@ -1169,6 +1176,14 @@ def may_be_massage(resource: Mapping[str, Any]) -> bool:
     return _may_be_massage(resource, _plan_names(resource.get("code"))[0])
 
 
+def _cpt_massage(coding: Mapping[str, Any]) -> bool:
+    """Whether a coding is CPT 97124 or 97140, with a modifier too (``97124-59``, ``97124 GP``)."""
+    system, code = coding.get("system"), _code_of(coding)
+    return (isinstance(system, str) and _CPT_SYSTEM.fullmatch(system.strip()) is not None
+            and code is not None and re.split(r"[-\s]", code.strip(), maxsplit=1)[0]
+            in MASSAGE_CPT_CODES)
+
+
 def _may_be_massage(resource: Mapping[str, Any], techniques: list[str]) -> bool:
     """:func:`may_be_massage`, given the ``techniques`` its code names."""
     if resource.get("status") not in PLANNING:
@@ -1178,8 +1193,7 @@ def _may_be_massage(resource: Mapping[str, Any], techniques: list[str]) -> bool:
     if not any(isinstance(c.get("system"), str) and c["system"] and _code_of(c)
                for c in codings):
         return True
-    if techniques or any((_is(c, SNOMED) and _code_of(c) == MASSAGE_CODE)
-                         or (c.get("system") == CPT and _code_of(c) in MASSAGE_CPT_CODES)
+    if techniques or any((_is(c, SNOMED) and _code_of(c) == MASSAGE_CODE) or _cpt_massage(c)
                          for c in codings):
         return True
     words = _words(" ".join(t for t in _order_texts(concept) if isinstance(t, str)))

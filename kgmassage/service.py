@@ -1464,6 +1464,11 @@ def _sparql_params(pairs: Sequence[tuple[str, str]]) -> str:
         if name in names:
             raise Problem(400, "Dataset not supported", f"{name} is not supported: the "
                           "knowledge base is the default graph", kind="query-error")
+    unknown = sorted({name for name in names if name != "query"})
+    if unknown:
+        raise Problem(400, "Invalid parameter", "unknown parameter "
+                      f"{', '.join(cut(u, 40) for u in unknown)} (the protocol's query only)",
+                      kind="parameter-error")
     queries = [value for name, value in pairs if name == "query"]
     if len(queries) != 1:
         raise Problem(400, "Missing query", "give exactly one query parameter (or POST the "
@@ -1575,13 +1580,15 @@ def create_app(*, warm: bool = True, sparql_timeout: float = SPARQL_TIMEOUT,
     # --- service ---
 
     @app.get("/health", tags=["service"], summary="Liveness and versions")
-    async def health() -> dict[str, Any]:
+    async def health(request: Request) -> dict[str, Any]:
+        _only_params(request)
         return {"status": "ok", "version": __version__}
 
     # --- CDS Hooks ---
 
     @app.get("/cds-services", tags=["CDS Hooks"], summary="CDS Hooks discovery")
-    async def discovery() -> dict[str, Any]:
+    async def discovery(request: Request) -> dict[str, Any]:
+        _only_params(request)
         return {"services": [s.discovery() for s in SERVICES]}
 
     @app.post("/cds-services/{service_id}", tags=["CDS Hooks"], summary="Call a CDS service",
@@ -1621,7 +1628,8 @@ def create_app(*, warm: bool = True, sparql_timeout: float = SPARQL_TIMEOUT,
 
     @app.get("/", tags=["pages"], summary="The form: paste or upload a record",
              response_class=HTMLResponse)
-    async def home() -> HTMLResponse:
+    async def home(request: Request) -> HTMLResponse:
+        _only_params(request)
         return HTMLResponse(form_page())
 
     # HEAD as GET without the body (health checkers, proxies), out of the OpenAPI document

@@ -906,3 +906,18 @@ def test_a_mention_takes_no_side_from_the_resource_it_is_in() -> None:
     (finding,) = mapped(cellulitis)["findings"]
     assert "side" not in finding and "site" not in finding
     assert _status_of_legs(mapped(cellulitis))["left"] == {"forbidden"}
+
+
+def test_a_coding_without_a_code_is_kept_and_makes_its_item_unrecognised() -> None:
+    """A trial: a Condition coded [a display-only "Fracture of lower end of right femur", knee
+    pain M25.562] was knee pain alone, 38 permitted; the same in a JSON record is UNRECOGNIZED."""
+    icd = "http://hl7.org/fhir/sid/icd-10-cm"
+    fracture = {"system": icd, "display": "Fracture of lower end of right femur"}
+    record = mapped(condition(code={"coding": [fracture, {"system": icd, "code": "M25.562"}]},
+                              onsetDateTime="2026-11-19T10:00:00Z"))
+    assert record["conditions"][0]["code"] == [fracture, {"system": icd, "code": "M25.562"}]
+    from kgmassage import assess
+    statuses = {d.status for d in assess(record, at=AT).decisions}
+    assert statuses == {"requires-clearance"}
+    empty = mapped(condition(code={"coding": [{}, {"system": icd, "code": "M25.562"}]}))
+    assert empty["conditions"][0]["code"] == {"system": icd, "code": "M25.562"}

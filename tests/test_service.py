@@ -375,6 +375,14 @@ def test_an_order_coded_by_cpt_massage_is_checked(client: httpx.Client, code: st
     assert cards and cards[0]["indicator"] == "critical" and "DVT" in cards[0]["summary"]
     order["code"] = {"coding": [{"system": "http://www.ama-assn.org/go/cpt", "code": "80053"}]}
     assert _cards(_call(client, request)) == []
+    # a trial: the HL7 OID, another scheme or case, a modifier: no card
+    for system, value in (("urn:oid:2.16.840.1.113883.6.12", code),
+                          ("https://www.ama-assn.org/go/cpt/", code),
+                          ("HTTP://WWW.AMA-ASSN.ORG/GO/CPT", f"{code}-59"),
+                          ("http://www.ama-assn.org/go/cpt", f"{code} GP")):
+        order["code"] = {"coding": [{"system": system, "code": value}]}
+        cards = _cards(_call(client, request))
+        assert cards and cards[0]["indicator"] == "critical", (system, value)
 
 
 def test_a_free_text_massage_on_the_kneecap_is_critical(client: httpx.Client) -> None:
@@ -1113,3 +1121,16 @@ def test_an_unknown_query_parameter_is_refused(client: httpx.Client, route: str,
     problem = response.json()
     assert problem["title"] == "Invalid parameter"
     assert problem["detail"].startswith("unknown query parameter ")
+
+
+@pytest.mark.parametrize(("method", "route"), [
+    ("GET", "/health"), ("GET", "/cds-services"), ("GET", "/"), ("HEAD", "/health"),
+    ("GET", "/sparql?query=ASK%20%7B%7D"),
+])
+def test_every_route_refuses_an_unknown_parameter(client: httpx.Client, method: str,
+                                                  route: str) -> None:
+    """A trial: ?foo=1 or ?timeout=1 was ignored with 200 on these routes."""
+    response = client.request(method, route, params={"timeout": "1"})
+    assert response.status_code == 400
+    if method == "GET":
+        assert response.json()["title"] == "Invalid parameter"
