@@ -269,13 +269,15 @@ def test_every_coding_of_a_condition_goes_in() -> None:
         {"system": SCT, "code": "128053003", "display": "Deep venous thrombosis"},
         {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I82.402"},
         {"system": "http://example.org/local", "code": "DVT-L", "version": "2"},
-        {"system": SCT, "display": "a coding without a code is not a code"},
+        {"system": SCT, "display": "a coding without a code cannot be read"},
+        {},  # says nothing: left out
     ], "text": "DVT"}
     (item,) = mapped(condition(code=code))["conditions"]
     assert item == {"code": [
         {"system": SCT, "code": "128053003", "display": "Deep venous thrombosis"},
         {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I82.402"},
         {"system": "http://example.org/local", "code": "DVT-L"},
+        {"system": SCT, "display": "a coding without a code cannot be read"},  # unrecognised
     ]}
 
 
