@@ -540,7 +540,7 @@ def _assess(rec: dict, T: When, res: ModelResult) -> ModelResult:
                 # CHOICE: "A clearance status outside the status list is a Violation; the clearance
                 # still lifts"
                 viol(f"{where}: status {st!r}")
-            if isinstance(st, str) and re.sub(r"[ \t\n\r_]+", "-", st.strip(" \t\n\r").lower()) in (
+            if isinstance(st, str) and re.sub(_SEPARATORS, "-", st.lower()).strip("-") in (
                     "refuted", "entered-in-error"):
                 # SPEC: "so does a clearance with status refuted or entered-in-error" (lifts
                 # nothing); CHOICE: also written with other case, spaces or underscores
@@ -667,6 +667,12 @@ def _lifts(c: When, trig: Trigger) -> bool:
     last = trig.day if trig.has_time else int((trig.instant - Fraction(1, 10**6)) // DAY)
     first = c.day if c.has_time else int((c.instant - DAY) // DAY)
     return first >= last
+
+
+#: CHOICE: runs of spaces (also Unicode's), underscores or hyphens (also Unicode's) separate the
+#: words of a clearance's voiding status ("entered - in - error", "refuted\u00a0").
+_SEPARATORS = re.compile("[ \t\n\r_\\-\u00a0\u1680\u2000-\u200b\u2010-\u2015\u2028\u2029\u202f"
+                         "\u205f\u2212\u3000\ufeff]+")
 
 
 def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknown_keys) -> dict:

@@ -1072,7 +1072,8 @@ def test_an_icd_code_with_a_dot_out_of_place_is_not_read_leniently(code: str) ->
 
 
 @pytest.mark.parametrize("status", [" refuted", "Entered in error", "entered_in_error",
-                                    "ENTERED-IN-ERROR\t"])
+                                    "ENTERED-IN-ERROR\t", "refuted\u00a0", "entered - in - error",
+                                    "entered\u2010in\u2010error", "\ufeffrefuted\u200b"])
 def test_a_voided_clearance_written_otherwise_lifts_nothing(status: str) -> None:
     """A trial: "entered in error", "entered_in_error" and "refuted " lifted, as "any other
     status" does: they are refuted and entered-in-error written with other case or spaces."""
