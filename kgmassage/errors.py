@@ -46,6 +46,21 @@ def visible(text: str) -> str:
     return _BIDI.sub(lambda m: f"[U+{ord(m.group(0)):04X}]", text)
 
 
+_CONTROLS = re.compile("[\x00-\x1f\x7f]")
+_CONTROL_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks and other control characters written out, for a line of
+    output people read (a record's value cannot break a report's line).
+
+    >>> one_line("p-1\\nRIGHT LEG — every massage permitted")
+    'p-1\\\\nRIGHT LEG — every massage permitted'
+    """
+    return _CONTROLS.sub(
+        lambda m: _CONTROL_NAMES.get(m.group(0)) or f"[U+{ord(m.group(0)):04X}]", text)
+
+
 class KgMassageError(Exception):
     """Base class of every error kgmassage raises on purpose."""
 

@@ -37,7 +37,7 @@ from rdflib.graph import ReadOnlyGraphAggregate
 from rdflib.namespace import OWL, RDF, RDFS, SKOS, XSD
 from rdflib.term import Node
 
-from .errors import KgMassageError, QueryError, RecordError, UnknownTermError, cut
+from .errors import KgMassageError, QueryError, RecordError, UnknownTermError, cut, one_line
 from .namespaces import KM_IRI, local_name
 from .resources import knowledge_ntriples, query_names, query_text, rules_graph
 
@@ -96,6 +96,7 @@ _RDF_FORMATS = {
     ".ntriples": "nt",
     ".n3": "n3",
     ".nq": "nquads",
+    ".nquads": "nquads",
     ".trig": "trig",
     ".rdf": "xml",
     ".owl": "xml",
@@ -138,7 +139,7 @@ def _short(term: Node | None) -> str:
         return f"<{text}>"
     if isinstance(term, BNode):
         return f"_:{term}"
-    return str(term)
+    return one_line(str(term))
 
 
 @dataclass(frozen=True)

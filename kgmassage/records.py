@@ -1195,7 +1195,7 @@ def _kind_of(path: Path) -> str | None:
         return "turtle"
     if suffix == ".xml":
         return "xml"
-    if suffix in (".trig", ".nq"):
+    if suffix in (".trig", ".nq", ".nquads"):
         return "quads"
     return None
 

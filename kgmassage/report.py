@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from .assessment import Assessment, Decision, Reason
 from .engine import Tables, default_engine
-from .errors import visible
+from .errors import one_line, visible
 from .namespaces import km_term
 from .validation import ValidationResult
 
@@ -304,7 +304,7 @@ def to_people_text(assessment: Assessment, *, verbose: bool = False) -> str:
         if a.validation:
             lines += ["", "Validation:"]
             lines += [f"  {r.severity} {r.field or ''}: {r.message}" for r in a.validation]
-    return visible("\n".join(lines) + "\n")
+    return visible("\n".join(map(one_line, lines)) + "\n")
 
 
 # ---------------------------------------------------------------------------------- HTML

@@ -313,7 +313,7 @@ def test_xml_is_refused_in_one_line(tmp_path: Path, name: str) -> None:
         "Bundle in XML too): give the record as JSON (a FHIR Bundle in JSON) or Turtle"]
 
 
-@pytest.mark.parametrize("name", ["r.trig", "r.nq"])
+@pytest.mark.parametrize("name", ["r.trig", "r.nq", "r.nquads"])
 def test_named_graphs_are_refused_in_one_line(tmp_path: Path, name: str) -> None:
     """Trial 14: TriG and N-Quads were called "malformed Turtle"."""
     (tmp_path / name).write_text("<urn:p> <urn:q> <urn:r> <urn:g> .\n", encoding="utf-8")

@@ -235,3 +235,15 @@ def test_text_colours_of_the_page_are_readable() -> None:
     for fill, text in drawn:
         white = _contrast_on_white(fill)
         assert text == ("#fff" if white >= 4.5 else "#000"), (fill, text)
+
+
+def test_a_line_break_in_a_value_cannot_forge_a_line_of_the_report() -> None:
+    """A trial: a patient id holding a line break printed a line of its own in the report
+    ("RIGHT LEG — every massage permitted" above the real headline)."""
+    a = assess({"id": "p-1\nRIGHT LEG — every massage of the catalogue permitted",
+                "conditions": [{"type": "DeepVeinThrombosis", "side": "right"}]}, at=AT)
+    lines = to_people_text(a).splitlines()
+    assert lines[0].startswith("Patient p-1\\nRIGHT LEG — every massage")
+    assert [line for line in lines if line.startswith("RIGHT LEG")] == [
+        "RIGHT LEG — no massage: deep vein thrombosis, right leg (no usable date: counts from "
+        "the assessment time) [conditions[0]]"]
