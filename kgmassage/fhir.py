@@ -149,11 +149,11 @@ MASSAGE_CODE = "387854002"
 #: effleurage and petrissage) and 97140 (manual therapy techniques, which include soft-tissue
 #: mobilisation). Marked unverified in the project's crosswalk (CPT is licensed): they only
 #: widen which orders are checked, so a wrong one adds a check, never removes one.
-CPT = "http://www.ama-assn.org/go/cpt"
 MASSAGE_CPT_CODES = frozenset({"97124", "97140"})
-#: CPT's system as written in the wild: its URI (any case or scheme, a final slash) or HL7 OID.
-_CPT_SYSTEM = re.compile(r"(https?://(www\.)?ama-assn\.org/go/cpt/?|urn:oid:2\.16\.840\.1\.113883\.6\.12)",
-                         re.IGNORECASE)
+#: CPT's system as written in the wild: its URI http://www.ama-assn.org/go/cpt (any case or
+#: scheme, a final slash) or its HL7 OID.
+_CPT_SYSTEM = re.compile(r"https?://(www\.)?ama-assn\.org/go/cpt/?"
+                         r"|urn:oid:2\.16\.840\.1\.113883\.6\.12", re.IGNORECASE)
 #: SNOMED CT attribute "laterality" in post-coordinated expressions.
 _LATERALITY_ATTRIBUTE = "272741003"
 #: Codes of body-temperature Observations: (system, code). The codes for which the HL7 FHIR
@@ -1057,10 +1057,9 @@ def _febrile(part: Mapping[str, Any]) -> bool:
         if value is None or comparator in (">", ">="):
             return True
         found = _unit(quantity, value)
-        low, high = _PLAUSIBLE[found]
         if comparator == "<":
             return value > _FEVER_AT[found]
-        return value >= _FEVER_AT[found] or not low <= value <= high
+        return _may_be_fever(value, found)
     text = part.get("valueString")
     if isinstance(text, str):  # "38.5 C"
         match = _TEMPERATURE_TEXT.fullmatch(text)
@@ -1068,10 +1067,14 @@ def _febrile(part: Mapping[str, Any]) -> bool:
         if match is None or (unit and name_key(unit) not in _UNIT_ALIASES):
             return True
         value = float(match.group(1).replace(",", "."))
-        found = _unit({"code": unit} if unit else {}, value)
-        low, high = _PLAUSIBLE[found]
-        return value >= _FEVER_AT[found] or not low <= value <= high
+        return _may_be_fever(value, _unit({"code": unit} if unit else {}, value))
     return any(key.startswith("value") for key in part)  # another kind of value
+
+
+def _may_be_fever(value: float, unit: str) -> bool:
+    """A reading at the threshold, or one no living patient has in ``unit`` (a slip)."""
+    low, high = _PLAUSIBLE[unit]
+    return value >= _FEVER_AT[unit] or not low <= value <= high
 
 
 def _effective(resource: Mapping[str, Any], at: datetime) -> tuple[str | None, bool]:

@@ -273,7 +273,7 @@ def list_queries() -> list[tuple[str, str]]:
     return out
 
 
-def blanked(query: str) -> str:
+def _blanked(query: str) -> str:
     """The query with its strings, IRIs and comments blanked (``""``, ``<>``, a space), so
     that its keywords can be looked for."""
     def blank(match: re.Match[str]) -> str:
@@ -281,6 +281,26 @@ def blanked(query: str) -> str:
         return "<>" if token.startswith("<") else " " if token.startswith("#") else '""'
 
     return _TOKENS.sub(blank, query)
+
+
+_UPDATE_WORDS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY",
+                           "MOVE", "ADD", "WITH"})
+_PROLOGUE = re.compile(r"\s*(?:(?:BASE\s*<>|PREFIX\s+[^\s:]*:\s*<>)\s*)*", re.IGNORECASE)
+
+
+def update_keyword(query: str) -> str | None:
+    """The keyword a SPARQL update opens with after its prologue (``INSERT`` …), upper-cased;
+    ``None`` for a query. Strings, IRIs and comments are no keywords.
+
+    >>> update_keyword("PREFIX x: <urn:x#> # a comment\\ninsert data { x:a x:b x:c }")
+    'INSERT'
+    >>> update_keyword('SELECT ("INSERT" AS ?x) WHERE {}') is None
+    True
+    """
+    text = _blanked(query)
+    rest = text[_PROLOGUE.match(text).end():]  # type: ignore[union-attr]
+    word = re.match(r"[A-Za-z]+", rest)
+    return word.group(0).upper() if word and word.group(0).upper() in _UPDATE_WORDS else None
 
 
 def federated(query: str) -> bool:
@@ -505,16 +525,12 @@ def _run_oxigraph(
     return QueryResult(("subject", "predicate", "object"), tuple(triples))
 
 
-_UPDATE = re.compile(r"^\s*(INSERT|DELETE|LOAD|CLEAR|CREATE|DROP|COPY|MOVE|ADD|WITH)\b",
-                     re.IGNORECASE | re.MULTILINE)
-
-
 def _syntax_error(label: str, text: str, detail: str) -> QueryError:
     """The error of a query that does not parse; an update is named as one (the engines call
     it a syntax error: 'expected CONSTRUCT')."""
-    update = _UPDATE.search(text)
+    update = update_keyword(text)
     if update:
-        return QueryError(f"{label}: updates ({update.group(1).upper()} …) are refused: queries "
+        return QueryError(f"{label}: updates ({update} …) are refused: queries "
                           "only read (SELECT, ASK, CONSTRUCT or DESCRIBE)")
     # oxigraph lists the character ranges it expected, hundreds of characters of them
     detail = re.sub(r"(, \[[^\]]*\.\.=[^\]]*\])+", ", a digit or a letter", detail)

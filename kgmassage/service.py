@@ -69,7 +69,7 @@ from .fhir import (
     resource_name,
     unknown_type,
 )
-from .knowledge import blanked, federated
+from .knowledge import federated, update_keyword
 from .records import (
     MAX_DEPTH,
     DuplicateKeyError,
@@ -1119,9 +1119,6 @@ _SOLUTION_TYPES = ("application/sparql-results+json", "application/json", "text/
                    "text/tab-separated-values", "application/sparql-results+xml",
                    "application/xml")
 _GRAPH_TYPES = ("text/turtle", "application/n-triples", "text/plain")
-_UPDATE_WORDS = frozenset({"INSERT", "DELETE", "LOAD", "CLEAR", "CREATE", "DROP", "COPY",
-                           "MOVE", "ADD", "WITH"})
-_PROLOGUE = re.compile(r"\s*(?:(?:BASE\s*<>|PREFIX\s+[^\s:]*:\s*<>)\s*)*", re.IGNORECASE)
 
 
 def _only_params(request: Request, *names: str) -> None:
@@ -1144,12 +1141,10 @@ def check_query(query: str) -> None:
     ...
     kgmassage.service.Problem: this endpoint is read-only: SPARQL updates (INSERT) are refused
     """
-    text = blanked(query)
-    rest = text[_PROLOGUE.match(text).end():]  # type: ignore[union-attr]
-    word = re.match(r"[A-Za-z]+", rest)
-    if word and word.group(0).upper() in _UPDATE_WORDS:
+    word = update_keyword(query)
+    if word:
         raise Problem(403, "Updates refused", "this endpoint is read-only: SPARQL updates "
-                      f"({word.group(0).upper()}) are refused", kind="update-refused")
+                      f"({word}) are refused", kind="update-refused")
     if federated(query):
         raise Problem(403, "Federated query refused", "SERVICE is refused: the endpoint "
                       "queries the knowledge base only", kind="service-refused")
