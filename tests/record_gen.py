@@ -516,7 +516,8 @@ def clearance(draw, T: dt.datetime, trigger: dt.datetime | None):
         pairs.append(("date", draw(st.sampled_from(INVALID_DATES))))
     pairs.append(("issued_by", "GP"))
     s = draw(
-        st.sampled_from([None] * 5 + ["refuted", "Entered-In-Error", "active", "resolved", "weird"])
+        st.sampled_from([None] * 5 + ["refuted", "Entered-In-Error", "active", "resolved", "weird",
+                                      ["refuted"], {"code": "entered in error"}, "unrefuted"])
     )
     if s is not None:
         pairs.append(("status", s))

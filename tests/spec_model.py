@@ -540,10 +540,11 @@ def _assess(rec: dict, T: When, res: ModelResult) -> ModelResult:
                 # CHOICE: "A clearance status outside the status list is a Violation; the clearance
                 # still lifts"
                 viol(f"{where}: status {st!r}")
-            if isinstance(st, str) and re.sub(_SEPARATORS, "-", st.lower()).strip("-") in (
-                    "refuted", "entered-in-error"):
+            text = st if isinstance(st, str) else json.dumps(st, ensure_ascii=False)
+            if _VOID.search(re.sub(_SEPARATORS, "-", text.lower())):
                 # SPEC: "so does a clearance with status refuted or entered-in-error" (lifts
-                # nothing); CHOICE: also written with other case, spaces or underscores
+                # nothing); CHOICE: also written with other case, spaces, underscores or no
+                # hyphens, or named as a word anywhere in the value (["refuted"], "not refuted")
                 lifts = False
         for k, ok in (("side", {"left", "right", "bilateral"}), ("site", REGIONS | set(REGION_OF))):
             if c.get(k) is not None and not (isinstance(c[k], str) and c[k] in ok):
@@ -673,6 +674,9 @@ def _lifts(c: When, trig: Trigger) -> bool:
 #: words of a clearance's voiding status ("entered - in - error", "refuted\u00a0").
 _SEPARATORS = re.compile("[ \t\n\r_\\-\u00a0\u1680\u2000-\u200b\u2010-\u2015\u2028\u2029\u202f"
                          "\u205f\u2212\u3000\ufeff]+")
+#: CHOICE: a voiding status named as a word anywhere in a clearance's status (separators read as
+#: above, hyphens optional): it may be void, so it lifts nothing.
+_VOID = re.compile("(^|[^a-z])(refuted|entered-?in-?error)([^a-z]|$)")
 
 
 def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknown_keys) -> dict:

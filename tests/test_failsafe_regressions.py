@@ -146,9 +146,21 @@ def test_void_undated_or_future_clearances_lift_nothing(clearance: dict[str, str
     assert set(decisions(record).values()) == {"requires-clearance"}
 
 
-def test_a_clearance_with_another_status_lifts() -> None:
+@pytest.mark.parametrize("status", [["refuted"], {"code": "refuted"}, "not refuted",
+                                    "EnteredInError", "[entered in error]",
+                                    "http://terminology.hl7.org/CodeSystem/x#entered-in-error"])
+def test_a_clearance_status_naming_a_void_anywhere_lifts_nothing(status: Any) -> None:
+    """A trial: a clearance whose status was ["refuted"] or {"code": "refuted"} (no status the
+    rules name, so "any other status") lifted every requires-clearance: 38 permitted."""
     record = {"id": "x", "findings": [{"type": "Fever", "recorded_at": "2026-11-19"}],
-              "clearances": [{"date": "2026-11-20", "issued_by": "GP", "status": "active"}]}
+              "clearances": [{"date": "2026-11-20", "issued_by": "GP", "status": status}]}
+    assert set(decisions(record).values()) == {"requires-clearance"}
+
+
+@pytest.mark.parametrize("status", ["active", "unrefuted", "revoked"])
+def test_a_clearance_with_another_status_lifts(status: str) -> None:
+    record = {"id": "x", "findings": [{"type": "Fever", "recorded_at": "2026-11-19"}],
+              "clearances": [{"date": "2026-11-20", "issued_by": "GP", "status": status}]}
     assert set(decisions(record).values()) == {"permitted"}
 
 
