@@ -776,10 +776,13 @@ def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknow
     # recorded_at); for a
     # condition or finding, its onset, else its recorded_at ...; else, or when the field that counts
     #        is unusable, the assessment time."
+    # ASSUMED: a procedure listed as a condition or finding is still a procedure (never its
+    # recorded_at): its onset is when it was done.
     counts = (
         "date"
         if lst == "procedures"
-        else ("onset" if it.get("onset") is not None else "recorded_at")
+        else ("onset" if it.get("onset") is not None or "Procedure" in classes
+              else "recorded_at")
     )
     w = usable.get(counts)
     if w is None:
@@ -789,9 +792,8 @@ def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknow
 
     # SPEC: "A knee surgery without a date is a violation and counts as performed at the assessment
     # time."
-    # ASSUMED: a knee surgery listed as a condition or finding has its date in onset/recorded_at;
-    # without
-    # either it is a knee surgery without a date too.
+    # ASSUMED: a knee surgery listed as a condition or finding has its date in onset; without it
+    # it is a knee surgery without a date too.
     if "KneeSurgery" in classes and it.get("date" if lst == "procedures" else counts) is None:
         viol(f"{where}: knee surgery without date")
     # SPEC: "wound flags are booleans"; "If either is unknown (missing or not a boolean)"

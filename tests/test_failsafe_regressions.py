@@ -1220,3 +1220,30 @@ def test_a_turtle_coding_with_two_values_is_unrecognized(tmp_path: Path) -> None
     for engine in ("oxigraph", "rdflib"):
         statuses = {d.status for d in assess(path, at=AT, engine=engine).decisions}
         assert statuses == {"requires-clearance"}, engine
+
+
+@pytest.mark.parametrize("fields", [{"date": "2026-11-15", "recorded_at": "2026-09-01"},
+                                    {"recorded_at": "2026-09-01"}])
+def test_a_surgery_listed_as_a_condition_never_counts_from_recorded_at(
+        fields: dict[str, str]) -> None:
+    """A trial: a knee replacement listed as a condition, recorded two months before and
+    "cleared" before the operation, counted from recorded_at: healed, lifted, 38 permitted
+    (and the record conformed). It counts from its onset; without one, from the assessment
+    time, with a Violation."""
+    record = {"id": "t", "conditions": [{"type": "TotalKneeReplacement", "side": "left",
+                                         **fields}],
+              "clearances": [{"date": "2026-09-10", "issued_by": "GP"}]}
+    assert side_statuses(record) == {"left": {"forbidden"}, "right": {"requires-clearance"}}
+    assert "conditions[0].onset" in violations(record)
+    dated = {**record["conditions"][0], "onset": "2026-11-15"}  # five days ago: not healed
+    assert side_statuses({**record, "conditions": [dated]}) == {
+        "left": {"forbidden"}, "right": {"requires-clearance"}}
+
+
+def test_a_turtle_surgery_listed_as_a_condition_never_counts_from_recorded_at(
+        tmp_path: Path) -> None:
+    found = turtle_statuses(tmp_path, "km:hasCondition p:c0 ; km:hasClearance p:k0 .\n"
+                            "p:c0 a km:TotalKneeReplacement ; km:side km:Left ; "
+                            'km:recordedAt "2026-09-01"^^xsd:date .\n'
+                            'p:k0 a km:Clearance ; km:issuedOn "2026-09-10"^^xsd:date .\n')
+    assert found == {"left": {"forbidden"}, "right": {"requires-clearance"}}

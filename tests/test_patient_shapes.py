@@ -86,7 +86,7 @@ EXPECTED: dict[str, list[set[tuple[str, str | None, str]]]] = {
     "coded-tkr-dated.json": [set()],
     "coded-surgery-no-date.ttl": [{(V, "procedures[?].date", "KneeSurgeryDate")}],
     "coded-mixed.json": [
-        {(V, "findings[0]", "KneeSurgeryListedDate"),
+        {(V, "findings[0].onset", "KneeSurgeryListedDate"),
          (V, "procedures[1].date", "KneeSurgeryDate"),
          (W, "conditions[0].onset", "AcuteInjuryOnset"),
          (W, "conditions[1].onset", "AcuteInjuryOnset"),
