@@ -580,8 +580,10 @@ def _check_bundle(bundle: Mapping[str, Any], source: str) -> list[Any]:
     return entries if isinstance(entries, list) else []
 
 
-#: Issue types that say a search result is not whole, whatever their severity.
-_CUT_SHORT = frozenset({"too-costly", "incomplete", "throttled", "timeout", "too-long"})
+#: Issue types that say a search result is not whole, whatever their severity (also data
+#: withheld: "suppressed" by consent, "security").
+_CUT_SHORT = frozenset({"too-costly", "incomplete", "throttled", "timeout", "too-long",
+                        "suppressed", "security"})
 
 
 def outcome_issues(outcome: Mapping[str, Any], severities: Iterable[str] = ("error", "fatal")
@@ -622,7 +624,8 @@ def incomplete(bundle: Mapping[str, Any]) -> str | None:
     which a decision cannot do without, is elsewhere."""
     links = bundle.get("link")
     if isinstance(links, list) and any(
-            isinstance(link, Mapping) and link.get("relation") == "next" for link in links):
+            isinstance(link, Mapping) and isinstance(link.get("relation"), str)
+            and link["relation"].strip().lower() == "next" for link in links):
         return "the search result is paginated (a 'next' link): give every page"
     entries = bundle.get("entry")
     matches = sum(1 for e in (entries if isinstance(entries, list) else []) if _match(e))

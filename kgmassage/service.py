@@ -573,7 +573,8 @@ def _fhir_problem(exc: RecordError, origins: Sequence[str]) -> Problem:
 
 @dataclass
 class Order:
-    """A draft massage order: its ServiceRequest and the planned items it maps to."""
+    """A draft order (a ServiceRequest, or a resource that contains one) and the planned items
+    it maps to."""
 
     ref: str
     where: str
@@ -583,8 +584,9 @@ class Order:
 
 
 def read_orders(call: HookCall) -> list[Order]:
-    """The ServiceRequests to check: the selected ones (order-select) or every one
-    (order-sign) of ``context.draftOrders``."""
+    """The draft orders to check: the selected ones (order-select) or every one (order-sign)
+    of ``context.draftOrders``, whatever their type (a massage ServiceRequest may be contained
+    in a RequestGroup)."""
     entries = call.context["draftOrders"].get("entry", [])
     if isinstance(entries, list) and len(entries) > MAX_ORDERS:
         raise Problem(413, "Too many orders",
@@ -608,10 +610,10 @@ def read_orders(call: HookCall) -> list[Order]:
         name = resource_name(resource)
         if "/" in name:
             names[name] = index
-        if resource["resourceType"] == "ServiceRequest":
-            _subject_check(resource, call.patient_id, where)
-            found.append(Order(name if "/" in name else f"ServiceRequest at {where}", where,
-                               resource))
+        # every draft order is checked: a RequestGroup, CarePlan or Task may hold the massage
+        # order (contained); those that plan no massage make no card
+        _subject_check(resource, call.patient_id, where)
+        found.append(Order(name if "/" in name else f"{kind} at {where}", where, resource))
     if call.hook != "order-select":
         return found
     unknown = [s for s in call.context["selections"] if s not in names]
@@ -984,7 +986,8 @@ def _suggestions(order: Order, status: str, decisions: list[Any], alternatives: 
         }
         if worst == "permitted":
             suggestion["isRecommended"] = True
-        if len(order.plans) == 1 and "/" in order.ref:
+        if (len(order.plans) == 1 and "/" in order.ref
+                and order.resource.get("resourceType") == "ServiceRequest"):
             suggestion["actions"] = [{
                 "type": "update",
                 "description": f"Change the target of {order.ref} to {label}",

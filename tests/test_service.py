@@ -397,6 +397,27 @@ def test_a_free_text_massage_on_the_kneecap_is_critical(client: httpx.Client) ->
         "PATELLA-PRESSURE")
 
 
+@pytest.mark.parametrize("kind", ["RequestGroup", "CarePlan", "Task"])
+def test_a_massage_order_contained_in_another_draft_order_is_checked(
+        client: httpx.Client, kind: str) -> None:
+    """A trial: a massage ServiceRequest contained in a draft RequestGroup (CarePlan, Task)
+    got no card, which reads as "all clear", though the same data assessed as a Bundle
+    forbid it."""
+    request = _load("order-sign-dvt-left.json")
+    request["prefetch"]["conditions"] = None
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    order.update(id="inner", code={"text": "Trigger point therapy"},
+                 bodySite=[{"text": "patella"}])
+    holder = {"resourceType": kind, "id": "holder", "status": "draft",
+              "intent": "order" if kind != "CarePlan" else "plan",
+              "subject": order["subject"], "contained": [order]}
+    request["context"]["draftOrders"]["entry"] = [{"resource": holder}]
+    (card,) = _cards(_call(client, request))
+    assert card["indicator"] == "critical"
+    assert "PATELLA-PRESSURE" in card["summary"]
+    assert f"{kind}/holder" in card["detail"]
+
+
 def test_coded_order_naming_massage_is_decided_not_ignored(client: httpx.Client) -> None:
     request = _load("order-sign-dvt-left.json")
     order = request["context"]["draftOrders"]["entry"][0]["resource"]
@@ -547,24 +568,25 @@ def test_missing_prefetch_is_412(client: httpx.Client) -> None:
     _problem(_call(client, request), 412)
 
 
-@pytest.mark.parametrize("change", ["next-link", "total", "outcome", "outcome-entry",
-                                    "truncated-warning"])
+@pytest.mark.parametrize("change", ["next-link", "Next-link", "total", "outcome",
+                                    "outcome-entry", "truncated-warning", "suppressed"])
 def test_incomplete_prefetch_is_412(client: httpx.Client, change: str) -> None:
     request = _load("patient-view-dvt-left.json")
     conditions = request["prefetch"]["conditions"]
     outcome = {"resourceType": "OperationOutcome",
                "issue": [{"severity": "error", "code": "timeout", "diagnostics": "timed out"}]}
-    if change == "next-link":
-        conditions["link"] = [{"relation": "next", "url": "https://ehr.example.org/p2"}]
+    if change in ("next-link", "Next-link"):  # link relations compare in any case (RFC 8288)
+        conditions["link"] = [{"relation": change[:4], "url": "https://ehr.example.org/p2"}]
     elif change == "total":
         conditions["total"] = 7
     elif change == "outcome":
         request["prefetch"]["conditions"] = outcome
     elif change == "outcome-entry":
         conditions["entry"].append({"resource": outcome, "search": {"mode": "outcome"}})
-    else:  # only a warning, but the results were cut short
-        outcome["issue"] = [{"severity": "warning", "code": "too-costly",
-                             "diagnostics": "results truncated"}]
+    else:  # only a warning or information, but the results were cut short or withheld
+        code = "too-costly" if change == "truncated-warning" else "suppressed"
+        outcome["issue"] = [{"severity": "information" if code == "suppressed" else "warning",
+                             "code": code, "diagnostics": "results truncated or withheld"}]
         conditions["entry"].append({"resource": outcome, "search": {"mode": "outcome"}})
     _problem(_call(client, request), 412)
 
