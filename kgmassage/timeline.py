@@ -168,14 +168,15 @@ def utc_now() -> datetime:
 def resolve_at(at: datetime | str | None, record_at: str | None = None) -> datetime:
     """The assessment time: the caller's, else the record's ``assessed_at``, else now (UTC).
 
-    A date-time without offset is UTC. A date alone means the *start* of that day (in its own
-    offset, else UTC): the earliest instant it can mean, so that every record date looks as
-    recent as it can (time windows err on the safe side, as record dates do by standing for the
-    end of their day). Raises :class:`~kgmassage.errors.ParameterError` for a caller's value that
-    does not parse. A record value that does not parse is ignored (validation reports it) and
-    the current time is used.
+    A date-time without offset is UTC. A date alone means the *start* of the day it names, in
+    UTC, whatever offset it carries (``2026-11-20-05:00`` is 2026-11-20T00:00:00Z, not five
+    hours later): every record date looks as recent as it can (time windows err on the safe
+    side, as record dates do by standing for the end of their day), and a record date on that
+    same day is not in the future. Raises :class:`~kgmassage.errors.ParameterError` for a
+    caller's value that does not parse. A record value that does not parse is ignored
+    (validation reports it) and the current time is used.
 
-    >>> resolve_at("2026-11-20").isoformat()
+    >>> resolve_at("2026-11-20-05:00").isoformat()
     '2026-11-20T00:00:00+00:00'
     """
     if isinstance(at, datetime):
@@ -193,8 +194,7 @@ def resolve_at(at: datetime | str | None, record_at: str | None = None) -> datet
             continue
         if parsed.timed:
             return parsed.instant
-        start = parsed.instant - timedelta(hours=23, minutes=59, seconds=59, microseconds=999999)
-        return start.astimezone(timezone.utc)
+        return datetime.combine(parsed.day, time(0), tzinfo=timezone.utc)
     return utc_now()
 
 

@@ -302,9 +302,9 @@ def assessment_time(draw):
     day = dt.datetime(2026, 11, 20, tzinfo=UTC) + dt.timedelta(days=draw(st.integers(-3, 3)))
     kind = draw(st.sampled_from(["Z", "Z", "date", "date", "off", "midnight", "frac"]))
     if kind == "date":
-        if draw(st.integers(0, 7)) == 0:  # a date with an offset: the start of that day there
+        if draw(st.integers(0, 7)) == 0:  # a date with an offset: the start of that day, UTC
             off = draw(st.sampled_from(OFFSETS))
-            return day.strftime("%Y-%m-%d") + _fmt_off(off), day - off
+            return day.strftime("%Y-%m-%d") + _fmt_off(off), day
         return day.strftime("%Y-%m-%d"), day
     if kind == "midnight":
         return render(day, "Z"), day

@@ -304,18 +304,15 @@ def parse_when(text, round_up: bool = False) -> When | None:
 def parse_at(text: str) -> When:
     """The assessment time.
 
-    SPEC: "An assessment time given as a date alone is the start of that day (UTC)".
-    CHOICE: "An assessment time given as a date with an offset (2026-11-20+05:00) is the start of
-    that day
-    in its own offset; without an offset, the start of that day in UTC." Its day is then the UTC day
-    of
-    that instant (ASSUMED: "the assessment's UTC day")."""
+    SPEC: "An assessment time given as a date alone is the start of that day (UTC); a record
+    date on that same day is then not "in the future"." Read as written: the start of the day
+    it names, in UTC, whatever offset it carries (2026-11-20+05:00 and 2026-11-20-05:00 are
+    2026-11-20T00:00:00Z)."""
     w = parse_when(text)
     if w is None:
         raise ValueError(f"bad assessment time {text!r}")
     if not w.has_time:
-        start = w.instant - DAY  # w.instant is the start of the next day in its own offset
-        return When(True, int(start // DAY), start)
+        return When(True, w.day, Fraction(w.day * DAY))
     return w
 
 

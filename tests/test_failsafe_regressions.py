@@ -1247,3 +1247,16 @@ def test_a_turtle_surgery_listed_as_a_condition_never_counts_from_recorded_at(
                             'km:recordedAt "2026-09-01"^^xsd:date .\n'
                             'p:k0 a km:Clearance ; km:issuedOn "2026-09-10"^^xsd:date .\n')
     assert found == {"left": {"forbidden"}, "right": {"requires-clearance"}}
+
+
+@pytest.mark.parametrize("at", ["2026-11-20-05:00", "2026-11-20+05:00", "2026-11-20"])
+def test_an_assessment_date_with_an_offset_starts_at_utc_midnight(at: str) -> None:
+    """A trial: --at 2026-11-20-05:00 was 05:00 UTC, so a fracture of 2026-11-17T02:00Z (70 h
+    before midnight UTC) was in recovery, not forbidden; +05:00 was the day before, which put
+    a record date of 2026-11-20 in the future."""
+    fracture = {"id": "f", "conditions": [{"type": "Fracture", "side": "left",
+                                           "onset": "2026-11-17T02:00:00Z"}]}
+    assert assess(fracture, at=at).assessed_at.isoformat() == "2026-11-20T00:00:00+00:00"
+    assert side_statuses(fracture, at=at)["left"] == {"forbidden"}
+    same_day = {"id": "s", "findings": [{"type": "Fever", "recorded_at": "2026-11-20"}]}
+    assert violations(same_day, at=at) == set()
