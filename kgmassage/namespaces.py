@@ -130,16 +130,13 @@ class KM(DefinedNamespace):
     ICD10CM_I82_9: URIRef
     ICD10CM_O22_3: URIRef
     ICD10CM_O87_1: URIRef
-    ICD10CM_S82_0: URIRef
-    ICD10CM_S82_1: URIRef
+    ICD10CM_S82: URIRef
     ICD10CM_S72: URIRef
-    ICD10CM_S82_2: URIRef
-    ICD10CM_S82_9: URIRef
     ICD10CM_S83_4: URIRef
     ICD10CM_S83_5: URIRef
     ICD10CM_S83_9: URIRef
-    ICD10CM_S82_1_Right: URIRef
-    ICD10CM_S82_1_Left: URIRef
+    ICD10CM_S82_Right: URIRef
+    ICD10CM_S82_Left: URIRef
     ICD10CM_S72_Right: URIRef
     ICD10CM_S72_Left: URIRef
     ICD10CM_S72_9_Right: URIRef
@@ -167,12 +164,6 @@ class KM(DefinedNamespace):
     ICD10CM_M25_56_Left: URIRef
     ICD10CM_S81_0_Right: URIRef
     ICD10CM_S81_0_Left: URIRef
-    ICD10CM_S82_0_Right: URIRef
-    ICD10CM_S82_0_Left: URIRef
-    ICD10CM_S82_2_Right: URIRef
-    ICD10CM_S82_2_Left: URIRef
-    ICD10CM_S82_9_Right: URIRef
-    ICD10CM_S82_9_Left: URIRef
     ICD10CM_S83_9_Right: URIRef
     ICD10CM_S83_9_Left: URIRef
     ICD10CM_R22_4_Right: URIRef

@@ -1260,3 +1260,22 @@ def test_an_assessment_date_with_an_offset_starts_at_utc_midnight(at: str) -> No
     assert side_statuses(fracture, at=at)["left"] == {"forbidden"}
     same_day = {"id": "s", "findings": [{"type": "Fever", "recorded_at": "2026-11-20"}]}
     assert violations(same_day, at=at) == set()
+
+
+@pytest.mark.parametrize("code, side", [("S82.301A", "right"), ("S82.401A", "right"),
+                                        ("S82.61XA", "right"), ("S82.52XA", "left"),
+                                        ("S82.831A", "right"), ("S82.845A", "left"),
+                                        ("S82.114A", "right"), ("S72.034A", "right"),
+                                        ("S72.25XA", "left"), ("S72.8X2A", "left")])
+def test_fractures_of_the_lower_leg_and_femur_forbid_their_leg(code: str, side: str) -> None:
+    """A trial: S82.301A, S82.401A, S82.61XA, S82.831A were unmapped (UNRECOGNIZED: clearance
+    on both legs) where a fracture of yesterday forbids its leg; and a nondisplaced fracture's
+    side (6th character 4 or 5) was not read, so beside left knee pain it took the left side."""
+    other = "left" if side == "right" else "right"
+    fracture = {"id": "f", "conditions": [{"onset": "2026-11-19",
+                                           "code": {"system": ICD, "code": code}}]}
+    assert side_statuses(fracture) == {side: {"forbidden"}, other: {"permitted"}}
+    knee_pain = {"system": ICD, "code": "M25.561" if side == "left" else "M25.562"}
+    both = {"id": "b", "conditions": [{"onset": "2026-11-19", "code": [
+        knee_pain, {"system": ICD, "code": code}]}]}
+    assert side_statuses(both) == {"left": {"forbidden"}, "right": {"forbidden"}}
