@@ -1042,6 +1042,9 @@ def _unit(quantity: Mapping[str, Any], value: float) -> str:
     return "Cel" if value < 50 else "[degF]" if value < 150 else "K"
 
 
+#: Observation interpretations (HL7 v3) under which a temperature may be a fever.
+_HIGH = frozenset({"H", "HH", "HU", "A", "AA"})
+
 _TEMPERATURE_TEXT = re.compile(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*(.*?)\s*")
 
 
@@ -1050,9 +1053,13 @@ def _febrile(part: Mapping[str, Any]) -> bool:
     one that may be (fail safe): above a bound (``> 37.9``), below a bound above it
     (``< 39``: 38.5 is below 39), a value no living patient has in its unit (38.5 °F), or a
     value that cannot be read (``"hot"``, a quantity without a number). A temperature with no
-    value (a ``dataAbsentReason``) is no reading."""
+    value (a ``dataAbsentReason``) is no reading, unless it is interpreted as high or
+    abnormal (``H``, ``HH``, ``HU``, ``A``, ``AA``), as any reading so interpreted is."""
     if not _is_temperature(part.get("code")):
         return False
+    if any(_code_of(c) in _HIGH for concept in _list(part.get("interpretation"))
+           for c in _codings(concept)):
+        return True
     quantity = part.get("valueQuantity")
     if isinstance(quantity, Mapping):
         value = _number(quantity.get("value"))
