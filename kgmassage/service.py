@@ -1523,6 +1523,10 @@ def create_app(*, warm: bool = True, sparql_timeout: float = SPARQL_TIMEOUT,
         summary="Knee-massage clinical decision support: CDS Hooks 2.0, record assessment, "
         "a read-only SPARQL endpoint over the knowledge base.",
         lifespan=lifespan,
+        # no redirect to the same path with(out) a trailing slash: Starlette answers it with an
+        # absolute http:// URL, which sends a client behind a TLS gateway, and its patient
+        # data, over plain HTTP
+        redirect_slashes=False,
     )
     app.state.sparql = sparql
     # CDS Hooks 2.0: browser-based CDS clients need CORS. Any origin, no cookies (the service

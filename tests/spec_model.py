@@ -221,9 +221,11 @@ def map_code(system, code) -> tuple[set[str], set[str]]:
 # year
 # 0001–9999, real calendar days, hours 00–23 (and 24:00:00, the end of the day), seconds required,
 #          fractional seconds allowed, an optional offset Z or ±hh:mm (at most ±14:00)."
-_TZ = r"(Z|[+-]\d\d:\d\d)?"
-_DATE_RE = re.compile(r"(\d{4})-(\d\d)-(\d\d)" + _TZ)
-_DT_RE = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?" + _TZ)
+# SPEC: the lexical forms of xsd:date / xsd:dateTime: ASCII digits only
+_TZ = r"(Z|[+-][0-9][0-9]:[0-9][0-9])?"
+_DATE_RE = re.compile(r"([0-9]{4})-([0-9][0-9])-([0-9][0-9])" + _TZ)
+_DT_RE = re.compile(r"([0-9]{4})-([0-9][0-9])-([0-9][0-9])T([0-9][0-9]):([0-9][0-9]):([0-9][0-9])"
+                    r"(\.[0-9]+)?" + _TZ)
 DAY = 86400
 
 

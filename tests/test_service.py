@@ -418,6 +418,15 @@ def test_a_massage_order_contained_in_another_draft_order_is_checked(
     assert f"{kind}/holder" in card["detail"]
 
 
+def test_a_trailing_slash_is_not_redirected(client: httpx.Client) -> None:
+    """A trial: /cds-services/…/ answered 307 to an absolute http:// URL, which would send a
+    client behind a TLS gateway, with its patient data, over plain HTTP."""
+    request = _load("order-sign-dvt-left.json")
+    response = client.post(f"/cds-services/{SERVICES['order-sign']}/", json=request)
+    assert response.status_code == 404
+    assert "location" not in response.headers
+
+
 def test_coded_order_naming_massage_is_decided_not_ignored(client: httpx.Client) -> None:
     request = _load("order-sign-dvt-left.json")
     order = request["context"]["draftOrders"]["entry"][0]["resource"]
