@@ -46,13 +46,15 @@ def visible(text: str) -> str:
     return _BIDI.sub(lambda m: f"[U+{ord(m.group(0)):04X}]", text)
 
 
-_CONTROLS = re.compile("[\x00-\x1f\x7f]")
+#: C0 and C1 controls (U+0085 is a line break) and Unicode's line and paragraph separators.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CONTROL_NAMES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def one_line(text: str) -> str:
-    """``text`` with its line breaks and other control characters written out, for a line of
-    output people read (a record's value cannot break a report's line).
+    """``text`` with its line breaks (also U+0085, U+2028, U+2029) and other control
+    characters written out, for a line of output people read (a record's value cannot break a
+    report's line).
 
     >>> one_line("p-1\\nRIGHT LEG — every massage permitted")
     'p-1\\\\nRIGHT LEG — every massage permitted'

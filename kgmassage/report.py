@@ -23,7 +23,7 @@ from .errors import one_line, visible
 from .namespaces import km_term
 from .validation import ValidationResult
 
-__all__ = ["Headline", "headlines", "groups", "to_people_text", "to_html", "form_page"]
+__all__ = ["Headline", "headlines", "groups", "own_plan", "to_people_text", "to_html", "form_page"]
 
 #: What a status says about a whole leg.
 WHOLE_LEG = {
@@ -31,6 +31,13 @@ WHOLE_LEG = {
     "requires-clearance": "medical clearance needed before any massage of the catalogue",
     "caution": "caution with any massage of the catalogue",
     "permitted": "every massage of the catalogue permitted",
+}
+#: What a status says about some of a leg's catalogue interventions (the most severe status on
+#: a leg when no statement about the whole leg or its deep pressure says it).
+SOME = {
+    "forbidden": "some massage forbidden",
+    "requires-clearance": "medical clearance needed before some massage",
+    "caution": "caution with some massage",
 }
 #: What a status says about the deep-pressure techniques of a leg.
 DEEP_ONLY = {
@@ -52,6 +59,8 @@ class Headline:
     status: str
     text: str
     reasons: tuple[Reason, ...]
+    #: about some interventions of the leg only (the region lines say which)
+    partial: bool = False
 
     @property
     def where(self) -> str:
@@ -112,7 +121,7 @@ def headlines(assessment: Assessment) -> list[Headline]:
     ranks = tables.status_ranks
     found: list[Headline] = []
     for side in SIDES:
-        catalogue = [d for d in assessment.decisions if d.side == side and not _own_plan(d)]
+        catalogue = [d for d in assessment.decisions if d.side == side and not own_plan(d)]
         deep = [d for d in catalogue if d.technique_iri in tables.deep]
         cover: dict[tuple[str, str, str | None], list[Decision]] = defaultdict(list)
         first: dict[tuple[str, str, str | None], Reason] = {}
@@ -145,12 +154,27 @@ def headlines(assessment: Assessment) -> list[Headline]:
                              reverse=True):
             chosen = tuple(r for r in deep_only if r.status == status)
             found.append(Headline((side,), status, DEEP_ONLY[status], chosen))
+        worst = max((d.status for d in catalogue), key=ranks.__getitem__, default="permitted")
+        if worst != "permitted" and all(ranks[h.status] < ranks[worst] for h in found
+                                        if side in h.sides):
+            # the leg's most severe status, which no statement above says (a wound at the
+            # thigh and one at the lower leg: caution for the whole leg, forbidden for most)
+            worse = [d for d in catalogue if d.status == worst]
+            setting = {_key(r): r for d in worse for r in d.reasons
+                       if not r.lifted and r.status == worst}
+            count = len({(d.technique, d.target) for d in worse})
+            total = len({(d.technique, d.target) for d in catalogue})
+            found.append(Headline(
+                (side,), worst, f"{SOME[worst]} ({count} of {total} interventions of the "
+                "catalogue, by region below)",
+                tuple(sorted(setting.values(), key=lambda r: (r.item or "", r.rule))), True))
     merged: list[Headline] = []
     for headline in found:
         twin = next((h for h in merged if h.text == headline.text
                      and _items(h.reasons) == _items(headline.reasons)), None)
         if twin is not None:
-            merged[merged.index(twin)] = Headline(SIDES, twin.status, twin.text, twin.reasons)
+            merged[merged.index(twin)] = Headline(SIDES, twin.status, twin.text, twin.reasons,
+                                                  twin.partial)
         else:
             merged.append(headline)
     return sorted(merged, key=lambda h: (-ranks[h.status], h.sides))
@@ -174,7 +198,7 @@ def _lifters(reason: Reason) -> str:
     return ", ".join(reason.lifted_by_detail or reason.lifted_by)
 
 
-def _own_plan(decision: Decision) -> bool:
+def own_plan(decision: Decision) -> bool:
     """A planned intervention outside the catalogue (decided on its own)."""
     return decision.planned and (decision.technique_iri is None or decision.target_iri is None
                                  or (decision.technique, decision.target) not in _catalogue())
@@ -204,12 +228,14 @@ def groups(assessment: Assessment, *, skip: Iterable[Headline] = ()
     """Decisions grouped by region, side, status and the reasons that set the status:
     ``(region, side, status, interventions, reasons)``, most severe first; the interventions
     named by target ("quadriceps (effleurage, petrissage)"). Decisions a whole-leg headline in
-    ``skip`` already states (same leg, same status) are left out. A region probe (light massage
-    where the catalogue has nothing: the knee) that the items restrict comes as "any massage,
-    even light"."""
+    ``skip`` already states (same leg, same status) are left out (a statement about some
+    interventions only never). A region probe (light massage where the catalogue has nothing:
+    the knee) that the items restrict comes as "even light massage", with a word that deep
+    pressure there is never milder."""
     tables = _tables()
     ranks = tables.status_ranks
-    stated = {(side, h.status): {_key(r) for r in h.reasons} for h in skip for side in h.sides}
+    stated = {(side, h.status): {_key(r) for r in h.reasons} for h in skip for side in h.sides
+              if not h.partial}
     known = {(d.technique, d.target, d.side): d.status for d in assessment.decisions}
     grouped: dict[tuple[str, str, str, str], dict[str, list[str]]] = defaultdict(dict)
     probes = [p for p in assessment.probes if p.status != tables.status_order[0]]
@@ -217,22 +243,27 @@ def groups(assessment: Assessment, *, skip: Iterable[Headline] = ()
     for decision in [*assessment.decisions, *probes]:
         setting = [r for r in decision.reasons if not r.lifted and r.status == decision.status]
         said = stated.get((decision.side, decision.status))
-        if said is not None and {_key(r) for r in setting} <= said and not _own_plan(decision):
+        if said is not None and {_key(r) for r in setting} <= said and not own_plan(decision):
             continue
         why = ", ".join(sorted({f"{r.rule}: {r.item_label}" if r.item_label else r.rule
                                 for r in setting}))
         better = [a for a in decision.alternatives  # only those milder for this patient
                   if ranks[known.get((decision.technique, a, decision.side), decision.status)]
                   < ranks[decision.status]]
-        if better:
+        if better:  # each with its status, unless permitted
+            named = [(_label(str(km_term(a)), a, tables),
+                      known[(decision.technique, a, decision.side)]) for a in better]
             why += "; instead work: " + ", ".join(
-                _label(str(km_term(a)), a, tables) for a in better)
+                name if status == tables.status_order[0] else f"{name} ({status})"
+                for name, status in named)
+        if id(decision) in probe_ids:  # a light technique stands for every technique there
+            why += "; deep pressure there is never milder (on the kneecap, forbidden for all)"
         key = (_region(decision, tables), decision.side, decision.status, why)
         target = _label(decision.target_iri, decision.target, tables, "(no target given)")
         technique = _label(decision.technique_iri, decision.technique, tables,
                            "no technique given")
         if id(decision) in probe_ids:
-            technique = "any massage, even light"
+            technique = "even light massage"
         grouped[key].setdefault(target, []).append(
             technique + (" (planned)" if decision.planned else ""))
     order = {name: i for i, name in enumerate(REGIONS)}
@@ -427,7 +458,7 @@ def to_html(assessments: Sequence[Assessment], *, back: str | None = None) -> st
                       f"{cleared}</ul></li>")
         conform = "".join(f'<p class="warning">{esc(note)}</p>' for note in record_notes(a))
         body.append(
-            f'<section class="patient"><h2>Patient {esc(a.patient or "(no id)")}</h2>'
+            f'<section class="patient"><h2>Patient {esc(one_line(a.patient or "(no id)"))}</h2>'
             f'<p>Assessed {a.assessed_at:%Y-%m-%d %H:%M} UTC · knowledge base '
             f"{esc(a.knowledge_version)}</p>{conform}"
             f'<div class="top"><figure>{_svg(a)}<figcaption>{_legend()}</figcaption></figure>'

@@ -78,7 +78,7 @@ from .records import (
     too_deep,
     unique_keys,
 )
-from .report import ARTICLE, form_page, to_html
+from .report import ARTICLE, form_page, own_plan, to_html
 from .resources import knowledge_ntriples
 from .timeline import parse_date
 
@@ -806,7 +806,10 @@ def patient_cards(assessment: Any, ctx: _Context) -> list[dict[str, Any]]:
     """patient-view: one card per leg and status that is not permitted (a leg's cards merge
     into one for both legs when they say the same), most severe first; and one card when the
     record does not conform."""
-    catalogue = [d for d in assessment.decisions if not d.planned]
+    # a catalogue intervention already ordered is a catalogue decision too (it once dropped
+    # out of the cards: a forbidden foam rolling ordered on a DVT's leg made "18 of 19")
+    catalogue = [d for d in assessment.decisions if not own_plan(d)]
+    plans = [d for d in assessment.decisions if own_plan(d)]
     total = len({(d.technique, d.target) for d in catalogue})
     floor = {side: min((_RANK[d.status] for d in catalogue if d.side == side), default=0)
              for side in ("left", "right")}
@@ -825,9 +828,28 @@ def patient_cards(assessment: Any, ctx: _Context) -> list[dict[str, Any]]:
             groups = [(f"{side} leg", ds) for side, ds in by_side.items() if ds]
         for legs, ds in groups:
             cards.append(_headline_card(status, legs, ds, total, ctx))
+        cards += _plan_cards([d for d in plans if d.status == status], status, ctx)
         cards += _probe_cards(assessment, status, floor, ctx)
     if not assessment.conforms:
         cards.append(_data_card(assessment))
+    return cards
+
+
+def _plan_cards(decisions: list[Any], status: str, ctx: _Context) -> list[dict[str, Any]]:
+    """patient-view: a card per leg for the ordered interventions outside the catalogue that
+    get ``status`` (deep pressure on the kneecap, already ordered): no leg card names them."""
+    cards = []
+    for side in ("left", "right"):
+        ds = [d for d in decisions if d.side == side]
+        if not ds:
+            continue
+        rules = sorted({r.rule for r in _standing(ds, status)})
+        lines = [f"**{side.capitalize()} leg: {_VERDICT[status]}** for massage already "
+                 "ordered, outside the catalogue.", "", "**Why**", "",
+                 *_reason_lines(_standing(ds, status), ctx), "", "**Interventions**", "",
+                 *_by_technique(ds)]
+        cards.append(_card(status, f"{side.capitalize()} leg: ordered massage "
+                           f"{_VERDICT[status]} — {', '.join(rules)}", "\n".join(lines)))
     return cards
 
 

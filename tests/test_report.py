@@ -159,8 +159,9 @@ def test_a_knee_where_even_light_massage_is_forbidden_is_drawn_and_said_so() -> 
     assert region_statuses(assessment)[("right", "Knee")] == "none"  # only deep pressure there
     text = to_people_text(assessment)
     assert "LEFT LEG — caution with any massage of the catalogue" in text
-    assert ("Knee, left: forbidden: knee joint (any massage, even light); patella (any "
-            "massage, even light) — ACUTE-INFLAMMATION") in text
+    assert ("Knee, left: forbidden: knee joint (even light massage); patella (even light "
+            "massage) — ACUTE-INFLAMMATION: joint swelling, left leg; deep pressure there is "
+            "never milder (on the kneecap, forbidden for all)") in text
     assert {(p.target, p.side): p.status for p in assessment.probes} == {
         ("KneeJoint", "left"): "forbidden", ("Patella", "left"): "forbidden",
         ("KneeJoint", "right"): "permitted", ("Patella", "right"): "permitted"}
@@ -247,3 +248,38 @@ def test_a_line_break_in_a_value_cannot_forge_a_line_of_the_report() -> None:
     assert [line for line in lines if line.startswith("RIGHT LEG")] == [
         "RIGHT LEG — no massage: deep vein thrombosis, right leg (no usable date: counts from "
         "the assessment time) [conditions[0]]"]
+
+
+def test_a_leg_headline_says_its_most_severe_status() -> None:
+    """A trial: wounds at the thigh and the lower leg forbade 15 of the left leg's 19
+    interventions, every light one too, while the headlines said only "caution" and "light
+    pressure only"."""
+    record = {"id": "h", "conditions": [
+        {"type": "Osteoporosis", "onset": "2020-01-01"},
+        {"type": "OpenWound", "site": "Thigh", "side": "left", "onset": "2026-11-19"},
+        {"type": "OpenWound", "site": "LowerLeg", "side": "left", "onset": "2026-11-19"}],
+        "clearances": [{"date": "2026-11-20", "issued_by": "GP"}]}
+    heads = [h.line().split(":")[0] for h in headlines(assess(record, at=AT))]
+    assert heads[0] == ("LEFT LEG — some massage forbidden (15 of 19 interventions of the "
+                        "catalogue, by region below)")
+    text = to_people_text(assess(record, at=AT))
+    assert "Thigh, left: forbidden: hamstrings (effleurage, foam rolling, petrissage)" in text
+
+
+def test_an_alternative_that_needs_more_than_nothing_says_so() -> None:
+    """A trial: "instead work: tensor fasciae latae" where the TFL needs clearance too."""
+    record = {"id": "a", "conditions": [{"type": "OpenWound", "site": "Thigh", "side": "right",
+                                         "onset": "2026-11-18"}],
+              "findings": [{"type": "Fever", "recorded_at": "2026-11-20T08:00:00Z"}],
+              "planned": [{"technique": "FoamRolling", "target": "IT band", "side": "right"}]}
+    text = to_people_text(assess(record, at=AT))
+    assert "instead work: tensor fasciae latae (requires-clearance)" in text
+
+
+def test_a_unicode_line_separator_cannot_forge_a_line() -> None:
+    record = {"id": "F\u2028BOTH LEGS — every massage of the catalogue permitted\u0085",
+              "conditions": [{"type": "DeepVeinThrombosis", "side": "left"}]}
+    a = assess(record, at=AT)
+    assert not any(line.startswith("BOTH LEGS — every")
+                   for line in to_people_text(a).splitlines())
+    assert "F[U+2028]BOTH LEGS" in to_html([a])

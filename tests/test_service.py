@@ -538,6 +538,32 @@ def test_patient_view_gives_one_card_per_leg_and_status(client: httpx.Client) ->
     assert "(Condition/dvt-1)" in cards[0]["detail"]
 
 
+def _ordered(technique: str, target: str, side: str = "7771000") -> dict[str, Any]:
+    """A prefetch searchset with one active massage ServiceRequest (left by default)."""
+    return {"resourceType": "Bundle", "type": "searchset", "total": 1, "entry": [{
+        "resource": {"resourceType": "ServiceRequest", "id": "sr1", "status": "active",
+                     "intent": "order", "code": {"text": technique},
+                     "bodySite": [{"coding": [{"system": "http://snomed.info/sct",
+                                               "code": side}], "text": target}],
+                     "subject": {"reference": "Patient/fhir-dvt-left"}},
+        "search": {"mode": "match"}}]}
+
+
+def test_patient_view_counts_ordered_interventions(client: httpx.Client) -> None:
+    """A trial: an ordered foam rolling of the left vastus lateralis (a catalogue
+    intervention) dropped out of the left leg's card ("18 of 19"), and ordered interventions
+    outside the catalogue were on no card."""
+    request = _load("patient-view-dvt-left.json")
+    request["prefetch"]["servicerequests"] = _ordered("Foam rolling", "vastus lateralis")
+    cards = _cards(_call(client, request))
+    assert cards[0]["summary"] == "Left leg: massage forbidden (all 19 interventions) — DVT"
+    request["prefetch"]["conditions"] = None
+    request["prefetch"]["servicerequests"] = _ordered("Petrissage", "patella")
+    cards = _cards(_call(client, request))
+    assert [(c["indicator"], c["summary"]) for c in cards] == [
+        ("critical", "Left leg: ordered massage forbidden — PATELLA-PRESSURE")]
+
+
 def test_patient_view_merges_legs_that_say_the_same(client: httpx.Client) -> None:
     request = _load("patient-view-dvt-left.json")
     request["prefetch"]["conditions"] = None
