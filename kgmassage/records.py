@@ -51,14 +51,13 @@ from typing import Any, TypeVar, cast
 import pyoxigraph as ox
 import rdflib
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.compare import to_canonical_graph
 from rdflib.namespace import RDF, RDFS, SH, XSD
 from rdflib.term import Node
 
 from .errors import RecordError, cut
 from .fhir import bundle_to_record, is_fhir
 from .namespaces import KM, KM_IRI, km_term, local_name, nt_literal, nt_term, patient_iri
-from .resources import shape_graph
+from .resources import rules_graph, shape_graph
 from .timeline import literal_date, parse_date, utc_now
 from .vocabulary import side_named, status_named, target_named, technique_named
 
@@ -175,8 +174,8 @@ class PatientRecord:
         source: the file name (``"<stdin>"``, ``"<dict>"``, ``"<graph>"``).
         position: 1-based position of the record in its source.
         line: 1-based line where the record starts, when known.
-        digest: ``sha256:<hex>`` of the canonical JSON (Turtle: of the sorted canonical
-            N-Triples of the patient graph).
+        digest: ``sha256:<hex>`` of the canonical JSON (Turtle: of the sorted N-Triples of
+            the patient graph, its blank nodes labelled by RDFC-1.0).
         assessed_at: the record's own ``assessed_at`` lexical value, if any.
         ntriples: the patient graph as N-Triples (blank nodes of a Turtle record skolemized:
             what the decision engine loads).
@@ -968,6 +967,16 @@ def _relabel(graph: Graph, text: str) -> None:
             graph.add(renamed)
 
 
+def _canonical_lines(graph: Graph) -> list[str]:
+    """The triples of ``graph`` as sorted N-Triples lines, blank nodes labelled by W3C RDF
+    Dataset Canonicalization (RDFC-1.0, pyoxigraph): the same for any serialization of the
+    graph. (rdflib's canonical graph took exponential time on many alike blank nodes: 80
+    identical items, 79 s.)"""
+    dataset = ox.Dataset(ox.parse(graph.serialize(format="nt"), format=ox.RdfFormat.N_TRIPLES))
+    dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+    return sorted(f"{quad.triple} ." for quad in dataset)
+
+
 def _described(graph: Graph, node: Any) -> bool:
     """Whether ``node`` is a record node the file describes (not a term of the vocabulary)."""
     return (
@@ -1053,7 +1062,8 @@ def _iter_graph(
     for position, patient in enumerate(patients, start=1):
         sub = subs[patient]
         line = lines[patient]
-        refused = _listed_twice(sub, patient) or _says_too_much(sub) or _bad_iri(sub)
+        refused = (_listed_twice(sub, patient) or _says_too_much(sub) or _bad_iri(sub)
+                   or _knowledge_node(sub))
         if refused is not None:
             yield RecordError(source, refused, line=line)
             continue
@@ -1066,7 +1076,7 @@ def _iter_graph(
         # only its datatype would tell them apart, and the engine reads the lexical form
         assessed = sorted(str(v) for v in sub.objects(patient, KM.assessedAt)
                           if literal_date(v) is not None or parse_date(str(v)) is None)
-        canonical = sorted(to_canonical_graph(sub).serialize(format="nt").splitlines())
+        canonical = _canonical_lines(sub)
         try:
             yield PatientRecord.from_graph(
                 sub,
@@ -1114,6 +1124,29 @@ def _says_too_much(graph: Graph) -> str | None:
                     "in the file: a value must be a term of the vocabulary or a literal (a "
                     "record cannot add to the knowledge base)")
     return None
+
+
+@cache
+def _knowledge_subjects() -> frozenset[str]:
+    """The IRIs the knowledge base describes (classes, code concepts, rules, shapes)."""
+    return frozenset(str(s) for s in rules_graph().subjects() if isinstance(s, URIRef))
+
+
+def _knowledge_node(graph: Graph) -> str | None:
+    """Why a patient's record ``graph`` cannot be read when it describes a node of the
+    knowledge base (its statements would merge with the knowledge base's: a "DVT" whose IRI
+    is a catalogue intervention took that intervention's side), else ``None``: one the
+    knowledge base describes, or any IRI under https://w3id.org/kgmassage (the engine names
+    its interventions, admissions and probes there)."""
+    known = _knowledge_subjects()
+    for node in sorted({str(s) for s in graph.subjects() if isinstance(s, URIRef)}):
+        if node.startswith(_KB_BASE) or node in known:
+            return (f"{cut(node, 80)} is a node of the knowledge base: a record cannot describe "
+                    "it (name the record's own nodes with IRIs of their own)")
+    return None
+
+
+_KB_BASE = KM_IRI.rstrip("#")
 
 
 def _listed_twice(graph: Graph, patient: Any) -> str | None:

@@ -1279,3 +1279,71 @@ def test_fractures_of_the_lower_leg_and_femur_forbid_their_leg(code: str, side: 
     both = {"id": "b", "conditions": [{"onset": "2026-11-19", "code": [
         knee_pain, {"system": ICD, "code": code}]}]}
     assert side_statuses(both) == {"left": {"forbidden"}, "right": {"forbidden"}}
+
+
+@pytest.mark.parametrize("flags", ['km:incisionClosed true, "false" ; km:suturesRemoved true',
+                                   'km:incisionClosed true ; km:suturesRemoved true, "no"',
+                                   'km:incisionClosed "TRUE"^^xsd:boolean ; '
+                                   'km:suturesRemoved "TRUE"^^xsd:boolean'])
+def test_a_wound_is_closed_only_when_every_flag_value_is_true(tmp_path: Path,
+                                                              flags: str) -> None:
+    """A trial: a Turtle flag given as true, "false" (or "TRUE"^^xsd:boolean, which the
+    reference engine read as true) made a surgery of ten days before healed: 38 permitted."""
+    body = ("km:hasProcedure p:s ; km:hasClearance p:c .\n"
+            'p:s a km:TotalKneeReplacement ; km:side km:Right ; km:performedOn '
+            f'"2026-11-10"^^xsd:date ; {flags} .\n'
+            'p:c a km:Clearance ; km:issuedOn "2026-11-19"^^xsd:date .\n')
+    path = tmp_path / "m.ttl"
+    path.write_text(HEAD + body, encoding="utf-8")
+    for engine in ("oxigraph", "rdflib"):
+        found: dict[str, set[str]] = {"left": set(), "right": set()}
+        for d in assess(path, at=AT, engine=engine).decisions:
+            found[d.side].add(d.status)
+        assert found == {"right": {"forbidden"}, "left": {"permitted"}}, engine
+
+
+def test_an_item_giving_both_an_onset_and_a_date_counts_from_each(tmp_path: Path) -> None:
+    """A trial: in Turtle, a surgery listed as a condition with its km:performedOn five days
+    back and an onset of 2020, and a fracture listed as a procedure with its onset yesterday
+    and a date of 2020, each counted from the old date: 38 permitted, and no warning."""
+    found = turtle_statuses(tmp_path, "km:hasCondition p:s ; km:hasProcedure p:f ; "
+                            "km:hasClearance p:c .\n"
+                            "p:s a km:TotalKneeReplacement ; km:side km:Right ; "
+                            'km:performedOn "2026-11-15"^^xsd:date ; '
+                            'km:onset "2020-01-01"^^xsd:date .\n'
+                            "p:f a km:Fracture ; km:side km:Left ; "
+                            'km:onset "2026-11-19"^^xsd:date ; '
+                            'km:performedOn "2020-01-01"^^xsd:date .\n'
+                            'p:c a km:Clearance ; km:issuedOn "2026-11-19"^^xsd:date .\n')
+    assert found == {"left": {"forbidden"}, "right": {"forbidden"}}
+
+
+@pytest.mark.parametrize("node", ["<https://w3id.org/kgmassage/intervention/Effleurage/"
+                                  "Quadriceps/Right>", "<https://w3id.org/kgmassage#x>",
+                                  "<http://snomed.info/id/404223003>"])
+def test_a_record_cannot_describe_a_node_of_the_knowledge_base(tmp_path: Path,
+                                                               node: str) -> None:
+    """A trial: a DVT whose IRI was a catalogue intervention took that intervention's side
+    from the knowledge base (right leg only; no side means both)."""
+    refused(tmp_path, "m.ttl", HEAD + f"km:hasCondition {node} .\n"
+            f"{node} a km:DeepVeinThrombosis .\n", "knowledge base")
+
+
+@pytest.mark.parametrize("status", ["re\u00adfuted", "entered\uff0din\uff0derror",
+                                    "entered\ufe63in\ufe63error",
+                                    "\uff52\uff45\uff46\uff55\uff54\uff45\uff44"])
+def test_a_clearance_status_that_is_not_plain_text_lifts_nothing(status: str) -> None:
+    """A trial: refuted written with a soft hyphen, fullwidth hyphens or fullwidth letters
+    lifted: 38 permitted."""
+    record = {"id": "x", "conditions": [{"type": "Osteoarthritis", "onset": "2026-11-01"}],
+              "clearances": [{"date": "2026-11-19", "issued_by": "GP", "status": status}]}
+    assert set(decisions(record).values()) == {"requires-clearance"}
+
+
+def test_many_alike_blank_nodes_are_read_quickly(tmp_path: Path) -> None:
+    """A trial: 250 identical blank-node items (a 10 kB file) took more than ten minutes
+    (rdflib's canonical graph); RDFC-1.0 takes milliseconds."""
+    items = " , ".join(["[ a km:DeepVeinThrombosis ; km:side km:Left ]"] * 250)
+    path = tmp_path / "m.ttl"
+    path.write_text(HEAD + f"km:hasCondition {items} .\n", encoding="utf-8")
+    assert side_statuses(str(path))["left"] == {"forbidden"}
