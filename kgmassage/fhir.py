@@ -62,9 +62,10 @@ What is read (everything else is ignored; nothing that may count is ever dropped
   AllergyIntolerance reactions, RiskAssessment predictions, definitions); a resource entered in
   error; the evidence of a Condition that is resolved, refuted or entered in error.
 * **Contained resources** (``contained``) of any entry are read as the entries above.
-* **OperationOutcome**: one with an error, or saying the data is not whole (``too-costly``,
-  ``incomplete`` … even as a warning), refuses the Bundle, as a paginated search result does;
-  so does a ``REDACTED`` security label on the Bundle or a resource (data withheld).
+* **OperationOutcome**: one with an error, or saying the data is not whole or withheld
+  (``too-costly``, ``incomplete``, ``suppressed``, ``forbidden`` … even as a warning), refuses
+  the Bundle, as a paginated search result does (a ``next`` or ``previous`` link); so does a
+  ``REDACTED`` security label or a ``SUBSETTED`` tag on the Bundle or a resource.
 * **Modifiers**: a resource read (or whose codes are read) holding a ``modifierExtension``
   (anywhere in it) or ``implicitRules`` is refused: FHIR says such a resource may mean
   something else and must not be processed by a system that does not understand it.
@@ -581,9 +582,9 @@ def _check_bundle(bundle: Mapping[str, Any], source: str) -> list[Any]:
 
 
 #: Issue types that say a search result is not whole, whatever their severity (also data
-#: withheld: "suppressed" by consent, "security").
+#: withheld: "suppressed" by consent, "security" and its "forbidden", "login").
 _CUT_SHORT = frozenset({"too-costly", "incomplete", "throttled", "timeout", "too-long",
-                        "suppressed", "security"})
+                        "suppressed", "security", "forbidden", "login"})
 
 
 def outcome_issues(outcome: Mapping[str, Any], severities: Iterable[str] = ("error", "fatal")
@@ -625,8 +626,10 @@ def incomplete(bundle: Mapping[str, Any]) -> str | None:
     links = bundle.get("link")
     if isinstance(links, list) and any(
             isinstance(link, Mapping) and isinstance(link.get("relation"), str)
-            and link["relation"].strip().lower() == "next" for link in links):
-        return "the search result is paginated (a 'next' link): give every page"
+            and link["relation"].strip().lower() in ("next", "previous", "prev")
+            for link in links):
+        return ("the search result is paginated (a 'next' or 'previous' link): give every "
+                "page")
     entries = bundle.get("entry")
     matches = sum(1 for e in (entries if isinstance(entries, list) else []) if _match(e))
     total = bundle.get("total")
@@ -985,10 +988,13 @@ def _modifier(node: Any, depth: int = 0) -> str | None:
 
 
 def _redacted(node: Any) -> bool:
-    """Whether a resource's (or the Bundle's) security labels say data was withheld."""
+    """Whether a resource's (or the Bundle's) security labels or tags say data was withheld
+    (``REDACTED``) or left out (``SUBSETTED``)."""
     meta = node.get("meta") if isinstance(node, Mapping) else None
-    labels = meta.get("security") if isinstance(meta, Mapping) else None
-    return any(isinstance(c, Mapping) and c.get("code") == "REDACTED" for c in _list(labels))
+    labels = [*_list(meta.get("security")), *_list(meta.get("tag"))] if isinstance(
+        meta, Mapping) else []
+    return any(isinstance(c, Mapping) and c.get("code") in ("REDACTED", "SUBSETTED")
+               for c in labels)
 
 
 def _is_temperature(concept: Any) -> bool:
@@ -1043,7 +1049,8 @@ def _unit(quantity: Mapping[str, Any], value: float) -> str:
 
 
 #: Observation interpretations (HL7 v3) under which a temperature may be a fever.
-_HIGH = frozenset({"H", "HH", "HU", "A", "AA"})
+_HIGH = frozenset({"H", "HH", "HU", "HX", ">", "A", "AA"})
+_HIGH_TEXT = re.compile(r"high|abnormal|febrile|fever|pyrexi", re.IGNORECASE)
 
 _TEMPERATURE_TEXT = re.compile(r"\s*([0-9]+(?:[.,][0-9]+)?)\s*(.*?)\s*")
 
@@ -1054,11 +1061,16 @@ def _febrile(part: Mapping[str, Any]) -> bool:
     (``< 39``: 38.5 is below 39), a value no living patient has in its unit (38.5 °F), or a
     value that cannot be read (``"hot"``, a quantity without a number). A temperature with no
     value (a ``dataAbsentReason``) is no reading, unless it is interpreted as high or
-    abnormal (``H``, ``HH``, ``HU``, ``A``, ``AA``), as any reading so interpreted is."""
+    abnormal (``H``, ``HH``, ``HU``, ``HX``, ``>``, ``A``, ``AA`` in any case, or a text saying
+    high, abnormal or fever), as any reading so interpreted is."""
     if not _is_temperature(part.get("code")):
         return False
-    if any(_code_of(c) in _HIGH for concept in _list(part.get("interpretation"))
-           for c in _codings(concept)):
+    if any((_code_of(c) or "").upper() in _HIGH for concept in _list(part.get("interpretation"))
+           for c in _codings(concept)) or any(
+            isinstance(t, str) and _HIGH_TEXT.search(t)
+            for concept in _list(part.get("interpretation"))
+            for t in (concept.get("text") if isinstance(concept, Mapping) else None,
+                      *(c.get("display") for c in _codings(concept)))):
         return True
     quantity = part.get("valueQuantity")
     if isinstance(quantity, Mapping):
@@ -1266,15 +1278,16 @@ def _check_understood(bundle: Mapping[str, Any], found: Iterable[tuple[str, str,
     would read holding a modifier it does not understand (FHIR: a modifier extension may
     change what the rest means; such a resource must not be processed)."""
     if _redacted(bundle):
-        raise RecordError(source, "the Bundle's security labels say data was withheld "
-                          "(REDACTED): give all of it", field="meta.security")
+        raise RecordError(source, "the Bundle's security labels or tags say data was "
+                          "withheld or left out (REDACTED, SUBSETTED): give all of it",
+                          field="meta.security")
     for place, _, one, _ in found:
         if not is_fhir(one) or (one["resourceType"] in _NOT_FACTS
                                 and one["resourceType"] != "Patient"):
             continue
         if _redacted(one):
-            raise RecordError(source, "its security labels say data was withheld (REDACTED): "
-                              "give all of it", field=place)
+            raise RecordError(source, "its security labels or tags say data was withheld or "
+                              "left out (REDACTED, SUBSETTED): give all of it", field=place)
         modifier = _modifier(one)
         if modifier is not None:
             raise RecordError(source, f"holds a {modifier}, which may change what the "

@@ -111,14 +111,15 @@ _PLAN_NAMES = {"technique": (KM.technique, technique_named), "target": (KM.targe
 _COMMON_KEYS = frozenset({"side", "site", "status"})
 #: The wound flags are read on every list: a knee surgery listed as a condition or finding is
 #: judged by the same rule as a procedure (its stated open wound must not be dropped).
-_FINDING_KEYS = _COMMON_KEYS | {"type", "code", "onset", "recorded_at", *_ITEM_FLAGS}
+#: An item's ``onset`` and ``date`` are read in every list, as in Turtle: a surgery listed as a
+#: condition with its date, a fracture listed as a procedure with its onset (each counts).
+_ITEM_FIELDS = _COMMON_KEYS | {"type", "code", "onset", "date", "recorded_at", *_ITEM_FLAGS}
 #: Keys each list's items understand; any other key is kept as ``km:unrecognizedField`` (or
-#: ``km:unrecognizedContent``). A key that is not the item's own (``date`` on a condition,
-#: ``onset`` on a procedure) is unknown: it is not used.
+#: ``km:unrecognizedContent``).
 _KEYS = {
-    "conditions": _FINDING_KEYS,
-    "findings": _FINDING_KEYS,
-    "procedures": _COMMON_KEYS | {"type", "code", "date", "recorded_at", *_ITEM_FLAGS},
+    "conditions": _ITEM_FIELDS,
+    "findings": _ITEM_FIELDS,
+    "procedures": _ITEM_FIELDS,
     "clearances": _COMMON_KEYS | {"date", "issued_by"},
     "planned": _COMMON_KEYS | {"technique", "target"},
 }
@@ -175,7 +176,7 @@ class PatientRecord:
         position: 1-based position of the record in its source.
         line: 1-based line where the record starts, when known.
         digest: ``sha256:<hex>`` of the canonical JSON (Turtle: of the sorted N-Triples of
-            the patient graph, its blank nodes labelled by RDFC-1.0).
+            the patient graph, its blank nodes numbered as the file gives them).
         assessed_at: the record's own ``assessed_at`` lexical value, if any.
         ntriples: the patient graph as N-Triples (blank nodes of a Turtle record skolemized:
             what the decision engine loads).
@@ -387,8 +388,9 @@ def _add_coding(out: _Writer, item: str, node: str, code: Mapping[str, Any]) -> 
 
 
 def _date_property(list_name: str) -> URIRef:
-    """What ``date`` means in a list (only procedures and clearances have one)."""
-    return KM.performedOn if list_name == "procedures" else KM.issuedOn
+    """What ``date`` means in a list: when a clearance was issued, else when the item was
+    done (a procedure's date; also in another list)."""
+    return KM.issuedOn if list_name == "clearances" else KM.performedOn
 
 
 def _add_item(out: _Writer, patient: str, list_name: str, index: int, item: Any,
@@ -968,13 +970,16 @@ def _relabel(graph: Graph, text: str) -> None:
 
 
 def _canonical_lines(graph: Graph) -> list[str]:
-    """The triples of ``graph`` as sorted N-Triples lines, blank nodes labelled by W3C RDF
-    Dataset Canonicalization (RDFC-1.0, pyoxigraph): the same for any serialization of the
-    graph. (rdflib's canonical graph took exponential time on many alike blank nodes: 80
-    identical items, 79 s.)"""
-    dataset = ox.Dataset(ox.parse(graph.serialize(format="nt"), format=ox.RdfFormat.N_TRIPLES))
-    dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
-    return sorted(f"{quad.triple} ." for quad in dataset)
+    """The triples of ``graph`` as sorted N-Triples lines, each blank node named by the number
+    the parser gave it in the file (:func:`_relabel`): the same for the same file, in linear
+    time. (A canonical labelling, rdflib's or RDFC-1.0, takes exponential time on blank nodes
+    that look alike: ten items linked to one another, minutes.)"""
+    lines = graph.serialize(format="nt").splitlines()
+    return sorted(_FILE_LABEL.sub(r"_:b\1", line) for line in lines if line)
+
+
+#: A blank-node label of :func:`_relabel` (its file's hash, then the parser's number).
+_FILE_LABEL = re.compile(r"_:t[0-9a-f]{16}b([0-9]+)")
 
 
 def _described(graph: Graph, node: Any) -> bool:
@@ -1132,6 +1137,16 @@ def _knowledge_subjects() -> frozenset[str]:
     return frozenset(str(s) for s in rules_graph().subjects() if isinstance(s, URIRef))
 
 
+@cache
+def _knowledge_prefixes() -> tuple[str, ...]:
+    """Where the knowledge base and the engine name nodes: the kgmassage namespace and paths,
+    and the namespaces of the code systems' concepts (the engine names a code's concept
+    there: a record node so named would give the concept its statements)."""
+    graph = rules_graph()
+    spaces = {str(o) for o in graph.objects(None, KM.conceptNamespace)}
+    return (KM_IRI, _KB_BASE + "/", *sorted(spaces))
+
+
 def _knowledge_node(graph: Graph) -> str | None:
     """Why a patient's record ``graph`` cannot be read when it describes a node of the
     knowledge base (its statements would merge with the knowledge base's: a "DVT" whose IRI
@@ -1140,7 +1155,7 @@ def _knowledge_node(graph: Graph) -> str | None:
     its interventions, admissions and probes there)."""
     known = _knowledge_subjects()
     for node in sorted({str(s) for s in graph.subjects() if isinstance(s, URIRef)}):
-        if node.startswith(_KB_BASE) or node in known:
+        if node.startswith(_knowledge_prefixes()) or node in known:
             return (f"{cut(node, 80)} is a node of the knowledge base: a record cannot describe "
                     "it (name the record's own nodes with IRIs of their own)")
     return None

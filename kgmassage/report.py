@@ -154,19 +154,24 @@ def headlines(assessment: Assessment) -> list[Headline]:
                              reverse=True):
             chosen = tuple(r for r in deep_only if r.status == status)
             found.append(Headline((side,), status, DEEP_ONLY[status], chosen))
-        worst = max((d.status for d in catalogue), key=ranks.__getitem__, default="permitted")
+        probes = [p for p in assessment.probes if p.side == side]
+        worst = max((d.status for d in [*catalogue, *probes]), key=ranks.__getitem__,
+                    default="permitted")
         if worst != "permitted" and all(ranks[h.status] < ranks[worst] for h in found
                                         if side in h.sides):
             # the leg's most severe status, which no statement above says (a wound at the
-            # thigh and one at the lower leg: caution for the whole leg, forbidden for most)
-            worse = [d for d in catalogue if d.status == worst]
+            # thigh and one at the lower leg: caution for the whole leg, forbidden for most;
+            # a wound at the knee: even light massage there)
+            worse = [d for d in [*catalogue, *probes] if d.status == worst]
             setting = {_key(r): r for d in worse for r in d.reasons
                        if not r.lifted and r.status == worst}
-            count = len({(d.technique, d.target) for d in worse})
+            count = len({(d.technique, d.target) for d in worse if d in catalogue})
             total = len({(d.technique, d.target) for d in catalogue})
+            where = [f"{count} of {total} interventions of the catalogue" if count else "",
+                     "even light massage at the knee" if len(worse) > count else ""]
             found.append(Headline(
-                (side,), worst, f"{SOME[worst]} ({count} of {total} interventions of the "
-                "catalogue, by region below)",
+                (side,), worst, f"{SOME[worst]} ({' and '.join(filter(None, where))}, by "
+                "region below)",
                 tuple(sorted(setting.values(), key=lambda r: (r.item or "", r.rule))), True))
     merged: list[Headline] = []
     for headline in found:

@@ -583,6 +583,11 @@ class Order:
     first: int = 0  # index of its first plan in the record's ``planned``
 
 
+#: The resources CDS Hooks (R4) puts in ``draftOrders``.
+_DRAFT_ORDER_TYPES = frozenset({"ServiceRequest", "MedicationRequest", "DeviceRequest",
+                                "NutritionOrder", "VisionPrescription"})
+
+
 def read_orders(call: HookCall) -> list[Order]:
     """The draft orders to check: the selected ones (order-select) or every one (order-sign)
     of ``context.draftOrders``, whatever their type (a massage ServiceRequest may be contained
@@ -1070,6 +1075,17 @@ def run_hook(service: CdsService, body: Any, at: datetime) -> dict[str, Any]:
             for name in ("conditions", "procedures", "findings"):
                 record.setdefault(name, []).extend(mapped.get(name, []))
                 sources.setdefault(name, []).extend(found.get(name, []))
+            kind = resource.get("resourceType")
+            if kind not in _DRAFT_ORDER_TYPES and not mapped.get("planned"):
+                # a CarePlan, RequestGroup or Task may order massage in its activities or
+                # actions, which are not read: no card would read as "all clear"
+                raise Problem(422, "FHIR data cannot be read",
+                              f"{where}.resource: a {cut(str(kind), 40)} is not a draft order "
+                              "CDS Hooks defines (ServiceRequest, MedicationRequest, "
+                              "DeviceRequest, NutritionOrder, VisionPrescription), and it "
+                              "contains no ServiceRequest: what it orders cannot be checked. "
+                              "Give its massage orders as ServiceRequests",
+                              kind="fhir-error", field=where + ".resource")
             order = checked.get(where)
             if order is None:
                 continue

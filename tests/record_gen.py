@@ -773,7 +773,7 @@ def records(draw):
     elif twist == "deep":
         n = draw(st.sampled_from([20, 150]))
         top.append(("extra", Raw("[" * n + "]" * n)))
-    elif twist == "wrong_field":  # date on a condition, onset on a procedure (not used)
+    elif twist == "wrong_field":  # date on a condition, onset on a procedure (each counts)
         lists["conditions"].append(
             Obj(
                 [

@@ -363,27 +363,17 @@ def _json_text(v) -> str:
 # ---------------------------------------------------------------------------------------------
 LIST_KEYS = ("conditions", "findings", "procedures", "clearances", "planned")
 RECORD_KEYS = {"id", "assessed_at", "birth_date", *LIST_KEYS}
-# CHOICE: "Fields that are not the item's own are not used, and are reported as unknown keys
-# (Warning):
-#          date on a condition or finding, onset on a procedure. A procedure may carry recorded_at"
+# CHOICE: an item's onset and date are read in every list (each counts: the latest decides); a
+# procedure may carry recorded_at (never used)
 # SPEC: "a rule fires on an item of its class whichever list of the record (conditions, findings,
 #        procedures) holds it" — so a knee surgery's wound flags count in any list.
 ITEM_KEYS = {
-    "conditions": {"type", "code", "side", "site", "status", "onset", "recorded_at",
+    "conditions": {"type", "code", "side", "site", "status", "onset", "date", "recorded_at",
                    "incision_closed", "sutures_removed"},
-    "findings": {"type", "code", "side", "site", "status", "onset", "recorded_at",
+    "findings": {"type", "code", "side", "site", "status", "onset", "date", "recorded_at",
                  "incision_closed", "sutures_removed"},
-    "procedures": {
-        "type",
-        "code",
-        "side",
-        "site",
-        "status",
-        "date",
-        "recorded_at",
-        "incision_closed",
-        "sutures_removed",
-    },
+    "procedures": {"type", "code", "side", "site", "status", "onset", "date", "recorded_at",
+                   "incision_closed", "sutures_removed"},
     # CHOICE: "A clearance's side, site do not restrict what it lifts."
     "clearances": {"date", "issued_by", "status", "side", "site"},
     # interfaces.md: "Any item may carry side, site, status." (a plan's site is checked, and not
@@ -673,11 +663,11 @@ def _lifts(c: When, trig: Trigger) -> bool:
 
 #: CHOICE: runs of spaces (also Unicode's), underscores or hyphens (also Unicode's) separate the
 #: words of a clearance's voiding status ("entered - in - error", "refuted\u00a0").
-_SEPARATORS = re.compile("[ \t\n\r_\\-\u00a0\u1680\u2000-\u200b\u2010-\u2015\u2028\u2029\u202f"
+_SEPARATORS = re.compile("[ \t\n\r_./\\-\u00a0\u1680\u2000-\u200b\u2010-\u2015\u2028\u2029\u202f"
                          "\u205f\u2212\u3000\ufeff]+")
-#: CHOICE: a voiding status named as a word anywhere in a clearance's status (separators read as
-#: above, hyphens optional): it may be void, so it lifts nothing.
-_VOID = re.compile("(^|[^a-z])(refuted|entered-?in-?error)([^a-z]|$)")
+#: CHOICE: a voiding status named anywhere in a clearance's status (separators read as above,
+#: hyphens optional): it may be void, so it lifts nothing.
+_VOID = re.compile("refuted|entered-?in-?error")
 
 
 def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknown_keys) -> dict:
@@ -774,28 +764,31 @@ def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknow
         if k in ITEM_KEYS[lst] and it.get(k) is not None:
             usable[k] = check_date(it[k], f"{where}.{k}")
     # SPEC: "The trigger time ...: for a procedure, its date (the surgery date; never its
-    # recorded_at); for a
-    # condition or finding, its onset, else its recorded_at ...; else, or when the field that counts
-    #        is unusable, the assessment time."
-    # ASSUMED: a procedure listed as a condition or finding is still a procedure (never its
-    # recorded_at): its onset is when it was done.
-    counts = (
-        "date"
-        if lst == "procedures"
-        else ("onset" if it.get("onset") is not None or "Procedure" in classes
-              else "recorded_at")
-    )
-    w = usable.get(counts)
-    if w is None:
+    # recorded_at); for a condition or finding, its onset, else its recorded_at ...; else, or
+    # when the field that counts is unusable, the assessment time."
+    # CHOICE: the field that is not the list's (onset on a procedure, date on a condition or
+    # finding) counts besides the item's own date, never alone (the latest decides); a
+    # procedure by its class (a knee surgery listed as a condition) never counts from
+    # recorded_at.
+    own, other = ("date", "onset") if lst == "procedures" else ("onset", "date")
+    if it.get(own) is not None:
+        counts = [own]
+    elif lst != "procedures" and "Procedure" not in classes and it.get("recorded_at") is not None:
+        counts = ["recorded_at"]
+    else:
+        counts = []
+    if counts and it.get(other) is not None:
+        counts.append(other)
+    whens = [usable.get(k) for k in counts]
+    if not whens or any(w is None for w in whens):
         trig = Trigger(True, T.day, T.instant, False)
     else:
+        w = max(whens, key=lambda w: w.instant)
         trig = Trigger(w.has_time, w.day, w.instant, not w.has_time)
 
     # SPEC: "A knee surgery without a date is a violation and counts as performed at the assessment
-    # time."
-    # ASSUMED: a knee surgery listed as a condition or finding has its date in onset; without it
-    # it is a knee surgery without a date too.
-    if "KneeSurgery" in classes and it.get("date" if lst == "procedures" else counts) is None:
+    # time." ASSUMED: listed as a condition or finding, its date is its onset.
+    if "KneeSurgery" in classes and it.get(own) is None:
         viol(f"{where}: knee surgery without date")
     # SPEC: "wound flags are booleans"; "If either is unknown (missing or not a boolean)"
     flags = {}

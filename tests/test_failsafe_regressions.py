@@ -147,7 +147,9 @@ def test_void_undated_or_future_clearances_lift_nothing(clearance: dict[str, str
 
 
 @pytest.mark.parametrize("status", [["refuted"], {"code": "refuted"}, "not refuted",
-                                    "EnteredInError", "[entered in error]",
+                                    "EnteredInError", "[entered in error]", "unrefuted",
+                                    "entered.in.error", "entered/in/error",
+                                    "isEnteredInError", "clearanceRefuted",
                                     "http://terminology.hl7.org/CodeSystem/x#entered-in-error"])
 def test_a_clearance_status_naming_a_void_anywhere_lifts_nothing(status: Any) -> None:
     """A trial: a clearance whose status was ["refuted"] or {"code": "refuted"} (no status the
@@ -157,7 +159,7 @@ def test_a_clearance_status_naming_a_void_anywhere_lifts_nothing(status: Any) ->
     assert set(decisions(record).values()) == {"requires-clearance"}
 
 
-@pytest.mark.parametrize("status", ["active", "unrefuted", "revoked"])
+@pytest.mark.parametrize("status", ["active", "final", "revoked"])
 def test_a_clearance_with_another_status_lifts(status: str) -> None:
     record = {"id": "x", "findings": [{"type": "Fever", "recorded_at": "2026-11-19"}],
               "clearances": [{"date": "2026-11-20", "issued_by": "GP", "status": status}]}
@@ -1228,8 +1230,8 @@ def test_a_surgery_listed_as_a_condition_never_counts_from_recorded_at(
         fields: dict[str, str]) -> None:
     """A trial: a knee replacement listed as a condition, recorded two months before and
     "cleared" before the operation, counted from recorded_at: healed, lifted, 38 permitted
-    (and the record conformed). It counts from its onset; without one, from the assessment
-    time, with a Violation."""
+    (and the record conformed). It counts from its onset (its date besides); without one,
+    from the assessment time, with a Violation."""
     record = {"id": "t", "conditions": [{"type": "TotalKneeReplacement", "side": "left",
                                          **fields}],
               "clearances": [{"date": "2026-09-10", "issued_by": "GP"}]}
@@ -1300,6 +1302,20 @@ def test_a_wound_is_closed_only_when_every_flag_value_is_true(tmp_path: Path,
         for d in assess(path, at=AT, engine=engine).decisions:
             found[d.side].add(d.status)
         assert found == {"right": {"forbidden"}, "left": {"permitted"}}, engine
+
+
+@pytest.mark.parametrize("item", [
+    {"type": "TotalKneeReplacement", "side": "left", "date": "2026-11-15", "onset": "2020-01-01"},
+    {"type": "Fracture", "side": "left", "onset": "2020-01-01", "date": "2026-11-19"}])
+def test_a_date_of_another_list_counts_besides_the_items_own(item: dict[str, str]) -> None:
+    """A trial: a JSON surgery listed as a condition with its date five days back and an onset
+    of 2020 counted from 2020 (its date was an unknown key): 38 permitted. The date counts
+    besides the onset; alone it does not (the assessment time would be older than it)."""
+    record = {"id": "j", "conditions": [item],
+              "clearances": [{"date": "2021-01-10", "issued_by": "surgeon"}]}
+    assert side_statuses(record)["left"] == {"forbidden"}
+    alone = {k: v for k, v in item.items() if k != "onset"}
+    assert side_statuses({**record, "conditions": [alone]})["left"] == {"forbidden"}
 
 
 def test_an_item_giving_both_an_onset_and_a_date_counts_from_each(tmp_path: Path) -> None:

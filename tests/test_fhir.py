@@ -437,16 +437,19 @@ def test_temperatures_that_may_be_a_fever_count_as_one(value: float, unit: str,
     assert bool(mapped(reading).get("findings")) is fever
 
 
-@pytest.mark.parametrize("value", [None, 36.6])
-def test_a_temperature_interpreted_as_high_is_a_fever(value: float | None) -> None:
-    """A trial: a temperature with a dataAbsentReason but interpreted H (high) was no fever."""
+@pytest.mark.parametrize("value, interpretation", [
+    (None, {"coding": [{"code": "H"}]}), (36.6, {"coding": [{"code": "H"}]}),
+    (None, {"coding": [{"code": "HX"}]}), (None, {"coding": [{"code": ">"}]}),
+    (None, {"coding": [{"code": "h"}]}), (None, {"text": "High"})])
+def test_a_temperature_interpreted_as_high_is_a_fever(value: float | None,
+                                                      interpretation: dict[str, Any]) -> None:
+    """Trials: a temperature with a dataAbsentReason but interpreted H (high), HX, >, h or
+    "High" was no fever."""
     reading = temperature(36.6, "Cel", "2026-11-20T09:00:00Z")
     if value is None:
         del reading["valueQuantity"]
         reading["dataAbsentReason"] = {"text": "Unknown"}
-    reading["interpretation"] = [{"coding": [{
-        "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
-        "code": "H"}]}]
+    reading["interpretation"] = [interpretation]
     assert mapped(reading)["findings"] == [{"type": "Fever",
                                             "recorded_at": "2026-11-20T09:00:00Z"}]
 

@@ -159,13 +159,14 @@ def test_unknown_keys_are_kept_everywhere() -> None:
         (P, "@context=\"http://example.org/x\""),
         (P, "more=[]"),  # empty: hides nothing
         (f"{P}/conditions/0", "severity=7"),
-        (f"{P}/conditions/0", 'date="2026-11-01"'),  # not a condition's own field
         (f"{P}/conditions/0/code", 'v="x"'),
-        (f"{P}/procedures/0", 'onset="2026-11-01"'),  # nor a procedure's
         (f"{P}/planned/0", 'onset="2026-11-01"'),  # no onset on a planned intervention
     }
     content = {(str(s), str(o)) for s, o in graph.subject_objects(KM.unrecognizedContent)}
     assert content == {(P, 'notes={"a":[1,2]}'), (f"{P}/procedures/0", 'extra={"a":1}')}
+    # a condition's date and a procedure's onset are read (besides the item's own date)
+    assert (URIRef(f"{P}/conditions/0"), KM.performedOn, None) in graph
+    assert (URIRef(f"{P}/procedures/0"), KM.onset, None) in graph
 
 
 def test_entries_that_are_not_objects_are_kept() -> None:

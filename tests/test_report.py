@@ -283,3 +283,12 @@ def test_a_unicode_line_separator_cannot_forge_a_line() -> None:
     assert not any(line.startswith("BOTH LEGS — every")
                    for line in to_people_text(a).splitlines())
     assert "F[U+2028]BOTH LEGS" in to_html([a])
+
+
+def test_a_leg_headline_says_when_even_light_massage_at_the_knee_is_forbidden() -> None:
+    """A trial: cellulitis at the left knee: the headline said "caution with some massage",
+    while even light massage at the knee was forbidden."""
+    a = assess({"id": "c", "conditions": [{"type": "Cellulitis", "site": "Knee",
+                                           "side": "left"}]}, at=AT)
+    assert headlines(a)[0].line().startswith(
+        "LEFT LEG — some massage forbidden (even light massage at the knee, by region below)")

@@ -427,6 +427,21 @@ def test_a_trailing_slash_is_not_redirected(client: httpx.Client) -> None:
     assert "location" not in response.headers
 
 
+def test_a_care_plan_ordering_massage_in_its_activities_is_refused(
+        client: httpx.Client) -> None:
+    """A trial: a draft CarePlan whose activity is a massage (no contained ServiceRequest)
+    got no card: it is not a draft order CDS Hooks defines, and what it orders is not read."""
+    request = _load("order-sign-dvt-left.json")
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    plan = {"resourceType": "CarePlan", "id": "cp1", "status": "draft", "intent": "plan",
+            "subject": order["subject"], "activity": [{"detail": {
+                "kind": "ServiceRequest", "status": "not-started",
+                "code": {"coding": [{"system": "http://snomed.info/sct", "code": "387854002"}]}}}]}
+    request["context"]["draftOrders"]["entry"] = [{"resource": plan}]
+    body = _problem(_call(client, request), 422)
+    assert "CarePlan" in body["detail"]
+
+
 def test_coded_order_naming_massage_is_decided_not_ignored(client: httpx.Client) -> None:
     request = _load("order-sign-dvt-left.json")
     order = request["context"]["draftOrders"]["entry"][0]["resource"]
@@ -603,15 +618,16 @@ def test_missing_prefetch_is_412(client: httpx.Client) -> None:
     _problem(_call(client, request), 412)
 
 
-@pytest.mark.parametrize("change", ["next-link", "Next-link", "total", "outcome",
-                                    "outcome-entry", "truncated-warning", "suppressed"])
+@pytest.mark.parametrize("change", ["next-link", "Next-link", "prev-link", "total", "outcome",
+                                    "outcome-entry", "truncated-warning", "suppressed",
+                                    "forbidden"])
 def test_incomplete_prefetch_is_412(client: httpx.Client, change: str) -> None:
     request = _load("patient-view-dvt-left.json")
     conditions = request["prefetch"]["conditions"]
     outcome = {"resourceType": "OperationOutcome",
                "issue": [{"severity": "error", "code": "timeout", "diagnostics": "timed out"}]}
-    if change in ("next-link", "Next-link"):  # link relations compare in any case (RFC 8288)
-        conditions["link"] = [{"relation": change[:4], "url": "https://ehr.example.org/p2"}]
+    if change.endswith("-link"):  # link relations compare in any case (RFC 8288)
+        conditions["link"] = [{"relation": change[:-5], "url": "https://ehr.example.org/p2"}]
     elif change == "total":
         conditions["total"] = 7
     elif change == "outcome":
@@ -619,8 +635,8 @@ def test_incomplete_prefetch_is_412(client: httpx.Client, change: str) -> None:
     elif change == "outcome-entry":
         conditions["entry"].append({"resource": outcome, "search": {"mode": "outcome"}})
     else:  # only a warning or information, but the results were cut short or withheld
-        code = "too-costly" if change == "truncated-warning" else "suppressed"
-        outcome["issue"] = [{"severity": "information" if code == "suppressed" else "warning",
+        code = "too-costly" if change == "truncated-warning" else change
+        outcome["issue"] = [{"severity": "warning" if code == "too-costly" else "information",
                              "code": code, "diagnostics": "results truncated or withheld"}]
         conditions["entry"].append({"resource": outcome, "search": {"mode": "outcome"}})
     _problem(_call(client, request), 412)
