@@ -1065,12 +1065,7 @@ def _febrile(part: Mapping[str, Any]) -> bool:
     high, abnormal or fever), as any reading so interpreted is."""
     if not _is_temperature(part.get("code")):
         return False
-    if any((_code_of(c) or "").upper() in _HIGH for concept in _list(part.get("interpretation"))
-           for c in _codings(concept)) or any(
-            isinstance(t, str) and _HIGH_TEXT.search(t)
-            for concept in _list(part.get("interpretation"))
-            for t in (concept.get("text") if isinstance(concept, Mapping) else None,
-                      *(c.get("display") for c in _codings(concept)))):
+    if _interpreted_high(part):
         return True
     quantity = part.get("valueQuantity")
     if isinstance(quantity, Mapping):
@@ -1091,6 +1086,20 @@ def _febrile(part: Mapping[str, Any]) -> bool:
         value = float(match.group(1).replace(",", "."))
         return _may_be_fever(value, _unit({"code": unit} if unit else {}, value))
     return any(key.startswith("value") for key in part)  # another kind of value
+
+
+def _interpreted_high(part: Mapping[str, Any]) -> bool:
+    """Whether an Observation's (or a component's) interpretation says high or abnormal: a
+    code of :data:`_HIGH` in any case, or a text or display saying so."""
+    for concept in _list(part.get("interpretation")):
+        codings = _codings(concept)
+        if any((_code_of(c) or "").upper() in _HIGH for c in codings):
+            return True
+        texts = (concept.get("text") if isinstance(concept, Mapping) else None,
+                 *(c.get("display") for c in codings))
+        if any(isinstance(t, str) and _HIGH_TEXT.search(t) for t in texts):
+            return True
+    return False
 
 
 def _may_be_fever(value: float, unit: str) -> bool:
