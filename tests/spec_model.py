@@ -531,8 +531,9 @@ def _assess(rec: dict, T: When, res: ModelResult) -> ModelResult:
                 viol(f"{where}: status {st!r}")
             text = st if isinstance(st, str) else json.dumps(st, ensure_ascii=False)
             if _VOID.search(re.sub(_SEPARATORS, "-", text.lower())) or re.search(
-                    "[^\x20-\x7e]", text):
-                # CHOICE: ... or holds anything but printable ASCII (a void may hide in it)
+                    r"[^\x20-\x7e]|[%&\\]", text):
+                # CHOICE: ... or holds anything but printable ASCII, or an escape (%, &, \): a
+                # void may hide in it
                 # SPEC: "so does a clearance with status refuted or entered-in-error" (lifts
                 # nothing); CHOICE: also written with other case, spaces, underscores or no
                 # hyphens, or named as a word anywhere in the value (["refuted"], "not refuted")

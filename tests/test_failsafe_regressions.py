@@ -527,7 +527,8 @@ def test_every_date_of_a_clearance_must_lift(tmp_path: Path, dates: str) -> None
     assert found == {"left": {"requires-clearance"}, "right": {"requires-clearance"}}
 
 
-@pytest.mark.parametrize("status", ['"refuted"', '"Entered-In-Error"@en'])
+@pytest.mark.parametrize("status", ['"refuted"', '"Entered-In-Error"@en',
+                                    "<http://example.org/status/re%C2%ADfuted>"])
 def test_a_clearance_refuted_by_name_lifts_nothing(tmp_path: Path, status: str) -> None:
     found = turtle_statuses(tmp_path, "km:hasCondition p:c0 ; km:hasClearance p:k0 .\n"
                             'p:c0 a km:Osteoarthritis ; km:onset "2026-11-01"^^xsd:date .\n'
@@ -1347,7 +1348,8 @@ def test_a_record_cannot_describe_a_node_of_the_knowledge_base(tmp_path: Path,
 
 @pytest.mark.parametrize("status", ["re\u00adfuted", "entered\uff0din\uff0derror",
                                     "entered\ufe63in\ufe63error",
-                                    "\uff52\uff45\uff46\uff55\uff54\uff45\uff44"])
+                                    "\uff52\uff45\uff46\uff55\uff54\uff45\uff44",
+                                    "re%C2%ADfuted", "re&shy;futed", "re\\u00adfuted"])
 def test_a_clearance_status_that_is_not_plain_text_lifts_nothing(status: str) -> None:
     """A trial: refuted written with a soft hyphen, fullwidth hyphens or fullwidth letters
     lifted: 38 permitted."""
