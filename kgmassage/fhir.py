@@ -28,7 +28,8 @@ What is read (everything else is ignored; nothing that may count is ever dropped
   ``recorded_at``; ``bodySite`` → ``site`` and ``side`` (below). A Condition without ``code`` is
   kept as an item without type or code (UNRECOGNIZED).
 * **Procedure** → ``procedures``: ``code``; ``performedDateTime`` / ``performedPeriod.end`` (no
-  end: the assessment time) → ``date`` (another ``performed[x]`` as written, as for an onset);
+  end: the assessment time) → ``date`` (another ``performed[x]`` as written, as for an onset;
+  the assessment time while the status is in-progress or on-hold: not over yet);
   ``bodySite`` → ``site``, ``side``; status not-done or entered-in-error → status
   ``entered-in-error`` (kept, does not count). Each coded ``complication`` → a condition.
 * **Observation**: a body temperature (LOINC 8310-5 or a variant such as 8331-1 oral) of at
@@ -231,6 +232,8 @@ _NOT_DONE = {
     "Procedure": frozenset({"not-done", "entered-in-error"}),
     "Observation": frozenset({"cancelled", "entered-in-error"}),
 }
+#: The Procedure statuses of one not over yet (in progress, or paused to resume).
+_GOING_ON = frozenset({"in-progress", "on-hold"})
 #: The ServiceRequest statuses of an order that may still be carried out (on hold: it may
 #: resume; unknown: it may be any, fail safe).
 PLANNING = frozenset({"draft", "active", "on-hold", "unknown"})
@@ -813,6 +816,8 @@ def _procedure(resource: Mapping[str, Any], at: datetime) -> dict[str, Any]:
     if resource.get("status") in _NOT_DONE["Procedure"]:
         item["status"] = "entered-in-error"
     performed = _period_date(resource, "performed", at)
+    if resource.get("status") in _GOING_ON:  # not over: its date may be when it began
+        performed = _instant_text(at)
     if performed is not None:
         item["date"] = performed
     item.update(_site_and_side(resource.get("bodySite")))

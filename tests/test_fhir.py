@@ -358,7 +358,21 @@ def test_procedure_status(status: str, counts: bool) -> None:
     assert ("status" not in item) is counts
     if not counts:
         assert item["status"] == "entered-in-error"
-    assert item["date"] == "2026-11-01"
+    # one in progress is not over: it counts as done at the assessment time
+    assert item["date"] == ("2026-11-20T10:00:00Z" if status == "in-progress" else "2026-11-01")
+
+
+@pytest.mark.parametrize("performed", [{"performedDateTime": "2020-11-01"},
+                                       {"performedPeriod": {"start": "2020-11-01",
+                                                            "end": "2020-11-02"}}])
+@pytest.mark.parametrize("status", ["in-progress", "on-hold"])
+def test_a_surgery_not_over_is_recent(status: str, performed: dict[str, Any]) -> None:
+    """A trial: a left knee replacement in progress, dated 2020 (when it began), counted as
+    healed: requires-clearance on the left leg instead of forbidden."""
+    procedure = {"resourceType": "Procedure", "status": status, "subject": SUBJECT,
+                 "code": concept("443681002"), **performed}
+    found = {(d.side, d.status) for d in kgmassage.assess(bundle(procedure), at=AT).decisions}
+    assert found == {("left", "forbidden"), ("right", "requires-clearance")}
 
 
 def test_procedure_without_code_is_kept() -> None:
