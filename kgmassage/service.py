@@ -664,15 +664,17 @@ def _labels() -> dict[str, str]:
     return out
 
 
-def _term(name: str | None, known: bool) -> str:
-    """A technique or target for people: its label, or the unknown name as given."""
+def _term(name: str | None, known: bool, missing: str = "a target not named") -> str:
+    """A technique or target for people: its label, the unknown name as given, or
+    ``missing``."""
     if name is None:
-        return "(none given)"
+        return missing
     if known:
         return _labels().get(name, name)
     return f"“{cut(name, 40)}” (not recognised)"
 
 
+_NO_TECHNIQUE = "massage (technique not named)"
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
 
@@ -800,7 +802,7 @@ def _card(status: str, summary: str, detail: str, **more: Any) -> dict[str, Any]
 def _by_technique(decisions: Iterable[Any]) -> list[str]:
     groups: dict[str, list[str]] = {}
     for d in decisions:
-        technique = _term(d.technique, d.technique_iri is not None)
+        technique = _term(d.technique, d.technique_iri is not None, _NO_TECHNIQUE)
         target = _term(d.target, d.target_iri is not None)
         if target not in groups.setdefault(technique, []):
             groups[technique].append(target)
@@ -954,7 +956,7 @@ def order_cards(assessment: Any, ctx: _Context, orders: Sequence[Order],
 def _order_card(order: Order, status: str, decisions: list[Any], ctx: _Context,
                 alternatives: Any) -> dict[str, Any]:
     first = decisions[0]
-    technique = _term(first.technique, first.technique_iri is not None)
+    technique = _term(first.technique, first.technique_iri is not None, _NO_TECHNIQUE)
     target = _term(first.target, first.target_iri is not None)
     sides = sorted({d.side for d in decisions})
     legs = _legs(sides)
@@ -991,7 +993,7 @@ def _suggestions(order: Order, status: str, decisions: list[Any], alternatives: 
     named = sorted({a for d in decisions for a in d.alternatives})
     if not named or first.technique_iri is None:
         return [], []
-    technique = _term(first.technique, True)
+    technique = _term(first.technique, True, _NO_TECHNIQUE)
     # every side the order covers, not only the card's: the changed order covers them all (a
     # bilateral order on a card for the right leg must not be moved onto a forbidden left)
     sides = sorted({d.side for d in decisions} | {
