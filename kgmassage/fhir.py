@@ -44,8 +44,10 @@ What is read (everything else is ignored; nothing that may count is ever dropped
   (SNOMED CT 387854002 or CPT 97124, 97140; a code text or display naming a technique or
   massage; or a code in free text only, with no coding of a system: ``"Deep tissue
   massage"``) → ``planned``
-  items: the technique from ``code.text`` or a coding's display, the target from ``bodySite``
-  (text or display), the side from its laterality. A name that cannot be read is given as
+  items: the technique from ``code.text`` or a coding's display (and ``orderDetail``: a detail
+  naming anything but techniques, ``"deep pressure"``, makes the order as written count as an
+  unknown technique too), the target from ``bodySite`` (text or display), the side from its
+  laterality. A name that cannot be read is given as
   written (or left out), so kgmassage decides the plan as UNRECOGNIZED: a massage request is
   never dropped.
 * **Any other coded statement**: a SNOMED CT or ICD-10-CM coding the ontology maps to a
@@ -1244,10 +1246,19 @@ def _planned(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
     the techniques it names, and its name as written when it names none or says more (not one
     the vocabulary knows: every rule for an unknown technique applies), on each target of its
     ``bodySite`` (a body site's text as written too when it says more than the targets it
-    names: an unknown target lies in every region)."""
+    names: an unknown target lies in every region). Its ``orderDetail`` (how to do it) is read
+    as more of its name: the techniques it names count too, and any other word it holds
+    (``"deep pressure"``) makes the order say more than its techniques."""
     techniques, given, more = _plan_names(resource.get("code"))
     if not _may_be_massage(resource, techniques):
         return []
+    details = [t for c in _concepts(resource.get("orderDetail")) for t in _order_texts(c)]
+    for text in details:
+        names, unread = _read_names(text, _technique)
+        more = more or unread
+        techniques += [name for name in names if name not in techniques]
+    if details and more:
+        given = "; ".join(t.strip() for t in [given or "massage", *details])
     sites = [_BodySite(c, _structure) for c in _concepts(resource.get("bodySite"))]
     shared: set[str] = set().union(*(s.sides for s in sites if s.laterality_only))
     targets: list[tuple[str | None, set[str]]] = []

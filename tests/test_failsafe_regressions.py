@@ -629,6 +629,23 @@ def test_a_free_text_massage_order_in_a_bundle_is_decided() -> None:
                        ("Massage", "Patella", "right"): "forbidden"}
 
 
+@pytest.mark.parametrize(("detail", "extra"), [
+    ({"text": "deep pressure"}, ("Effleurage; deep pressure", "forbidden")),
+    ({"coding": [{"system": "http://example.org/details", "code": "1",
+                  "display": "firm"}]}, ("Effleurage; firm", "forbidden")),
+    ({"text": "petrissage"}, ("Petrissage", "forbidden")),
+    ({"text": "left"}, None)])
+def test_an_order_detail_is_read_as_part_of_the_order(detail: dict[str, Any],
+                                                       extra: tuple[str, str] | None) -> None:
+    """A trial: an Effleurage order on the left kneecap with the detail "deep pressure" was
+    permitted (the detail was not read; deep pressure on the patella is forbidden for all)."""
+    bundle = bundle_of({"resourceType": "ServiceRequest", "status": "draft", "intent": "order",
+                        "code": {"text": "Effleurage"}, "bodySite": [{"text": "left kneecap"}],
+                        "orderDetail": [detail]})
+    planned = {d.technique: d.status for d in assess(bundle, at=AT).decisions if d.planned}
+    assert planned == {"Effleurage": "permitted", **dict([extra] if extra else [])}
+
+
 def test_a_contained_condition_is_read() -> None:
     bundle = bundle_of({"resourceType": "Encounter", "status": "finished",
                         "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",

@@ -399,6 +399,21 @@ def test_a_free_text_massage_on_the_kneecap_is_critical(client: httpx.Client) ->
         "PATELLA-PRESSURE")
 
 
+def test_an_order_detail_of_deep_pressure_on_the_kneecap_is_critical(
+        client: httpx.Client) -> None:
+    """A trial: Effleurage on the kneecap with the detail "deep pressure" got no card."""
+    request = _load("order-sign-dvt-left.json")
+    request["prefetch"]["conditions"] = None
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    order["code"] = {"text": "Effleurage"}
+    order["bodySite"] = [{"text": "kneecap"}]
+    order["orderDetail"] = [{"text": "deep pressure"}]
+    (card,) = _cards(_call(client, request))
+    assert (card["indicator"], card["summary"]) == (
+        "critical", "Do not perform “Effleurage; deep pressure” (not recognised) on patella, "
+        "both legs — PATELLA-PRESSURE")
+
+
 @pytest.mark.parametrize("kind", ["RequestGroup", "CarePlan", "Task"])
 def test_a_massage_order_contained_in_another_draft_order_is_checked(
         client: httpx.Client, kind: str) -> None:
