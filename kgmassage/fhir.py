@@ -19,7 +19,7 @@ What is read (everything else is ignored; nothing that may count is ever dropped
 * **Condition** → ``conditions``: every coding of ``code`` → ``code`` (one object, or an array
   when there are several); ``clinicalStatus`` active/recurrence/relapse → ``active``,
   inactive/remission/resolved → ``resolved`` (``active`` while its ``abatementDateTime`` or
-  ``abatementPeriod`` lies after the assessment time); ``verificationStatus``
+  ``abatementPeriod`` lies after the assessment time, or before its onset); ``verificationStatus``
   provisional/differential/unconfirmed → ``suspected``, refuted → ``refuted``, entered-in-error
   → ``entered-in-error`` (only codings of the statuses' own code systems count; of two codings,
   the one that counts most: refuted beside confirmed is present); ``onsetDateTime`` /
@@ -769,11 +769,14 @@ def _status(candidates: Iterable[str | None], order: tuple[str, ...]) -> str | N
 
 def _abates_later(resource: Mapping[str, Any], at: datetime) -> bool:
     """Whether a Condition's abatement (``abatementDateTime``, or an ``abatementPeriod`` by its
-    start or its end) lies after the assessment time."""
+    start or its end) lies after the assessment time, or before its onset (a record that
+    contradicts itself: the condition may be going on)."""
     period = resource.get("abatementPeriod")
     texts = [resource.get("abatementDateTime")] + (
         [period.get("start"), period.get("end")] if isinstance(period, Mapping) else [])
-    return any((parsed := parse_date(text)) is not None and parsed.instant > at
+    onset = parse_date(_period_date(resource, "onset", at) or "")
+    return any((parsed := parse_date(text)) is not None
+               and (parsed.instant > at or (onset is not None and parsed.instant < onset.instant))
                for value in texts if (text := _date(value, at)) is not None)
 
 

@@ -879,6 +879,11 @@ def test_redacted_data_is_refused(where: str) -> None:
     ({"abatementDateTime": "2026-11-01"}, "resolved"),
     ({"abatementPeriod": {"start": "2026-10-01", "end": "2026-11-01"}}, "resolved"),
     ({}, "resolved"),
+    # abated before its onset: the record contradicts itself, the condition may be going on
+    ({"onsetDateTime": "2026-11-10", "abatementDateTime": "2026-11-01"}, "active"),
+    ({"onsetPeriod": {"start": "2026-11-05"}, "abatementDateTime": "2026-11-19"}, "active"),
+    ({"onsetDateTime": "2026-10-01", "abatementDateTime": "2026-11-01"}, "resolved"),
+    ({"onsetDateTime": "2026-11-01T10:00:00Z", "abatementDateTime": "2026-11-01"}, "resolved"),
 ])
 def test_a_condition_resolved_later_than_the_assessment_counts(fields: dict[str, Any],
                                                               status: str) -> None:
