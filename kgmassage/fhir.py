@@ -47,9 +47,8 @@ What is read (everything else is ignored; nothing that may count is ever dropped
   items: the technique from ``code.text`` or a coding's display (and ``orderDetail``: a detail
   naming anything but techniques, ``"deep pressure"``, makes the order as written count as an
   unknown technique too), the target from ``bodySite`` (text or display), the side from its
-  laterality. A name that cannot be read is given as
-  written (or left out), so kgmassage decides the plan as UNRECOGNIZED: a massage request is
-  never dropped.
+  laterality. A name that cannot be read is given as written (or left out), so kgmassage
+  decides the plan as UNRECOGNIZED: a massage request is never dropped.
 * **Any other coded statement**: a SNOMED CT or ICD-10-CM coding the ontology maps to a
   condition, finding or procedure, wherever a resource states it (an Encounter's ``reasonCode``,
   a DiagnosticReport's ``conclusionCode``, a MedicationRequest's or a ServiceRequest's reason, a
