@@ -6,6 +6,7 @@ does not conform), 2 unreadable input or usage error. Errors are one line on std
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import warnings
@@ -288,6 +289,7 @@ def assess_command(
     sink = _Sink(out)
     unreadable = refused = False
     done: list[Any] = []
+    ids = _Ids()
     progress = fmt == "ndjson" and sys.stderr.isatty()
     render = to_json_line if fmt == "ndjson" else None
     started = time.monotonic()
@@ -306,12 +308,15 @@ def assess_command(
                     click.echo(f"kgmassage: {item}", err=True)
                     refused = True
                 elif fmt == "ndjson":
+                    ids.add(_line_patient(item))
                     sink.write(item + "\n")
                     if progress and sink.count % 100 == 0:
                         _progress(sink.count, started)
                 elif fmt == "text":
+                    ids.add(item.patient)
                     sink.write(to_people_text(item, verbose=verbose) + "\n")
                 else:
+                    ids.add(item.patient)
                     done.append(item)
         if fmt == "json" and done:
             sink.write(to_json(done) + "\n")
@@ -330,6 +335,30 @@ def assess_command(
         _progress(sink.count, started)  # the final count
         click.echo("", err=True)
     sys.exit(EXIT_ERROR if unreadable else EXIT_NONCONFORMING if refused else EXIT_OK)
+
+
+class _Ids:
+    """Says once on stderr when two assessed records share a patient id (or both have none):
+    results joined by id would mix them up."""
+
+    def __init__(self) -> None:
+        self.seen: set[str | None] = set()
+        self.said: set[str | None] = set()
+
+    def add(self, patient: str | None) -> None:
+        if patient in self.seen and patient not in self.said:
+            self.said.add(patient)
+            what = ("more than one record has no patient id" if patient is None else
+                    f"patient id {json.dumps(patient)} is given to more than one record")
+            click.echo(f"kgmassage: {what}: each is assessed on its own; do not join the results "
+                       "by id", err=True)
+        self.seen.add(patient)
+
+
+def _line_patient(line: str) -> str | None:
+    """The patient of an assessment as an NDJSON line (its first key)."""
+    value = json.JSONDecoder().raw_decode(line, line.index(":") + 1)[0]
+    return value if isinstance(value, str) else None
 
 
 def _progress(count: int, started: float) -> None:

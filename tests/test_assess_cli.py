@@ -359,3 +359,20 @@ def test_a_boolean_rdflib_cannot_read_is_named_by_validation_without_a_warning(
         ("procedures[?].incision_closed", "Violation")]
     left = {d["status"] for d in out["decisions"] if d["side"] == "left"}
     assert left == {"forbidden"}  # 19 days after surgery, a wound not known to be healed
+
+
+@pytest.mark.parametrize("fmt", ["ndjson", "json", "text"])
+def test_records_sharing_a_patient_id_are_named_on_stderr(tmp_path: Path, fmt: str) -> None:
+    """A trial: a DVT patient and another record with the same id were both assessed with
+    nothing said; a consumer keying results by id kept the last one: 38 permitted."""
+    path = tmp_path / "c.ndjson"
+    lines = [{"id": "a", "conditions": [{"type": "DeepVeinThrombosis", "side": "left"}]},
+             {"id": "a"}, {"id": "a"}, {"id": "b"}, {}, {}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines), encoding="utf-8")
+    result = invoke(str(path), "--at", AT, "--format", fmt, "--out", str(tmp_path / "o"))
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        'kgmassage: patient id "a" is given to more than one record: each is assessed on its '
+        "own; do not join the results by id",
+        "kgmassage: more than one record has no patient id: each is assessed on its own; do not "
+        "join the results by id"]
