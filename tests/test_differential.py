@@ -13,7 +13,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -39,6 +40,11 @@ def engine_assess(text: str, at: str):
         return str(e), None, {}, []
     finally:
         os.unlink(path)
+    return engine_result(a)
+
+
+def engine_result(a: kgmassage.Assessment):
+    """(None, conforms, {key: (status, reasons)}, violations) of one assessment."""
     decisions = {(d.technique, d.target, d.side): (d.status, d.reasons) for d in a.decisions}
     d = a.to_dict()
     violations = [
@@ -51,8 +57,12 @@ def engine_assess(text: str, at: str):
 
 def compare(text: str, at: str) -> list[str]:
     """The differences between engine and model, as readable lines (empty when they agree)."""
-    m = model_assess(text, at)
-    refused, conforms, dec, eviol = engine_assess(text, at)
+    return differences(model_assess(text, at), engine_assess(text, at))
+
+
+def differences(m, engine) -> list[str]:
+    """The differences between a model result and an engine result (:func:`engine_assess`)."""
+    refused, conforms, dec, eviol = engine
     out = []
     if (refused is not None) != (m.refused is not None):
         out.append(f"refused: engine={refused!r} model={m.refused!r}")
@@ -100,6 +110,31 @@ def test_engine_agrees_with_spec_model(rec):
     text, at = rec
     diffs = compare(text, at)
     assert not diffs, f"\nrecord: {text}\nat: {at}\n" + "\n".join(diffs)
+
+
+@settings(
+    derandomize=True,
+    max_examples=max(N // 10, 10),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.lists(records(), min_size=2, max_size=6), st.integers(1, 4))
+def test_a_cohort_in_chunks_decides_each_patient_as_alone(recs, chunk_size):
+    """Generated records, each under its own id, as one NDJSON cohort assessed in chunks: each
+    patient is decided as the model decides it alone (nothing leaks between the patients of a
+    chunk; an unreadable line is reported in its place)."""
+    at = recs[0][1]
+    texts = [text.replace('"p-gen"', f'"p-gen-{i}"', 1) for i, (text, _) in enumerate(recs)]
+    assume(all("\n" not in text for text in texts))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "cohort.ndjson"
+        path.write_text("".join(text + "\n" for text in texts), encoding="utf-8")
+        found = list(kgmassage.assess_many(path, at=at, chunk_size=chunk_size))
+    for text, item in zip(texts, found, strict=True):
+        engine = ((str(item), None, {}, []) if isinstance(item, kgmassage.RecordError)
+                  else engine_result(item))
+        diffs = differences(model_assess(text, at), engine)
+        assert not diffs, f"\nrecord: {text}\nat: {at}\n" + "\n".join(diffs)
 
 
 # ---------------------------------------------------------------------------------------------
