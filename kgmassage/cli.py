@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, cast
 import click
 
 from . import __version__
-from .errors import KgMassageError, cut
+from .errors import KgMassageError, cut, spelled
 
 if TYPE_CHECKING:
     from .engine import EngineName
@@ -139,7 +139,7 @@ def _shown_value(result: ValidationResult) -> str:
         return value.partition("=")[2]
     if value.startswith(KM_IRI):
         return value[len(KM_IRI):]
-    return value if "://" in value or value.startswith("urn:") else f'"{value}"'
+    return value if "://" in value or value.startswith("urn:") else f'"{spelled(value)}"'
 
 
 def _validation_text(report: ValidationReport) -> str:

@@ -14,6 +14,7 @@ __all__ = [
     "ParameterError",
     "UnknownDecisionError",
     "cut",
+    "spelled",
     "visible",
 ]
 
@@ -33,17 +34,36 @@ def cut(text: str, limit: int = QUOTE_LIMIT) -> str:
 
 
 #: Bidirectional controls: in a record value shown to people they would reverse or reorder the
-#: text after them ("Rub\u202e…" turns the rest of a line around).
-_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+#: text after them ("Rub\u202e…" turns the rest of a line around); and characters of no width
+#: (zero-width space and joiners, word joiner, soft hyphen, byte order mark), which hide in a
+#: word ("Patella\u200b" is no name the knowledge base knows, yet reads as one).
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                   "\u00ad\u200b-\u200d\u2060\ufeff]")
+
+
+def _code_point(match: re.Match[str]) -> str:
+    return f"[U+{ord(match.group(0)):04X}]"
 
 
 def visible(text: str) -> str:
-    """``text`` with each bidirectional control shown as its code point, for output people read.
+    """``text`` with each bidirectional control and character of no width shown as its code
+    point, for output people read.
 
     >>> visible("Rub\u202eegassam")
     'Rub[U+202E]egassam'
     """
-    return _BIDI.sub(lambda m: f"[U+{ord(m.group(0)):04X}]", text)
+    return _BIDI.sub(_code_point, text)
+
+
+def spelled(text: str) -> str:
+    """``text`` with every character outside printable ASCII shown as its code point: for a
+    value that matched nothing, where a look-alike letter would read as the name it imitates
+    (``Pat\u0435lla``, with a Cyrillic e, next to the kneecap's own name).
+
+    >>> spelled("Pat\u0435lla")
+    'Pat[U+0435]lla'
+    """
+    return re.sub(r"[^\x20-\x7e]", _code_point, text)
 
 
 #: C0 and C1 controls (U+0085 is a line break) and Unicode's line and paragraph separators.

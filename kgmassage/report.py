@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from .assessment import Assessment, Decision, Reason
 from .engine import Tables, default_engine
-from .errors import one_line, visible
+from .errors import one_line, spelled, visible
 from .namespaces import km_term
 from .validation import ValidationResult
 
@@ -223,9 +223,10 @@ def _region(decision: Decision, tables: Tables) -> str:
 
 
 def _label(iri: str | None, name: str | None, tables: Tables, missing: str = "(none)") -> str:
+    """A technique's or target's label; a name the knowledge base does not know as spelled."""
     if iri is not None and iri in tables.labels:
         return tables.labels[iri]
-    return name or missing
+    return (name if iri is not None else spelled(name)) if name else missing
 
 
 def groups(assessment: Assessment, *, skip: Iterable[Headline] = ()

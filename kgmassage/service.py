@@ -59,6 +59,7 @@ from .errors import (
     QueryError,
     RecordError,
     cut,
+    spelled,
     visible,
 )
 from .fhir import (
@@ -671,7 +672,7 @@ def _term(name: str | None, known: bool, missing: str = "a target not named") ->
         return missing
     if known:
         return _labels().get(name, name)
-    return f"“{cut(name, 40)}” (not recognised)"
+    return f"“{cut(spelled(name), 40)}” (not recognised)"
 
 
 _NO_TECHNIQUE = "massage (technique not named)"

@@ -27,7 +27,7 @@ from rdflib.paths import Path as RdfPath
 
 from . import resources
 from .engine import EngineName, default_engine
-from .errors import cut
+from .errors import cut, spelled
 from .namespaces import KM, KM_IRI
 from .records import (
     ITEM_IRI,
@@ -415,8 +415,12 @@ def plan_results(record: PatientRecord, decisions: Iterable[Any]) -> list[Valida
             continue
         shape, severity = _PLAN_SHAPES[decision.status]
         standing = [r for r in decision.reasons if not r.lifted and r.status == decision.status]
-        what = (f"Planned {decision.technique or '(no technique)'} on "
-                f"{decision.target or '(no target)'}, {decision.side}: {decision.status}")
+        # a name the knowledge base does not know as spelled (a look-alike letter shows)
+        technique = (decision.technique if decision.technique_iri is not None
+                     else spelled(decision.technique or "(no technique)"))
+        target = (decision.target if decision.target_iri is not None
+                  else spelled(decision.target or "(no target)"))
+        what = f"Planned {technique} on {target}, {decision.side}: {decision.status}"
         message = what + " — " + " ".join(f"{r.rule}: {r.message}" for r in standing)
         for plan in decision.plans:
             found.append(ValidationResult(

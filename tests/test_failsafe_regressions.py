@@ -1382,3 +1382,31 @@ def test_many_alike_blank_nodes_are_read_quickly(tmp_path: Path) -> None:
     path = tmp_path / "m.ttl"
     path.write_text(HEAD + f"km:hasCondition {items} .\n", encoding="utf-8")
     assert side_statuses(str(path))["left"] == {"forbidden"}
+
+
+@pytest.mark.parametrize(("target", "spelled"), [("Pat\u0435lla", "Pat[U+0435]lla"),
+                                                 ("Patella\u200b", "Patella[U+200B]")])
+def test_a_look_alike_name_is_spelled_out_where_people_read_it(
+        tmp_path: Path, kgmassage_command: list[str], target: str, spelled: str) -> None:
+    """A trial: petrissage planned on "Patеlla" (a Cyrillic e) or on "Patella" with a
+    zero-width space is no kneecap the knowledge base knows (requires-clearance, not the
+    kneecap's forbidden); the report printed it next to the real kneecap's line, the two
+    looking the same. Where people read a name that matched nothing, its code points show."""
+    from kgmassage.report import to_people_text
+
+    plans = [{"technique": "Petrissage", "target": name, "side": "left"}
+             for name in (target, "Patella")]
+    record = {"id": "p-1", "assessed_at": AT, "planned": plans}
+    found = decisions(record)
+    assert (found[("Petrissage", target, "left")], found[("Petrissage", "Patella", "left")]) == (
+        "requires-clearance", "forbidden")
+    text = to_people_text(assess(record))
+    assert f"{spelled} (petrissage (planned))" in text
+    assert target not in text
+    path = tmp_path / "p-1.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    shown = subprocess.run([*kgmassage_command, "validate", str(path)], capture_output=True,
+                           text=True, check=False).stdout
+    assert f'planned[0].target = "{spelled}"' in shown
+    assert f"Planned Petrissage on {spelled}, left: requires-clearance" in shown
+    assert target not in shown

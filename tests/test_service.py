@@ -1224,3 +1224,14 @@ def test_every_route_refuses_an_unknown_parameter(client: httpx.Client, method: 
     assert response.status_code == 400
     if method == "GET":
         assert response.json()["title"] == "Invalid parameter"
+
+
+def test_an_order_named_with_a_look_alike_letter_is_spelled_out(client: httpx.Client) -> None:
+    """"Eff\u0435leurage" (a Cyrillic e) is no technique the knowledge base knows: the card
+    shows its code points, not a name that reads as effleurage."""
+    request = _load("order-sign-dvt-left.json")
+    request["context"]["draftOrders"]["entry"][0]["resource"]["code"] = {
+        "text": "Eff\u0435leurage"}
+    (card,) = _cards(_call(client, request))
+    assert card["summary"].startswith(
+        "Do not perform “Eff[U+0435]leurage” (not recognised) on vastus lateralis")
