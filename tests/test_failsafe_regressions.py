@@ -1410,3 +1410,24 @@ def test_a_look_alike_name_is_spelled_out_where_people_read_it(
     assert f'planned[0].target = "{spelled}"' in shown
     assert f"Planned Petrissage on {spelled}, left: requires-clearance" in shown
     assert target not in shown
+
+
+@pytest.mark.parametrize("status", ["denied", "not cleared", "revoked"])
+def test_a_report_flags_a_clearance_of_unknown_status_that_lifted(status: str) -> None:
+    """A trial: a clearance with status "denied" lifts (the rules: "any other status lifts");
+    the report said only "unclear data is read fail-safe" above "every massage permitted". It
+    now says that a clearance that does not conform lifted rules, where and which."""
+    from kgmassage.report import to_people_text
+
+    record = {"id": "p-1", "assessed_at": AT,
+              "conditions": [{"type": "Osteoarthritis", "onset": "2020-01-01"}],
+              "clearances": [{"date": "2026-11-01", "issued_by": "GP", "status": status}]}
+    assessment = assess(record)
+    assert set(assessment.summary.items()) >= {("permitted", 38)}
+    lines = to_people_text(assessment).splitlines()
+    assert lines[2] == ("A clearance that does NOT conform lifted rules (clearances[0]): check "
+                        "it before relying on the permissions below")
+    assert any(line.endswith("; clearances[0] does NOT conform (clearances[0].status): check it "
+                             "before relying on it") for line in lines)
+    valid = dict(record, clearances=[{"date": "2026-11-01", "issued_by": "GP"}])
+    assert "NOT conform" not in to_people_text(assess(valid))
