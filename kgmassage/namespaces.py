@@ -271,6 +271,7 @@ class KM(DefinedNamespace):
     failSafeNote: URIRef
     evaluatedAt: URIRef
     evaluationDay: URIRef
+    clockLimit: URIRef
     windowCutoff: URIRef
     cutoff: URIRef
     instant: URIRef

@@ -10,6 +10,9 @@ deciding, :func:`add_context` adds, for one patient, the evaluation time and a n
 form of every date it holds, so that SHACL and SPARQL only compare values of one kind:
 
 * ``?patient km:evaluatedAt ?at`` (UTC ``xsd:dateTime``) and ``km:evaluationDay`` (its UTC day);
+* ``?patient km:clockLimit ?limit``: the end of tomorrow by the computer's clock (UTC), after
+  which a record's own assessment time is suspect (a typing error in its year makes every
+  injury and surgery look old);
 * ``?patient km:windowCutoff [ km:window ?w ; km:cutoff ?at_minus_w ]`` for each time window;
 * ``?node km:dateFact [ km:dateProperty ?p ; km:dateValue ?value ; km:factOf ?patient ;
   km:instant ?i ; km:day ?d ; km:firstDay ?f ; km:timed ?t ]`` for each date value
@@ -244,6 +247,7 @@ def context_triples(
     windows: Mapping[str, timedelta],
     dates: Iterable[tuple[str, str, str]],
     label: str = "",
+    clock: datetime | None = None,
 ) -> list[tuple[str, str, str]]:
     """The evaluation context of one patient (see module doc) as triples of N-Triples terms.
 
@@ -254,12 +258,17 @@ def context_triples(
         dates: the record's date values, ``(subject, property IRI, literal)``, subject and
             literal in N-Triples syntax (:attr:`kgmassage.records.PatientRecord.dates`).
         label: makes the blank nodes' labels unique among the patients of one document.
+        clock: the time now (default: the computer's clock); only its UTC day counts.
     """
     node = f"<{patient}>"
     km = KM_IRI
+    today = (clock if clock is not None else datetime.now(timezone.utc)).astimezone(
+        timezone.utc).date()
+    limit = datetime.combine(today + timedelta(days=2), time(0), timezone.utc)
     out = [
         (node, f"<{km}evaluatedAt>", _nt_datetime(at)),
         (node, f"<{km}evaluationDay>", _nt_date(at.date())),
+        (node, f"<{km}clockLimit>", _nt_datetime(limit)),
     ]
     for index, (window, length) in enumerate(windows.items()):
         cutoff = f"_:w{label}x{index}"

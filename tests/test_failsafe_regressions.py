@@ -1431,3 +1431,26 @@ def test_a_report_flags_a_clearance_of_unknown_status_that_lifted(status: str) -
                              "before relying on it") for line in lines)
     valid = dict(record, clearances=[{"date": "2026-11-01", "issued_by": "GP"}])
     assert "NOT conform" not in to_people_text(assess(valid))
+
+
+def test_an_assessment_time_after_tomorrow_is_a_warning() -> None:
+    """A trial: "assessed_at": "2062-12-03…" (for 2026) put a fracture of the day before and a
+    knee replacement of two days before 36 years back: 38 permitted, "no problems found". The
+    decisions still count from the record's time (the rules say so), with a Warning."""
+    from kgmassage.timeline import context_triples
+
+    (limit,) = [o for _, p, o in context_triples(
+        "urn:p", datetime(2026, 11, 20, tzinfo=timezone.utc), {}, (),
+        clock=datetime(2026, 12, 3, 23, 0, tzinfo=timezone(timedelta(hours=-5))))
+        if p.endswith("#clockLimit>")]
+    assert limit.startswith('"2026-12-06T00:00:00Z"')  # 04:00 UTC on the 4th: after the 5th
+    now = datetime.now(timezone.utc)
+    found = {}
+    for days in (1, 3):
+        at = (now + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        record = {"id": "p-1", "assessed_at": at,
+                  "conditions": [{"type": "Fracture", "side": "left", "onset": at[:10]}]}
+        report = validate(record)
+        found[days] = [(r.severity, r.field) for r in report.results]
+        assert report.conforms
+    assert found == {1: [], 3: [("Warning", "assessed_at")]}

@@ -29,6 +29,8 @@ EXPECTED: dict[str, list[set[tuple[str, str | None, str]]]] = {
     "id-number.json": [{(V, "id", "PatientIdentifier")}],
     "id-empty.json": [{(V, "id", "PatientIdentifier")}],
     "assessed-at-bad.json": [{(V, "assessed_at", "UnreadableDate")}],
+    # a typing error in the year: later than the computer's clock by more than a day
+    "assessed-at-after-clock.json": [{(W, "assessed_at", "AssessedAtAfterClock")}],
     "birth-date-bad.json": [{(V, "birth_date", "UnreadableDate")}],
     "birth-date-future.json": [{(V, "birth_date", "FutureDate")}],
     # dates of items
@@ -144,6 +146,7 @@ PASSES = {
     "PerformedOnDate": "valid-full.json",
     "IssuedOnDate": "valid-full.json",
     "FutureDate": "valid-same-day.json",
+    "AssessedAtAfterClock": "valid-full.json",
     "Side": "valid-full.json",
     "Status": "valid-full.json",
     "Site": "valid-sites.json",
