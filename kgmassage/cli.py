@@ -168,8 +168,10 @@ def _validation_text(report: ValidationReport) -> str:
 @main.command("validate")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "turtle"]), default="text",
-    show_default=True, help="text for people, json (a list of reports), or turtle (SHACL reports).",
+    "--format", "fmt", type=click.Choice(["text", "json", "turtle", "data-graph"]),
+    default="text", show_default=True,
+    help="text for people, json (a list of reports), turtle (SHACL reports), or data-graph "
+    "(N-Triples: the graph the record shapes check, for another SHACL engine).",
 )
 @click.option(
     "--at", "at", metavar="DATETIME",
@@ -194,7 +196,8 @@ def validate_command(files: tuple[str, ...], fmt: str, at: str | None, engine: s
 
     from .errors import RecordError
     from .records import iter_records
-    from .validation import validate
+    from .timeline import resolve_at
+    from .validation import validate, validation_data
 
     when = _parse_at(at)
     unreadable = nonconforming = False
@@ -215,6 +218,8 @@ def validate_command(files: tuple[str, ...], fmt: str, at: str | None, engine: s
                 click.echo(_validation_text(report), nl=False)
             elif fmt == "json":
                 collected.append(report.to_dict())
+            elif fmt == "data-graph":
+                turtle += validation_data(item, resolve_at(when, item.assessed_at))
             else:
                 turtle += report.graph
                 for prefix, namespace in report.graph.namespaces():
@@ -223,6 +228,8 @@ def validate_command(files: tuple[str, ...], fmt: str, at: str | None, engine: s
         click.echo(json.dumps(collected, indent=2, ensure_ascii=False))
     elif fmt == "turtle":
         click.echo(turtle.serialize(format="turtle"), nl=False)
+    elif fmt == "data-graph":
+        click.echo(turtle.serialize(format="nt"), nl=False)
     sys.exit(EXIT_ERROR if unreadable else EXIT_NONCONFORMING if nonconforming else EXIT_OK)
 
 
