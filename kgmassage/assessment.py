@@ -406,15 +406,18 @@ def _gather(engine: Engine, rows: ChunkRows, patients: Sequence[str], asked: str
 
     for match in matches.values():  # the catalogue: the engine's reach table
         mine = slots.get(match["patient"] or "")
-        if mine is None:
-            continue
         reached = engine.catalogue_reach.get(
             (match["effect"], match["sideReach"], match["regionReach"]), ())
+        if mine is None or not reached:
+            continue
+        # a rule that offers no alternatives gives each intervention it reaches one reason
+        shared = (reason(match, None) if engine.effects[match["effect"]]["offers"] != "true"
+                  else None)
         for intervention in reached:
             slot = slot_of(mine, intervention)
             if slot is None:
                 raise StageError("catalogue-reach", f"{intervention} is no catalogue's")
-            slot.reasons.append(reason(match, slot.target_iri))
+            slot.reasons.append(shared if shared is not None else reason(match, slot.target_iri))
     for row in rows["reasons"]:  # the patients' own planned interventions
         match = matches.get(row["match"])
         if match is None:

@@ -274,6 +274,10 @@ class OxigraphBackend:
         graph = ox.NamedNode(KNOWLEDGE_GRAPH)
         self._quads = [ox.Quad(q.subject, q.predicate, q.object, graph)
                        for q in ox.parse(knowledge, format=ox.RdfFormat.N_TRIPLES)]
+        #: the knowledge's quads in the default graph (a chunk's own store): adding them is
+        #: twice as fast as parsing the knowledge's N-Triples again
+        self._default_quads = [ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph())
+                               for q in self._quads]
         self._lock = threading.Lock()
         self._store = self._fresh_store()
         self._loaded = 0
@@ -289,8 +293,8 @@ class OxigraphBackend:
         graph = f"urn:kgmassage:graph:chunk:{uuid.uuid4()}"
         if len(data) >= self.OWN_STORE_BYTES:
             store = self._ox.Store()
+            store.extend(self._default_quads)
             try:
-                store.load(self._knowledge, format=self._ox.RdfFormat.N_TRIPLES)
                 store.load(data, format=self._ox.RdfFormat.N_TRIPLES)
             except SyntaxError as exc:
                 raise StageError("load", str(exc)) from None
@@ -695,7 +699,7 @@ class Engine:
         reach: dict[tuple[str | None, ...], list[str]] = {}
         for row in self._select_on_empty("catalogue-reach"):
             key = (row["effect"], row["sideReach"], row["regionReach"])
-            reach.setdefault(key, []).append(row["intervention"] or "")
+            reach.setdefault(key, []).extend((row["interventions"] or "").split(" "))
         #: (effect, side reach key, region reach key) → the catalogue interventions reached.
         self.catalogue_reach = {key: tuple(sorted(set(v))) for key, v in reach.items()}
         #: effect → what it says (rule, ruleId, status, message, source, offers)
