@@ -63,6 +63,11 @@ What is read (everything else is ignored; nothing that may count is ever dropped
   resources that state nothing present about the patient (FamilyMemberHistory,
   AllergyIntolerance reactions, RiskAssessment predictions, definitions); a resource entered in
   error; the evidence of a Condition that is resolved, refuted or entered in error.
+* **A Condition referred to but not sent**: a reference to a Condition in those same
+  statements (a massage order's ``reasonReference``, an Encounter's diagnosis; also a logical
+  reference, a ``type`` of Condition with only a display or an identifier) that names none of
+  the Bundle's Conditions → a condition with neither type nor code (UNRECOGNIZED, never
+  lifted): it exists, and what it is was not sent.
 * **Contained resources** (``contained``) of any entry are read as the entries above.
 * **OperationOutcome**: one with an error, or saying the data is not whole or withheld
   (``too-costly``, ``incomplete``, ``suppressed``, ``forbidden`` … even as a warning), refuses
@@ -977,6 +982,50 @@ def _swept(kind: str | None, resource: Mapping[str, Any], known: Known, at: date
     return out
 
 
+#: A reference to a Condition, relative or absolute, with or without its version.
+_CONDITION_REF = re.compile(r"(?:^|/)Condition/([^/]+?)(?:/_history/[^/]*)?$")
+
+
+def _references(node: Any, depth: int = 0) -> Iterator[Mapping[str, Any]]:
+    """Every Reference under ``node``: an object with a ``reference``, or a logical one (a
+    ``type`` with an ``identifier`` or a ``display``)."""
+    if depth > _DEEPEST:
+        return
+    if isinstance(node, list):
+        for one in node:
+            yield from _references(one, depth + 1)
+    elif isinstance(node, Mapping):
+        if isinstance(node.get("reference"), str) or (
+                isinstance(node.get("type"), str) and ("identifier" in node or "display" in node)):
+            yield node
+        for value in node.values():
+            yield from _references(value, depth + 1)
+
+
+def _unsent(kind: str | None, resource: Mapping[str, Any], at: datetime,
+            present: set[str]) -> list[tuple[str, str]]:
+    """``(element, reference)`` for each reference to a Condition that the resource states
+    (:func:`_statements`: not in a resolved Condition, a resource entered in error …) and that
+    names none of the Bundle's Conditions (``present``: ``Condition/<id>`` and full URLs): a
+    massage order's reason, a procedure's indication, an encounter's diagnosis. The condition
+    exists, and what it is was not sent."""
+    out = []
+    for key, value in _statements(kind, resource, at):
+        for ref in _references(value):
+            text = ref.get("reference")
+            if isinstance(text, str):
+                named = _CONDITION_REF.search(text)
+                if text.startswith("#") or text in present or (
+                        named is None and ref.get("type") != "Condition") or (
+                        named is not None and f"Condition/{named.group(1)}" in present):
+                    continue
+            elif ref.get("type") != "Condition":
+                continue
+            out.append((key, text if isinstance(text, str) else
+                        f"Condition {_text(ref.get('display')) or '(by identifier)'}"))
+    return out
+
+
 def _modifier(node: Any, depth: int = 0) -> str | None:
     """The url of a ``modifierExtension`` anywhere in a resource (or ``implicitRules``): an
     element that may change what the rest means, which kgmassage does not understand."""
@@ -996,7 +1045,7 @@ def _modifier(node: Any, depth: int = 0) -> str | None:
                  if (m := _modifier(value, depth + 1))), None)
 
 
-def _redacted(node: Any) -> bool:
+def withheld(node: Any) -> bool:
     """Whether a resource's (or the Bundle's) security labels or tags say data was withheld
     (``REDACTED``) or left out (``SUBSETTED``)."""
     meta = node.get("meta") if isinstance(node, Mapping) else None
@@ -1304,7 +1353,7 @@ def _check_understood(bundle: Mapping[str, Any], found: Iterable[tuple[str, str,
     """Refuse a Bundle with data withheld (a REDACTED security label) or a resource kgmassage
     would read holding a modifier it does not understand (FHIR: a modifier extension may
     change what the rest means; such a resource must not be processed)."""
-    if _redacted(bundle):
+    if withheld(bundle):
         raise RecordError(source, "the Bundle's security labels or tags say data was "
                           "withheld or left out (REDACTED, SUBSETTED): give all of it",
                           field="meta.security")
@@ -1312,7 +1361,7 @@ def _check_understood(bundle: Mapping[str, Any], found: Iterable[tuple[str, str,
         if not is_fhir(one) or (one["resourceType"] in _NOT_FACTS
                                 and one["resourceType"] != "Patient"):
             continue
-        if _redacted(one):
+        if withheld(one):
             raise RecordError(source, "its security labels or tags say data was withheld or "
                               "left out (REDACTED, SUBSETTED): give all of it", field=place)
         modifier = _modifier(one)
@@ -1436,6 +1485,10 @@ def bundle_to_record(
             (f"{where}.contained[{number}]", where, one, entry)
             for number, one in enumerate(_list(contained))]
     _check_understood(bundle, found, source)
+    # the Bundle's own Conditions, as a reference names them (a contained one: "#id")
+    conditions = {text for place, where, one, entry in found if place == where
+                  and is_fhir(one) and one["resourceType"] == "Condition"
+                  for text in (resource_name(one), entry.get("fullUrl")) if isinstance(text, str)}
     known = _mapped(_candidates(
         ((place, _kind(one), one) for place, _, one, _ in found if is_fhir(one)), when, source),
         when)
@@ -1452,6 +1505,8 @@ def bundle_to_record(
         items = [] if kind is None else [(n, i, "") for n, i in _read_item(kind, one, when, known)]
         items += [("findings", item, f" ({key})")
                   for key, item in _swept(kind, one, known, when, source, place)]
+        items += [("conditions", {}, f" ({key}: {cut(ref, 60)}, not in the data)")
+                  for key, ref in _unsent(kind, one, when, conditions)]
         if kind is not None or items:
             read.append((place, one))
         for list_name, item, element in items:

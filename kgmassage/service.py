@@ -69,6 +69,7 @@ from .fhir import (
     outcome_issues,
     resource_name,
     unknown_type,
+    withheld,
 )
 from .knowledge import federated, update_keyword
 from .records import (
@@ -448,6 +449,9 @@ def _entries(key: str, value: Mapping[str, Any]) -> list[tuple[str, Any]]:
     partial = incomplete(value)
     if partial is not None:
         raise _failed(key, f"{partial} in the prefetch")
+    if withheld(value):  # its resources are what it says; what it leaves out is not
+        raise _failed(key, "the search result's security labels or tags say data was "
+                      "withheld or left out (REDACTED, SUBSETTED)")
     entries = value.get("entry", [])
     if not isinstance(entries, list):
         raise _bad_request(f"prefetch.{key}.entry must be an array", f"prefetch.{key}.entry")
@@ -537,7 +541,8 @@ def _patient(call: HookCall) -> dict[str, Any]:
     value = call.prefetch.get("patient")
     if value is None:
         return {"resourceType": "Patient", "id": call.patient_id}
-    if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+    if isinstance(value, dict) and value.get("resourceType") in ("Bundle", "OperationOutcome"):
+        # a search result, or the outcome of a failed fetch (a 412, as for the other keys)
         patients = [r for _, r in _entries("patient", value)
                     if r.get("resourceType") == "Patient"]
         if len(patients) != 1:

@@ -959,3 +959,57 @@ def test_a_coding_without_a_code_is_kept_and_makes_its_item_unrecognised() -> No
     assert statuses == {"requires-clearance"}
     empty = mapped(condition(code={"coding": [{}, {"system": icd, "code": "M25.562"}]}))
     assert empty["conditions"][0]["code"] == {"system": icd, "code": "M25.562"}
+
+
+_DVT = condition(id="dvt-1", code=concept("128053003"))
+_UUID = "urn:uuid:5f0c4e7e-3b1d-4c8e-9d1f-2a6b7c8d9e0f"
+
+
+@pytest.mark.parametrize(("reason", "sent", "unsent"), [
+    ({"reference": "Condition/c-missing", "display": "DVT left leg"}, None,
+     "Condition/c-missing"),
+    ({"reference": "https://ehr.example.org/fhir/Condition/c-missing/_history/2"}, None,
+     "https://ehr.example.org/fhir/Condition/c-missing/_history/2"),
+    ({"type": "Condition", "display": "DVT left leg"}, None, "Condition DVT left leg"),
+    ({"type": "Condition", "identifier": {"value": "dx-77"}}, None,
+     "Condition (by identifier)"),
+    ({"reference": _UUID, "type": "Condition"}, None, _UUID),
+    # the Bundle's own Condition, by id, by an absolute URL, or by its full URL
+    ({"reference": "Condition/dvt-1"}, {"resource": _DVT}, None),
+    ({"reference": "https://ehr.example.org/fhir/Condition/dvt-1"}, {"resource": _DVT}, None),
+    ({"reference": _UUID}, {"fullUrl": _UUID, "resource": _DVT}, None),
+    # another kind of resource, or one whose kind the reference does not say
+    ({"reference": "Observation/o-1"}, None, None),
+    ({"reference": "urn:uuid:0000"}, None, None),
+])
+def test_a_condition_referred_to_but_not_sent_is_unrecognised(
+        reason: dict[str, Any], sent: dict[str, Any] | None, unsent: str | None) -> None:
+    """A trial: a massage order's reason naming a Condition the Bundle does not hold ("DVT
+    left leg") was ignored. The condition exists and what it is was not sent: an entry of
+    its own that the rules cannot recognise (UNRECOGNIZED, never lifted), not nothing."""
+    order = {"resourceType": "ServiceRequest", "id": "sr-1", "status": "draft",
+             "intent": "order", "subject": SUBJECT, "code": {"text": "Effleurage"},
+             "bodySite": [{"text": "quadriceps"}], "reasonReference": [reason]}
+    data = bundle(order)
+    if sent is not None:
+        data["entry"].append(sent)
+    sources: dict[str, list[str]] = {}
+    record = bundle_to_record(data, at=AT, sources=sources)
+    found = [(item, where) for item, where in zip(record.get("conditions", []),
+                                                  sources.get("conditions", []), strict=True)
+             if "not in the data" in where]
+    rules = {r.rule for d in kgmassage.assess(data, at=AT).decisions for r in d.reasons}
+    if unsent is None:
+        assert found == []
+        assert "UNRECOGNIZED" not in rules
+    else:
+        assert found == [({}, f"ServiceRequest/sr-1 (reasonReference: {unsent}, not in the "
+                              "data)")]
+        assert "UNRECOGNIZED" in rules
+
+
+def test_a_resolved_conditions_references_are_its_history() -> None:
+    old = condition(code=concept("239873007"), clinicalStatus=concept("resolved", system=CLINICAL),
+                    evidence=[{"detail": [{"reference": "Condition/gone"}]}])
+    assert mapped(old)["conditions"] == [{"code": {"system": SCT, "code": "239873007"},
+                                          "status": "resolved"}]

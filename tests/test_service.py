@@ -659,6 +659,44 @@ def test_incomplete_prefetch_is_412(client: httpx.Client, change: str) -> None:
     _problem(_call(client, request), 412)
 
 
+@pytest.mark.parametrize("label", [("tag", "SUBSETTED"), ("security", "REDACTED")])
+def test_a_prefetch_search_result_marked_incomplete_is_412(
+        client: httpx.Client, label: tuple[str, str]) -> None:
+    """A trial: a searchset tagged SUBSETTED (FHIR's mark of data left out) was read as
+    whole: the tag was on the prefetch's Bundle, which the service unpacks."""
+    request = _load("patient-view-dvt-left.json")
+    element, code = label
+    request["prefetch"]["conditions"]["meta"] = {element: [
+        {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": code}]}
+    assert "withheld or left out" in _problem(_call(client, request), 412)["detail"]
+
+
+def test_an_operation_outcome_for_the_patient_is_412_as_for_the_other_keys(
+        client: httpx.Client) -> None:
+    request = _load("patient-view-dvt-left.json")
+    request["prefetch"]["patient"] = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": "not-found", "diagnostics": "no such patient"}]}
+    body = _problem(_call(client, request), 412)
+    assert body["detail"].startswith("prefetch patient: it holds an OperationOutcome")
+
+
+def test_a_reason_the_prefetch_does_not_hold_is_unrecognised_not_ignored(
+        client: httpx.Client) -> None:
+    """A trial: a massage order whose reasonReference names a Condition the prefetch does
+    not hold (display "DVT left leg") got no card at all, which reads as "all clear"."""
+    request = _load("order-sign-dvt-left.json")
+    request["prefetch"]["conditions"] = None
+    order = request["context"]["draftOrders"]["entry"][0]["resource"]
+    order["reasonReference"] = [{"reference": "Condition/c-missing", "display": "DVT left leg"}]
+    (card,) = _cards(_call(client, request))
+    assert (card["indicator"], card["summary"]) == (
+        "warning", "Get medical clearance for petrissage on vastus lateralis, left leg — "
+        "UNRECOGNIZED")
+    assert ("ServiceRequest/massage-1 (reasonReference: Condition/c-missing, not in the data)"
+            in card["detail"])
+
+
 def test_prefetch_operation_outcome_with_a_warning_is_412_worded_as_it_is(
         client: httpx.Client) -> None:
     request = _load("patient-view-dvt-left.json")
