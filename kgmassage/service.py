@@ -194,18 +194,31 @@ def _library_problem(exc: KgMassageError) -> Problem:
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused (413) past ``limit`` bytes without reading further."""
+    """The request body, refused (413) past ``limit`` bytes without reading further; a body
+    sent compressed is refused (415, RFC 9110: an unsupported content coding), and one the
+    client stopped sending is a 400, not a server error."""
+    from starlette.requests import ClientDisconnect
+
+    coding = request.headers.get("content-encoding", "identity").strip().lower()
+    if coding not in ("", "identity"):
+        raise Problem(415, "Unsupported content encoding",
+                      f"the body is sent with Content-Encoding {cut(coding, 40)}: send it "
+                      "uncompressed")
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise Problem(413, "Request too large",
                       f"the body has {int(declared):,} bytes; the limit is {limit:,}")
     size = 0
     chunks: list[bytes] = []
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Problem(413, "Request too large", f"the body exceeds {limit:,} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise Problem(413, "Request too large", f"the body exceeds {limit:,} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise Problem(400, "Request incomplete", "the client closed the connection before "
+                      "sending the whole body") from None
     return b"".join(chunks)
 
 

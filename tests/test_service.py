@@ -1273,3 +1273,28 @@ def test_an_order_named_with_a_look_alike_letter_is_spelled_out(client: httpx.Cl
     (card,) = _cards(_call(client, request))
     assert card["summary"].startswith(
         "Do not perform “Eff[U+0435]leurage” (not recognised) on vastus lateralis")
+
+
+def test_a_compressed_body_is_415(client: httpx.Client) -> None:
+    import gzip
+
+    body = gzip.compress(json.dumps(_load("patient-view-dvt-left.json")).encode())
+    response = client.post(f"/cds-services/{SERVICES['patient-view']}", content=body,
+                           headers={"Content-Type": "application/json",
+                                    "Content-Encoding": "gzip"})
+    assert "send it uncompressed" in _problem(response, 415)["detail"]
+
+
+def test_a_client_that_hangs_up_mid_body_is_no_server_error(server: str,
+                                                             client: httpx.Client) -> None:
+    """A trial: a client that declared 100 bytes, sent 7 and hung up left an "unexpected
+    error" with two tracebacks in the server's log (the fixture fails on a traceback)."""
+    from urllib.parse import urlsplit
+
+    where = urlsplit(server)
+    with socket.create_connection((where.hostname, where.port)) as raw:
+        raw.sendall(f"POST /cds-services/{SERVICES['patient-view']} HTTP/1.1\r\n"
+                    f"Host: {where.netloc}\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 100\r\n\r\n{\"hook\"".encode())
+    time.sleep(0.5)
+    assert client.get("/health").status_code == 200
