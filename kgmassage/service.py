@@ -271,7 +271,9 @@ def parse_json(body: bytes, what: str = "the body") -> Any:
         raise Problem(400, "Malformed request", f"{what} is not acceptable JSON: {exc} is not "
                       "JSON", kind="malformed-json") from None
     except (ValueError, RecursionError) as exc:
+        # Python reads integers of at most 4,300 digits (its message names its own setting)
         detail = (f"nested more than {MAX_DEPTH} levels deep" if isinstance(exc, RecursionError)
+                  else "a number of more than 4,300 digits" if "digits" in str(exc)
                   else str(exc))
         raise Problem(400, "Malformed request", f"{what} is not acceptable JSON: {detail}",
                       kind="malformed-json") from None

@@ -1298,3 +1298,15 @@ def test_a_client_that_hangs_up_mid_body_is_no_server_error(server: str,
                     "Content-Length: 100\r\n\r\n{\"hook\"".encode())
     time.sleep(0.5)
     assert client.get("/health").status_code == 200
+
+
+def test_a_number_too_long_to_read_is_named_as_such() -> None:
+    """A trial: the message of a 5,000-digit number pointed at Python's own setting
+    (``sys.set_int_max_str_digits()``), nothing a client can act on."""
+    from kgmassage.service import Problem, parse_json
+
+    with pytest.raises(Problem) as raised:
+        parse_json(b'{"a": ' + b"9" * 5000 + b"}")
+    assert raised.value.status == 400
+    assert raised.value.detail == "the body is not acceptable JSON: a number of more than " \
+        "4,300 digits"
