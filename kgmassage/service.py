@@ -752,6 +752,13 @@ class _Context:
     record: dict[str, Any]
     refs: dict[str, list[str]]
 
+    def origin(self, path: str) -> str:
+        """`` (Condition/abc)``: the FHIR resource of the record item a path starts with."""
+        match = _ITEM.match(path)
+        refs = self.refs.get(match.group("list"), []) if match else []
+        index = int(match.group("index")) if match else len(refs)
+        return f" ({_md(refs[index])})" if index < len(refs) and refs[index] else ""
+
     def item(self, path: str | None, label: str | None = None) -> str:
         """The record item behind a reason, for people (markdown): what the engine read it as
         (``label``: "deep vein thrombosis, right leg"), else what the record says."""
@@ -859,7 +866,7 @@ def patient_cards(assessment: Any, ctx: _Context) -> list[dict[str, Any]]:
         cards += _plan_cards([d for d in plans if d.status == status], status, ctx)
         cards += _probe_cards(assessment, status, floor, ctx)
     if not assessment.conforms:
-        cards.append(_data_card(assessment))
+        cards.append(_data_card(assessment, ctx))
     return cards
 
 
@@ -935,14 +942,14 @@ def _headline_card(status: str, legs: str, decisions: list[Any], total: int,
     return _card(status, summary, "\n".join(lines))
 
 
-def _data_card(assessment: Any) -> dict[str, Any]:
+def _data_card(assessment: Any, ctx: _Context) -> dict[str, Any]:
     violations = [r for r in assessment.validation if r.severity == "Violation"]
     lines = [
         f"The patient's data has {len(violations)} problem(s). The decisions above treat unclear "
         "data as the worst plausible case (fail safe); correct the record to get exact advice.",
         "",
-        *(f"- {_code(r.field or r.path or r.focus)}: {_md(cut(r.message, 300))}"
-          for r in violations[:20]),
+        *(f"- {_code(r.field or r.path or r.focus)}{ctx.origin(r.field or '')}: "
+          f"{_md(cut(r.message, 300))}" for r in violations[:20]),
     ]
     if len(violations) > 20:
         lines.append(f"- … and {len(violations) - 20} more")

@@ -1310,3 +1310,15 @@ def test_a_number_too_long_to_read_is_named_as_such() -> None:
     assert raised.value.status == 400
     assert raised.value.detail == "the body is not acceptable JSON: a number of more than " \
         "4,300 digits"
+
+
+def test_the_data_card_names_the_fhir_resource_of_each_problem(client: httpx.Client) -> None:
+    """A trial: the card on the patient's data named record paths (``conditions[0].onset``)
+    the EHR's user cannot find, and the command line's ``--at``."""
+    request = _load("patient-view-dvt-left.json")
+    condition = request["prefetch"]["conditions"]["entry"][0]["resource"]
+    condition["onsetDateTime"] = "2026-12-25"
+    (card,) = [c for c in _cards(_call(client, request)) if "problem(s)" in c["summary"]]
+    name = f"Condition/{condition['id']}"
+    assert f"- `conditions[0].onset` ({name}): The date 2026-12-25 is after the assessment " \
+           "time. Check it (a typing error, or the wrong assessment time given)." in card["detail"]
