@@ -193,7 +193,7 @@ def lifted_reasons(assessment: Assessment) -> list[str]:
         for reason in decision.reasons:
             if reason.lifted:
                 seen.setdefault((reason.rule, reason.item), reason)
-    faults = clearance_faults(assessment)
+    faults = _clearance_faults(assessment)
     return [f"{r.rule} ({r.status}): {_item(r) if r.item else 'always'} — lifted by "
             f"{_lifters(r)}" + "".join(
                 f"; {path} does NOT conform ({', '.join(faults[path])}): check it before "
@@ -201,15 +201,15 @@ def lifted_reasons(assessment: Assessment) -> list[str]:
             for _, r in sorted(seen.items(), key=lambda kv: (kv[0][0], kv[0][1] or ""))]
 
 
-def unclear_lifters(assessment: Assessment) -> list[str]:
+def _unclear_lifters(assessment: Assessment) -> list[str]:
     """The clearances that lifted a rule though they do not conform (see
-    :func:`clearance_faults`), sorted."""
-    faults = clearance_faults(assessment)
+    :func:`_clearance_faults`), sorted."""
+    faults = _clearance_faults(assessment)
     return sorted({path for d in assessment.decisions for r in d.reasons if r.lifted
                    for path in r.lifted_by if path in faults})
 
 
-def clearance_faults(assessment: Assessment) -> dict[str, list[str]]:
+def _clearance_faults(assessment: Assessment) -> dict[str, list[str]]:
     """The fields of each clearance that hold a Violation, by the clearance as a reason names
     it (``clearances[0]`` → ``["clearances[0].status"]``; a Turtle clearance by its IRI): a
     clearance whose status is not one the rules know still lifts, as they say, and a
@@ -331,7 +331,7 @@ def record_notes(assessment: Assessment) -> list[str]:
     if violations:
         notes.append(f"The record does NOT conform ({len(violations)} problem(s)); unclear data "
                      f"is read fail-safe. Fix: {_fields(violations)}")
-        unclear = unclear_lifters(assessment)
+        unclear = _unclear_lifters(assessment)
         if unclear:  # the rules let a clearance of an unknown status lift
             notes.append(f"A clearance that does NOT conform lifted rules ({', '.join(unclear)}):"
                          " check it before relying on the permissions below")

@@ -755,8 +755,9 @@ class _Context:
     def origin(self, path: str) -> str:
         """`` (Condition/abc)``: the FHIR resource of the record item a path starts with."""
         match = _ITEM.match(path)
-        refs = self.refs.get(match.group("list"), []) if match else []
-        index = int(match.group("index")) if match else len(refs)
+        if match is None:
+            return ""
+        refs, index = self.refs.get(match.group("list"), []), int(match.group("index"))
         return f" ({_md(refs[index])})" if index < len(refs) and refs[index] else ""
 
     def item(self, path: str | None, label: str | None = None) -> str:
