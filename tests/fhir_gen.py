@@ -92,7 +92,7 @@ def body_site(draw: st.DrawFn) -> tuple[list[dict[str, Any]] | None, dict[str, s
 
 
 @st.composite
-def condition(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+def condition(draw: st.DrawFn) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     system, code = draw(st.sampled_from(CONDITION_CODES + UNMAPPED))
     resource: dict[str, Any] = {"resourceType": "Condition", "subject": SUBJECT,
                                 "code": concept(system, code)}
@@ -147,11 +147,11 @@ def condition(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
     if site is not None:
         resource["bodySite"] = site
         item.update(said)
-    return resource, item
+    return resource, [("conditions", item)]
 
 
 @st.composite
-def procedure(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def procedure(draw: st.DrawFn) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     system, code = draw(st.sampled_from(SURGERY_CODES + UNMAPPED))
     status = draw(st.sampled_from(["completed", "stopped", "unknown", "in-progress",
                                    "on-hold", "not-done", "entered-in-error"]))
@@ -174,11 +174,11 @@ def procedure(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any] | None]:
         resource["bodySite"] = site
         item.update(said)
     # ASSUMED: a procedure not done, or entered in error, is no procedure of the patient
-    return resource, None if status in ("not-done", "entered-in-error") else item
+    return resource, [] if status in ("not-done", "entered-in-error") else [("procedures", item)]
 
 
 @st.composite
-def temperature(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def temperature(draw: st.DrawFn) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     value, unit = draw(st.sampled_from([(37.2, "Cel"), (37.99, "Cel"), (38.0, "Cel"),
                                         (39.5, "Cel"), (100.3, "[degF]"), (100.4, "[degF]"),
                                         (102.0, "[degF]")]))
@@ -193,11 +193,12 @@ def temperature(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any] | None]
     recent = when not in ("2026-11-17T09:59:59Z", "2026-11-01T08:00:00Z")
     # ASSUMED (CHOICE: "left out of that reading: … resources entered in error")
     counts = fever and recent and status != "entered-in-error"
-    return resource, {"type": "Fever", "recorded_at": when} if counts else None
+    return resource, [("findings", {"type": "Fever", "recorded_at": when})] if counts else []
 
 
 @st.composite
-def massage_order(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def massage_order(draw: st.DrawFn
+                  ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     technique = draw(st.sampled_from(TECHNIQUES))
     target = draw(st.sampled_from(TARGETS))
     side = draw(st.sampled_from(["left", "right"]))
@@ -218,7 +219,16 @@ def massage_order(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any] | Non
                 "subject": SUBJECT, "code": code, "bodySite": sites}
     # SPEC: "ServiceRequest for a massage (status draft or active; …) → planned interventions"
     planned = {"technique": technique, "target": target, "side": side}
-    return resource, planned if status in ("active", "draft") else None
+    items = [("planned", planned)] if status in ("active", "draft") else []
+    if draw(st.booleans()):
+        # CHOICE: "A reference to a Condition that the Bundle does not hold (a massage order's
+        # reasonReference …) is a condition with neither type nor code"
+        resource["reasonReference"] = [draw(st.sampled_from([
+            {"reference": "Condition/not-sent", "display": "DVT left leg"},
+            {"type": "Condition", "display": "DVT left leg"}]))]
+        if status != "entered-in-error":
+            items.append(("conditions", {}))
+    return resource, items
 
 
 @st.composite
@@ -226,11 +236,11 @@ def bundles(draw: st.DrawFn) -> tuple[str, str]:
     """(a Bundle as JSON text, the record a plain reading makes of it as JSON text)."""
     record: dict[str, Any] = {"id": "pf"}
     entries: list[dict[str, Any]] = [{"resource": {"resourceType": "Patient", "id": "pf"}}]
-    for key, strategy, most in (("conditions", condition(), 3), ("procedures", procedure(), 1),
-                                ("findings", temperature(), 1), ("planned", massage_order(), 2)):
-        for resource, item in draw(st.lists(strategy, max_size=most)):
+    for strategy, most in ((condition(), 3), (procedure(), 1), (temperature(), 1),
+                           (massage_order(), 2)):
+        for resource, items in draw(st.lists(strategy, max_size=most)):
             entries.append({"resource": resource})
-            if item is not None:
+            for key, item in items:
                 record.setdefault(key, []).append(item)
     entries = draw(st.permutations(entries))  # the Patient anywhere
     if len(entries) > 1 and draw(st.booleans()):
