@@ -47,7 +47,7 @@ def lit(text: str, datatype: str | None = None) -> str:
 
 
 @st.composite
-def named(draw: st.DrawFn, names: list[str], key: str) -> tuple[str, str]:
+def named(draw: st.DrawFn, names: list[str]) -> tuple[str, str]:
     """A vocabulary individual: (its Turtle, the JSON value saying the same)."""
     name = draw(st.sampled_from(names))
     if draw(st.integers(0, 5)) == 0:  # as text: not the individual
@@ -95,7 +95,7 @@ def item(draw: st.DrawFn, key: str, node: str) -> tuple[list[str], dict[str, Any
                 lines.append(f"<{node}> <{KM}{prop}> {value} .")
                 said[prop] = name
         if draw(st.booleans()):
-            turtle, value = draw(named(SIDES[:2], "side"))
+            turtle, value = draw(named(SIDES[:2]))
             lines.append(f"<{node}> <{KM}side> {turtle} .")
             said["side"] = value.lower() if turtle.startswith("<") else value
         return lines, said
@@ -113,7 +113,7 @@ def item(draw: st.DrawFn, key: str, node: str) -> tuple[list[str], dict[str, Any
     for prop, names, field in (("side", SIDES, "side"), ("site", SITES, "site"),
                                ("status", STATUSES, "status")):
         if draw(st.booleans()):
-            turtle, value = draw(named(names, field))
+            turtle, value = draw(named(names))
             lines.append(f"<{node}> <{KM}{prop}> {turtle} .")
             # JSON strings map to the individuals: "left" → km:Left, "Knee" → km:Knee
             said[field] = value.lower() if turtle.startswith("<") and field != "site" else value
