@@ -202,7 +202,7 @@ def validate_command(files: tuple[str, ...], fmt: str, at: str | None, engine: s
     when = _parse_at(at)
     unreadable = nonconforming = False
     collected: list[dict[str, object]] = []
-    turtle = Graph()
+    graph = Graph()
     for name in files:
         for item in iter_records(name, at=when):
             try:
@@ -219,17 +219,17 @@ def validate_command(files: tuple[str, ...], fmt: str, at: str | None, engine: s
             elif fmt == "json":
                 collected.append(report.to_dict())
             elif fmt == "data-graph":
-                turtle += validation_data(item, resolve_at(when, item.assessed_at))
+                graph += validation_data(item, resolve_at(when, item.assessed_at))
             else:
-                turtle += report.graph
+                graph += report.graph
                 for prefix, namespace in report.graph.namespaces():
-                    turtle.bind(prefix, namespace, override=False)
+                    graph.bind(prefix, namespace, override=False)
     if fmt == "json":
         click.echo(json.dumps(collected, indent=2, ensure_ascii=False))
     elif fmt == "turtle":
-        click.echo(turtle.serialize(format="turtle"), nl=False)
+        click.echo(graph.serialize(format="turtle"), nl=False)
     elif fmt == "data-graph":
-        click.echo(turtle.serialize(format="nt"), nl=False)
+        click.echo(graph.serialize(format="nt"), nl=False)
     sys.exit(EXIT_ERROR if unreadable else EXIT_NONCONFORMING if nonconforming else EXIT_OK)
 
 

@@ -50,6 +50,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from . import __version__
 from .errors import (
@@ -197,8 +198,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
     """The request body, refused (413) past ``limit`` bytes without reading further; a body
     sent compressed is refused (415, RFC 9110: an unsupported content coding), and one the
     client stopped sending is a 400, not a server error."""
-    from starlette.requests import ClientDisconnect
-
     coding = request.headers.get("content-encoding", "identity").strip().lower()
     if coding not in ("", "identity"):
         raise Problem(415, "Unsupported content encoding",

@@ -67,6 +67,19 @@ def as_record_date(text: str) -> str:
     return text
 
 
+def dated(draw: st.DrawFn, resource: dict[str, Any], element: str, how: str) -> str:
+    """Give ``resource`` its ``<element>DateTime`` or ``<element>Period`` (``how``); return the
+    date the record gives for it."""
+    if how == "dateTime":
+        resource[element + "DateTime"] = draw(st.sampled_from(DATES))
+        return as_record_date(resource[element + "DateTime"])
+    end = draw(st.sampled_from(DATES[:11]))
+    resource[element + "Period"] = {"start": "2020-01-01", "end": end}
+    # CHOICE: "an onsetPeriod or performedPeriod counts from its end, the latest instant it
+    # can mean"
+    return end
+
+
 def concept(system: str, code: str, text: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"coding": [{"system": system, "code": code}]}
     if text is not None:
@@ -118,14 +131,8 @@ def condition(draw: st.DrawFn) -> tuple[dict[str, Any], list[tuple[str, dict[str
     elif verification in ("provisional", "differential", "unconfirmed"):
         item["status"] = "suspected"
     when = draw(st.sampled_from([None, "dateTime", "period", "open period", "age", "string"]))
-    if when == "dateTime":
-        resource["onsetDateTime"] = draw(st.sampled_from(DATES))
-        item["onset"] = as_record_date(resource["onsetDateTime"])
-    elif when == "period":
-        end = draw(st.sampled_from(DATES[:11]))
-        resource["onsetPeriod"] = {"start": "2020-01-01", "end": end}
-        # CHOICE: "an onsetPeriod … counts from its end, the latest instant it can mean"
-        item["onset"] = end
+    if when in ("dateTime", "period"):
+        item["onset"] = dated(draw, resource, "onset", when)
     elif when == "open period":
         resource["onsetPeriod"] = {"start": draw(st.sampled_from(DATES[:11]))}
         # CHOICE: "one without an end (still going on) from the assessment time"
@@ -159,13 +166,8 @@ def procedure(draw: st.DrawFn) -> tuple[dict[str, Any], list[tuple[str, dict[str
                                 "subject": SUBJECT, "code": concept(system, code)}
     item: dict[str, Any] = {"code": {"system": system, "code": code}}
     when = draw(st.sampled_from([None, "dateTime", "period"]))
-    if when == "dateTime":
-        resource["performedDateTime"] = draw(st.sampled_from(DATES))
-        item["date"] = as_record_date(resource["performedDateTime"])
-    elif when == "period":
-        end = draw(st.sampled_from(DATES[:11]))
-        resource["performedPeriod"] = {"start": "2020-01-01", "end": end}
-        item["date"] = end  # CHOICE: a performedPeriod counts from its end
+    if when is not None:
+        item["date"] = dated(draw, resource, "performed", when)
     if status in ("in-progress", "on-hold"):
         # CHOICE: "so does a Procedure whose status is in-progress or on-hold (not over)"
         item["date"] = AT
