@@ -26,7 +26,7 @@ from rdflib.namespace import RDF, SH, XSD
 from rdflib.paths import Path as RdfPath
 
 from . import resources
-from .engine import EngineName, default_engine
+from .engine import Engine, EngineName, default_engine
 from .errors import cut, spelled
 from .namespaces import KM, KM_IRI
 from .records import (
@@ -436,7 +436,7 @@ def validate(
     *,
     at: datetime | str | None = None,
     shapes: Graph | None = None,
-    engine: EngineName = "oxigraph",
+    engine: EngineName | Engine = "oxigraph",
 ) -> ValidationReport:
     """Validate one patient record: its shapes, and its planned interventions by the rules.
 
@@ -448,8 +448,9 @@ def validate(
         shapes: SHACL shapes to check (with pySHACL) instead of the package's record shapes;
             planned interventions are then not checked against the rules.
         engine: ``"oxigraph"``: the record shapes compiled to SPARQL, run by the decision
-            engine; ``"rdflib"``: the reference, pySHACL and the rdflib engine. Both give the
-            same results.
+            engine; ``"rdflib"``: the reference, pySHACL and the rdflib engine (both give the
+            same results); or an :class:`~kgmassage.engine.Engine` built once and reused, as
+            for :func:`~kgmassage.assess`.
 
     Raises:
         RecordError: the record cannot be read (or the source holds more than one).

@@ -13,7 +13,7 @@ from records_helpers import EXAMPLES, RECORDS, own_results, patient_shapes, vali
 
 from kgmassage import resources
 from kgmassage.errors import RecordError
-from kgmassage.namespaces import KM
+from kgmassage.namespaces import KM, KM_IRI
 from kgmassage.records import load_record
 from kgmassage.validation import (
     SEVERITIES,
@@ -216,3 +216,20 @@ def test_a_future_date_beside_another_is_the_one_named(tmp_path: Path, engine: s
     future = [r for r in report.results if r.shape and r.shape.endswith("#FutureDate")]
     assert [(r.value, r.message.split(" is after")[0]) for r in future] == [
         ("2026-12-25", "The date 2026-12-25")]
+
+
+def test_an_engine_built_once_is_the_one_validate_uses() -> None:
+    from kgmassage.engine import Engine
+
+    record = {"id": "p-e", "conditions": [{"type": "Fracture", "side": "left",
+                                          "onset": "2026-13-01"}],
+              "planned": [{"technique": "Petrissage", "target": "Quadriceps", "side": "left"}]}
+    packaged = validate(record, at="2026-11-20T10:00:00Z")
+    same = validate(record, at="2026-11-20T10:00:00Z", engine=Engine(resources.rules_graph()))
+    assert same.results == packaged.results
+    assert "onset" in {r.field.rsplit(".", 1)[-1] for r in packaged.results if r.field}
+    # an engine without record shapes: only the plan checked by the rules remains
+    bare = validate(record, at="2026-11-20T10:00:00Z",
+                    engine=Engine(resources.rules_graph(), shapes=Graph()))
+    assert [(r.severity, r.field, r.rules) for r in bare.results] == [
+        ("Violation", "planned[0]", (KM_IRI + "RuleAcuteInjury",))]
