@@ -164,6 +164,8 @@ class KM(DefinedNamespace):
     ICD10CM_M25_56_Left: URIRef
     ICD10CM_S81_0_Right: URIRef
     ICD10CM_S81_0_Left: URIRef
+    ICD10CM_S89_9_Right: URIRef
+    ICD10CM_S89_9_Left: URIRef
     ICD10CM_S83_9_Right: URIRef
     ICD10CM_S83_9_Left: URIRef
     ICD10CM_R22_4_Right: URIRef

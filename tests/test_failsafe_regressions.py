@@ -1454,3 +1454,20 @@ def test_an_assessment_time_after_tomorrow_is_a_warning() -> None:
         found[days] = [(r.severity, r.field) for r in report.results]
         assert report.conforms
     assert found == {1: [], 3: [("Warning", "assessed_at")]}
+
+
+# --- a fourth trial (2026-12-03) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("code", "implied"), [
+    ("S89.92XA", "left"), ("S89.91XD", "right"), ("S81.012A", "left"), ("S81.032A", "left"),
+    ("S81.052A", "left"), ("S81.041S", "right")])
+def test_every_encounter_and_kind_of_a_sided_code_implies_its_side(code: str,
+                                                                   implied: str) -> None:
+    """A trial: an unspecified injury of the left lower leg (S89.92XA), or a laceration,
+    puncture or bite of the left knee (S81.01- to S81.05-), listed with the wrong side left
+    the leg the code names 19 permitted: only S89.91XA and S81.001-/S81.002- implied a side."""
+    other = "right" if implied == "left" else "left"
+    record = {"id": "p-1", "conditions": [{"code": {"system": ICD, "code": code},
+                                           "side": other, "onset": "2026-11-19"}]}
+    assert side_statuses(record) == {"left": {"forbidden"}, "right": {"forbidden"}}
