@@ -770,11 +770,15 @@ def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknow
     # CHOICE: the field that is not the list's (onset on a procedure, date on a condition or
     # finding) counts besides the item's own date, never alone (the latest decides); a
     # procedure by its class (a knee surgery listed as a condition) never counts from
-    # recorded_at.
-    own, other = ("date", "onset") if lst == "procedures" else ("onset", "date")
+    # recorded_at. Symmetrically, a condition or finding by its class listed as a procedure
+    # (a sprain, a fever; no procedure class) counts as a condition or finding: its onset,
+    # else its recorded_at (the date is a procedure's field).
+    as_procedure = lst == "procedures" and ("Procedure" in classes
+                                            or not classes & {"Condition", "Finding"})
+    own, other = ("date", "onset") if as_procedure else ("onset", "date")
     if it.get(own) is not None:
         counts = [own]
-    elif lst != "procedures" and "Procedure" not in classes and it.get("recorded_at") is not None:
+    elif not as_procedure and "Procedure" not in classes and it.get("recorded_at") is not None:
         counts = ["recorded_at"]
     else:
         counts = []

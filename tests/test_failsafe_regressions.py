@@ -1471,3 +1471,31 @@ def test_every_encounter_and_kind_of_a_sided_code_implies_its_side(code: str,
     record = {"id": "p-1", "conditions": [{"code": {"system": ICD, "code": code},
                                            "side": other, "onset": "2026-11-19"}]}
     assert side_statuses(record) == {"left": {"forbidden"}, "right": {"forbidden"}}
+
+
+def test_a_condition_or_finding_listed_as_a_procedure_is_dated_as_one() -> None:
+    """A trial: a severe sprain listed under procedures with only a date of three weeks back
+    came out requires-clearance (a sprain listed as a finding: forbidden, no onset counts as
+    recent), without the acute injury's onset warning; a fever listed so, with a date before
+    a clearance, came out 38 permitted. By its class it is a condition or finding: it counts
+    from its onset, else its recorded time; the date counts beside them, never alone."""
+    sprain = {"type": "SevereSprain", "side": "left", "date": "2026-11-01"}
+    for listed in ("procedures", "findings"):
+        record = {"id": "p-1", listed: [sprain]}
+        assert side_statuses(record) == {"left": {"forbidden"}, "right": {"permitted"}}
+        assert [(r.severity, r.field) for r in validate(record, at=AT).results] == [
+            ("Warning", f"{listed}[0].onset")]
+    dated = {"id": "p-2", "procedures": [dict(sprain, onset="2026-11-01")]}
+    assert side_statuses(dated) == {"left": {"requires-clearance"}, "right": {"permitted"}}
+    fever = {"id": "p-3", "procedures": [{"type": "Fever", "date": "2026-11-01"}],
+             "clearances": [{"date": "2026-11-10", "issued_by": "GP"}]}
+    assert side_statuses(fever) == {"left": {"requires-clearance"},
+                                    "right": {"requires-clearance"}}
+    recorded = dict(fever, procedures=[{"type": "Fever", "recorded_at": "2026-11-01"}])
+    assert side_statuses(recorded) == {"left": {"permitted"}, "right": {"permitted"}}
+    # a knee surgery listed as a procedure still counts from its date
+    tkr = {"id": "p-4", "procedures": [{"type": "TotalKneeReplacement", "side": "left",
+                                        "date": "2026-01-05", "incision_closed": True,
+                                        "sutures_removed": True}],
+           "clearances": [{"date": "2026-02-01", "issued_by": "GP"}]}
+    assert side_statuses(tkr) == {"left": {"permitted"}, "right": {"permitted"}}
