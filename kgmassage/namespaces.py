@@ -279,6 +279,7 @@ class KM(DefinedNamespace):
     instant: URIRef
     day: URIRef
     firstDay: URIRef
+    firstInstant: URIRef
     timed: URIRef
     hasClass: URIRef
     onSide: URIRef

@@ -548,6 +548,11 @@ def _assess(rec: dict, T: When, res: ModelResult) -> ModelResult:
             viol(f"{where}: no date")
             continue
         w = check_date(c["date"], where + ".date", round_up=False)
+        # CHOICE: a clearance date whose day begins, in its own offset, after the assessment
+        # time (2026-11-20-10:00 at 2026-11-20T08:00Z) cannot have been issued yet: it lifts
+        # nothing (a Warning; by the day it names it is not in the future).
+        if w is not None and not w.has_time and w.instant - DAY > T.instant:
+            w = None
         if w is not None and lifts:
             clearances.append(w)
 

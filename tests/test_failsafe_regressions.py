@@ -1499,3 +1499,22 @@ def test_a_condition_or_finding_listed_as_a_procedure_is_dated_as_one() -> None:
                                         "sutures_removed": True}],
            "clearances": [{"date": "2026-02-01", "issued_by": "GP"}]}
     assert side_statuses(tkr) == {"left": {"permitted"}, "right": {"permitted"}}
+
+
+def test_a_clearance_whose_day_has_not_begun_lifts_nothing() -> None:
+    """A trial: a clearance dated 2026-11-20-10:00 (a clinic ten hours behind UTC) lifted a
+    fever and a chronic condition at 2026-11-20T08:00Z, two hours before its day began: 38
+    permitted, no problem found. By the day it names it is not in the future, but it cannot
+    have been issued yet: it lifts nothing, with a Warning."""
+    record = {"id": "p-1", "assessed_at": "2026-11-20T08:00:00Z",
+              "conditions": [{"type": "Osteoarthritis", "onset": "2019-05-01"}],
+              "findings": [{"type": "Fever", "recorded_at": "2026-11-20T07:00:00Z"}],
+              "clearances": [{"date": "2026-11-20-10:00", "issued_by": "GP"}]}
+    assert side_statuses(record, at=None) == {"left": {"requires-clearance"},
+                                              "right": {"requires-clearance"}}
+    report = validate(record)
+    assert report.conforms
+    assert [(r.severity, r.field) for r in report.results] == [("Warning", "clearances[0].date")]
+    begun = dict(record, clearances=[{"date": "2026-11-20-08:00", "issued_by": "GP"}])
+    assert side_statuses(begun, at=None) == {"left": {"permitted"}, "right": {"permitted"}}
+    assert validate(begun).results == ()

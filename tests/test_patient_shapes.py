@@ -51,6 +51,8 @@ EXPECTED: dict[str, list[set[tuple[str, str | None, str]]]] = {
          (V, "procedures[0].date", "PerformedOnDate"), (V, "clearances[0].date", "IssuedOnDate")}
     ],
     "issued-on-future.json": [{(V, "clearances[0].date", "FutureDate")}],
+    # a day that begins (in its own offset) after the assessment time; the second begins on it
+    "clearance-day-not-begun.json": [{(W, "clearances[0].date", "ClearanceDayNotBegun")}],
     # enumerations
     "side-bad.json": [{(V, "conditions[0].side", "Side")}],
     "side-number.json": [{(V, "planned[0].side", "Side")}],
@@ -162,6 +164,7 @@ PASSES = {
     "PlannedTechnique": "valid-full.json",
     "PlannedTarget": "valid-full.json",
     "ClearanceDate": "valid-full.json",
+    "ClearanceDayNotBegun": "valid-full.json",
     "ClearanceIssuer": "valid-full.json",
     "UnrecognizedField": "valid-full.json",
     "UnrecognizedContent": "valid-full.json",
