@@ -36,7 +36,9 @@ CASES: dict[str, list[tuple[str, str, str]]] = {
     # must fail
     "coded-tkr-no-date.json": [(V, "procedures[0].date", SURGERY)],
     "coded-fracture-no-onset.json": [(W, "conditions[0].onset", INJURY)],
-    "coded-surgery-no-date.ttl": [(V, "procedures[?].date", SURGERY)],
+    # S82.201A (right tibia) given the left side: both count, with a Warning
+    "coded-surgery-no-date.ttl": [(V, "procedures[?].date", SURGERY),
+                                  (W, "conditions[?].side", SHAPES_NS + "SideAgainstCode")],
     "coded-mixed.json": [
         (V, "findings[0].onset", LISTED),  # SNOMED narrowMatch of TotalKneeReplacement, no onset
         (V, "procedures[1].date", SURGERY),  # SNOMED narrowMatch of KneeSurgery itself

@@ -55,6 +55,8 @@ EXPECTED: dict[str, list[set[tuple[str, str | None, str]]]] = {
     "clearance-day-not-begun.json": [{(W, "clearances[0].date", "ClearanceDayNotBegun")}],
     # enumerations
     "side-bad.json": [{(V, "conditions[0].side", "Side")}],
+    # I82.402 (left leg) given the right side; I82.403 bilateral, S81.012A left: they agree
+    "side-against-code.json": [{(W, "conditions[0].side", "SideAgainstCode")}],
     "side-number.json": [{(V, "planned[0].side", "Side")}],
     "side-literal.ttl": [
         {(V, "conditions[?].side", "Side"), (V, "conditions[?].onset", "OnsetDate")}
@@ -88,7 +90,8 @@ EXPECTED: dict[str, list[set[tuple[str, str | None, str]]]] = {
     "coded-fracture-onset.json": [set()],
     "coded-tkr-no-date.json": [{(V, "procedures[0].date", "KneeSurgeryDate")}],
     "coded-tkr-dated.json": [set()],
-    "coded-surgery-no-date.ttl": [{(V, "procedures[?].date", "KneeSurgeryDate")}],
+    "coded-surgery-no-date.ttl": [{(V, "procedures[?].date", "KneeSurgeryDate"),
+                                   (W, "conditions[?].side", "SideAgainstCode")}],
     "coded-mixed.json": [
         {(V, "findings[0].onset", "KneeSurgeryListedDate"),
          (V, "procedures[1].date", "KneeSurgeryDate"),
@@ -150,6 +153,7 @@ PASSES = {
     "FutureDate": "valid-same-day.json",
     "AssessedAtAfterClock": "valid-full.json",
     "Side": "valid-full.json",
+    "SideAgainstCode": "valid-full.json",
     "Status": "valid-full.json",
     "Site": "valid-sites.json",
     "ItemTypeOrCode": "valid-full.json",
