@@ -16,13 +16,12 @@ form of every date it holds, so that SHACL and SPARQL only compare values of one
 * ``?patient km:windowCutoff [ km:window ?w ; km:cutoff ?at_minus_w ]`` for each time window;
 * ``?node km:dateFact [ km:dateProperty ?p ; km:dateValue ?value ; km:factOf ?patient ;
   km:instant ?i ; km:day ?d ; km:firstDay ?f ; km:firstInstant ?fi ; km:timed ?t ]`` for
-  each date value
-  ``?node ?p ?value`` of the patient's record: a date-time without offset is UTC;
-  a date without a time stands for the **end** of that day in its own offset (its latest
+  each date value ``?node ?p ?value`` of the patient's record: a date-time without offset is
+  UTC; a date without a time stands for the **end** of that day in its own offset (its latest
   instant, so windows err on the safe side), its day is the day it names, its first instant
   the instant it begins (in its own offset) and its first day that instant's UTC day (a
-  clearance is compared by them). A value that does not parse
-  gets a fact with no instant or day (it is then "unusable").
+  clearance is compared by them). A value that does not parse gets a fact with no instant or
+  day (it is then "unusable").
 """
 
 from __future__ import annotations
