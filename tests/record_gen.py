@@ -608,6 +608,8 @@ TWISTS = [
     "unknown_key_clearance",
     "unknown_key_plan",
     "surgery_as_condition",
+    "recorded_unusable",
+    "two_kinds",
 ]
 
 UNKNOWN_VALUES = [
@@ -883,6 +885,52 @@ def records(draw):
             item("surgery", T, list_name=draw(st.sampled_from(["conditions", "findings"])))
         )
         lists[lst2].append(it2)
+    elif twist == "recorded_unusable":  # the recorded time that counts is unusable; a date is older
+        lists[draw(st.sampled_from(["conditions", "findings", "procedures"]))].append(
+            Obj(
+                [
+                    ("type", draw(st.sampled_from(["Fever", "SevereSprain", "Redness"]))),
+                    ("side", draw(st.sampled_from(["left", "right"]))),
+                    ("date", render(T - dt.timedelta(days=20), "date")),
+                    (
+                        "recorded_at",
+                        draw(
+                            st.sampled_from(
+                                [render(T + dt.timedelta(days=5), "date"), *INVALID_DATES[:3]]
+                            )
+                        ),
+                    ),
+                ]
+            )
+        )
+        lists["clearances"].append(
+            Obj([("issued_by", "Dr A"), ("date", render(T - dt.timedelta(days=10), "date"))])
+        )
+    elif twist == "two_kinds":  # a condition or finding also coded as a procedure, or the reverse
+        pairs = draw(
+            st.sampled_from(
+                [
+                    [("type", "Fever"), ("code", Obj([("system", SNOMED), ("code", "609588000")]))],
+                    [
+                        ("type", "TotalKneeReplacement"),
+                        ("code", Obj([("system", ICD), ("code", "S83.92XA")])),
+                    ],
+                    [
+                        ("type", "SevereSprain"),
+                        ("code", Obj([("system", SNOMED), ("code", "609588000")])),
+                    ],
+                ]
+            )
+        )
+        ages = draw(st.permutations([20, 2, None]))
+        for key, age in zip(("date", "recorded_at", "onset"), ages, strict=True):
+            if age is not None:
+                pairs.append((key, render(T - dt.timedelta(days=age), "date")))
+        pairs.append(("side", "left"))
+        lists[draw(st.sampled_from(["procedures", "procedures", "conditions"]))].append(Obj(pairs))
+        lists["clearances"].append(
+            Obj([("issued_by", "Dr A"), ("date", render(T - dt.timedelta(days=10), "date"))])
+        )
     elif twist == "vte_type":
         lists["conditions"].append(
             Obj(

@@ -777,20 +777,30 @@ def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknow
     # procedure by its class (a knee surgery listed as a condition) never counts from
     # recorded_at. Symmetrically, a condition or finding by its class listed as a procedure
     # (a sprain, a fever; no procedure class) counts as a condition or finding: its onset,
-    # else its recorded_at (the date is a procedure's field).
-    as_procedure = lst == "procedures" and ("Procedure" in classes
-                                            or not classes & {"Condition", "Finding"})
-    own, other = ("date", "onset") if as_procedure else ("onset", "date")
-    if it.get(own) is not None:
-        counts = [own]
-    elif not as_procedure and "Procedure" not in classes and it.get("recorded_at") is not None:
-        counts = ["recorded_at"]
+    # else its recorded_at (the date is a procedure's field). An item of both classes listed as
+    # a procedure is dated both ways: the latest of the two counts, and either way lacking its
+    # own date (or any date it uses being unusable) leaves the assessment time.
+    cond_class = bool(classes & {"Condition", "Finding"})
+    if lst == "procedures":
+        kinds = [k for k, on in (("procedure", "Procedure" in classes or not cond_class),
+                                 ("condition", cond_class)) if on]
     else:
-        counts = []
-    if counts and it.get(other) is not None:
-        counts.append(other)
-    whens = [usable.get(k) for k in counts]
-    if not whens or any(w is None for w in whens):
+        kinds = ["condition"]
+
+    def kind_counts(kind: str) -> list[str]:
+        own, other = ("date", "onset") if kind == "procedure" else ("onset", "date")
+        recorded_ok = kind == "condition" and (lst == "procedures" or "Procedure" not in classes)
+        if it.get(own) is not None:
+            counts = [own]
+        elif recorded_ok and it.get("recorded_at") is not None:
+            counts = ["recorded_at"]
+        else:
+            return []
+        return counts + ([other] if it.get(other) is not None else [])
+
+    per_kind = [kind_counts(k) for k in kinds]
+    whens = [usable.get(k) for counts in per_kind for k in counts]
+    if not all(per_kind) or any(w is None for w in whens):
         trig = Trigger(True, T.day, T.instant, False)
     else:
         w = max(whens, key=lambda w: w.instant)
@@ -798,6 +808,7 @@ def _read_item(it: dict, lst: str, where: str, T: When, viol, check_date, unknow
 
     # SPEC: "A knee surgery without a date is a violation and counts as performed at the assessment
     # time." ASSUMED: listed as a condition or finding, its date is its onset.
+    own = "date" if "procedure" in kinds else "onset"
     if "KneeSurgery" in classes and it.get(own) is None:
         viol(f"{where}: knee surgery without date")
     # SPEC: "wound flags are booleans"; "If either is unknown (missing or not a boolean)"

@@ -1518,3 +1518,56 @@ def test_a_clearance_whose_day_has_not_begun_lifts_nothing() -> None:
     begun = dict(record, clearances=[{"date": "2026-11-20-08:00", "issued_by": "GP"}])
     assert side_statuses(begun, at=None) == {"left": {"permitted"}, "right": {"permitted"}}
     assert validate(begun).results == ()
+
+
+# --- a fifth trial (2026-12-03) -----------------------------------------------------------------
+
+CLEARED = [{"date": "2026-11-10", "issued_by": "GP"}]
+
+
+@pytest.mark.parametrize("listed", ["findings", "conditions", "procedures"])
+@pytest.mark.parametrize("recorded", ["2026-12-25", "yesterday"])
+def test_an_unusable_recorded_time_that_counts_is_not_replaced_by_a_date(listed: str,
+                                                                         recorded: str) -> None:
+    """A trial: a fever whose recorded time was in the future (or unreadable), beside an older
+    date, counted from that date: a clearance after it lifted every rule (38 permitted). The
+    recorded time is the field that counts (no onset): unusable, the fever counts from the
+    assessment time; the date counts beside it, never instead of it."""
+    record = {"id": "p-1", listed: [{"type": "Fever", "recorded_at": recorded,
+                                     "date": "2026-11-01"}], "clearances": CLEARED}
+    assert side_statuses(record) == {"left": {"requires-clearance"},
+                                     "right": {"requires-clearance"}}
+    usable = dict(record, **{listed: [{"type": "Fever", "recorded_at": "2026-11-02",
+                                       "date": "2026-11-01"}]})
+    assert side_statuses(usable) == {"left": {"permitted"}, "right": {"permitted"}}
+
+
+def test_an_unusable_recorded_time_in_turtle_is_not_replaced_by_a_date(tmp_path: Path) -> None:
+    found = turtle_statuses(tmp_path, "km:hasFinding p:f0 ; km:hasClearance p:k0 .\n"
+                            'p:f0 a km:Fever ; km:recordedAt "2026-11-02"^^xsd:date , "soon" ; '
+                            'km:performedOn "2026-11-01"^^xsd:date .\n'
+                            'p:k0 a km:Clearance ; km:issuedOn "2026-11-10"^^xsd:date .\n')
+    assert found == {"left": {"requires-clearance"}, "right": {"requires-clearance"}}
+
+
+FEVER_TKR = {"type": "Fever", "code": {"system": SCT, "code": "609588000"}, "side": "left",
+             "incision_closed": True, "sutures_removed": True}
+
+
+@pytest.mark.parametrize(("dates", "expected"), [
+    # dated as a procedure (its date) and as a finding (its recorded time): the latest counts
+    ({"date": "2026-10-01", "recorded_at": "2026-11-18"}, "requires-clearance"),
+    ({"date": "2026-10-01", "onset": "2026-11-18"}, "requires-clearance"),
+    ({"date": "2026-10-01", "recorded_at": "2026-10-02"}, "permitted"),
+    # either way lacking its own date: the assessment time
+    ({"date": "2026-10-01"}, "requires-clearance"),
+    ({"recorded_at": "2026-10-01"}, "requires-clearance"),
+])
+def test_an_item_both_procedure_and_finding_counts_from_the_latest_date_of_either(
+        dates: dict[str, str], expected: str) -> None:
+    """A trial: a fever also coded as a total knee replacement, under procedures, counted from
+    its date alone: recorded two days back, a clearance after its date lifted it (38
+    permitted). Dated both ways, the more recent date counts, and a way without its own date
+    leaves the assessment time."""
+    record = {"id": "p-1", "procedures": [dict(FEVER_TKR, **dates)], "clearances": CLEARED}
+    assert side_statuses(record)["left"] == {expected}
