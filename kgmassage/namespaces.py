@@ -294,6 +294,7 @@ class KM(DefinedNamespace):
     matchedItem: URIRef
     planned: URIRef
     dateFact: URIRef
+    dateField: URIRef
     dateProperty: URIRef
     factOf: URIRef
     # declared in ontology/engine.ttl (added so every declared km: term is in KM)

@@ -21,7 +21,9 @@ form of every date it holds, so that SHACL and SPARQL only compare values of one
   instant, so windows err on the safe side), its day is the day it names, its first instant
   the instant it begins (in its own offset) and its first day that instant's UTC day (a
   clearance is compared by them). A value that does not parse gets a fact with no instant or
-  day (it is then "unusable").
+  day (it is then "unusable");
+* ``?node km:dateField ?p`` for each such property (whether ``?node`` gives a value for it,
+  one step away).
 """
 
 from __future__ import annotations
@@ -277,7 +279,8 @@ def context_triples(
                 (cutoff, f"<{km}cutoff>", _nt_datetime(_before(at, length)))]
     for index, (subject, prop, literal) in enumerate(dates):
         fact = f"_:d{label}x{index}"
-        out += [(subject, f"<{km}dateFact>", fact), (fact, f"<{km}dateProperty>", f"<{prop}>"),
+        out += [(subject, f"<{km}dateFact>", fact), (subject, f"<{km}dateField>", f"<{prop}>"),
+                (fact, f"<{km}dateProperty>", f"<{prop}>"),
                 (fact, f"<{km}dateValue>", literal), (fact, f"<{km}factOf>", node)]
         # finer than a microsecond: an item's date rounds up (more recent), a clearance's down
         parsed = nt_date(literal, round_up=prop != f"{km}issuedOn")

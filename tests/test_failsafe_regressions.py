@@ -579,6 +579,11 @@ def test_a_grouping_type_with_a_mapped_code_is_recognized() -> None:
      "km:dateProperty km:onset ; km:dateValue \"2020-01-01\"^^xsd:date ; "
      "km:instant \"2020-01-01T00:00:00Z\"^^xsd:dateTime ; km:day \"2020-01-01\"^^xsd:date ; "
      "km:timed false ] .\n", "states dateFact"),
+    # a date field the package would derive: a knee replacement without a date "with one",
+    # counted from its onset of 2020
+    ("km:hasProcedure p:c0 .\np:c0 a km:TotalKneeReplacement ; km:side km:Left ; "
+     "km:onset \"2020-01-01\"^^xsd:date ; km:dateField km:performedOn .\n",
+     "states dateField"),
     # an unknown type declared recognised
     ("km:hasCondition p:c0 .\np:c0 a p:Clot ; km:recognized true .\n", "states recognized"),
 ])
