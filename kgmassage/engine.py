@@ -274,10 +274,9 @@ class OxigraphBackend:
         graph = ox.NamedNode(KNOWLEDGE_GRAPH)
         self._quads = [ox.Quad(q.subject, q.predicate, q.object, graph)
                        for q in ox.parse(knowledge, format=ox.RdfFormat.N_TRIPLES)]
-        #: the knowledge's quads in the default graph (a chunk's own store): adding them is
-        #: twice as fast as parsing the knowledge's N-Triples again
-        self._default_quads = [ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph())
-                               for q in self._quads]
+        #: the knowledge's quads in the default graph (a chunk's own store), made on the first
+        #: large chunk: adding them is twice as fast as parsing the knowledge's N-Triples again
+        self._default_quads: list[Any] | None = None
         self._lock = threading.Lock()
         self._store = self._fresh_store()
         self._loaded = 0
@@ -289,11 +288,19 @@ class OxigraphBackend:
         store.extend(self._quads)
         return store
 
+    def _own_store_quads(self) -> list[Any]:
+        with self._lock:
+            if self._default_quads is None:
+                default = self._ox.DefaultGraph()
+                self._default_quads = [self._ox.Quad(q.subject, q.predicate, q.object, default)
+                                       for q in self._quads]
+            return self._default_quads
+
     def open_chunk(self, data: bytes) -> str:
         graph = f"urn:kgmassage:graph:chunk:{uuid.uuid4()}"
         if len(data) >= self.OWN_STORE_BYTES:
             store = self._ox.Store()
-            store.extend(self._default_quads)
+            store.extend(self._own_store_quads())
             try:
                 store.load(data, format=self._ox.RdfFormat.N_TRIPLES)
             except SyntaxError as exc:

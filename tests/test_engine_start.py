@@ -1,5 +1,5 @@
 """What every command starts with, read the fast way, is what rdflib's slower way reads: the
-packaged Turtle (pyoxigraph → N-Triples → rdflib) and the skolemized knowledge base."""
+packaged Turtle (pyoxigraph's terms made rdflib's) and the skolemized knowledge base."""
 
 from __future__ import annotations
 
@@ -20,6 +20,15 @@ def test_packaged_turtle_reads_as_rdflib_reads_it(package: str, name: str) -> No
     fast, slow = resources._parse(package, (name,)), Graph().parse(data=text, format="turtle")
     assert isomorphic(fast, slow)
     assert set(fast.namespaces()) == set(slow.namespaces())  # prefixes too (serialisations)
+
+
+def test_the_rules_graph_is_the_ontology_with_the_rules_and_record_vocabulary() -> None:
+    expected = Graph()
+    for graph in (resources.ontology_graph(),
+                  resources.shape_graph("contraindications.shapes.ttl"),
+                  resources.shape_graph("record-vocabulary.shapes.ttl")):
+        expected += graph
+    assert isomorphic(resources.rules_graph(), expected)
 
 
 def test_skolemized_ntriples_name_blank_nodes_as_rdflib_does() -> None:
